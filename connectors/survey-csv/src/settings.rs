@@ -1,0 +1,116 @@
+//! Instance settings: where the exports are and which column means what.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_json::json;
+
+/// Settings of one survey-csv instance (the `settings` table of a connector instance).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// An export file, or a drop folder whose files are read in name order.
+    pub path: PathBuf,
+    /// Field delimiter, one ASCII character.
+    #[serde(default = "default_delimiter")]
+    pub delimiter: String,
+    /// File extension read from a drop folder, without the dot.
+    #[serde(default = "default_extension")]
+    pub extension: String,
+    /// `chrono` format of the timestamp column when it is neither RFC 3339 nor
+    /// `YYYY-MM-DD HH:MM:SS` / `YYYY-MM-DD`; read as UTC.
+    #[serde(default)]
+    pub timestamp_format: Option<String>,
+    /// Which header names hold which canonical field.
+    pub columns: Columns,
+}
+
+/// Header names of the canonical fields. Columns not named here become attributes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Columns {
+    /// Response id, unique within the source (required).
+    pub id: String,
+    /// Response timestamp (required).
+    pub timestamp: String,
+    /// NPS answer 0-10.
+    #[serde(default)]
+    pub nps: Option<String>,
+    /// Free-text comment.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Market (ISO 3166-1 alpha-2), when one export holds several markets.
+    #[serde(default)]
+    pub market: Option<String>,
+    /// Channel id, when one export holds several channels.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Touchpoint.
+    #[serde(default)]
+    pub touchpoint: Option<String>,
+    /// Language code of the comment as the survey tool recorded it.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Contact consent (`yes`/`no`, `true`/`false`, `1`/`0`).
+    #[serde(default)]
+    pub consent: Option<String>,
+}
+
+fn default_delimiter() -> String {
+    ",".into()
+}
+
+fn default_extension() -> String {
+    "csv".into()
+}
+
+impl Settings {
+    /// Checks what serde cannot.
+    ///
+    /// # Errors
+    /// A message naming the offending setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.delimiter.len() != 1 || !self.delimiter.is_ascii() {
+            return Err(format!(
+                "settings.delimiter must be one ASCII character, got {:?}",
+                self.delimiter
+            ));
+        }
+        if self.columns.id.is_empty() || self.columns.timestamp.is_empty() {
+            return Err("settings.columns.id and settings.columns.timestamp must name columns".into());
+        }
+        Ok(())
+    }
+
+    /// The delimiter as the byte the CSV reader wants (validated to be one ASCII character).
+    pub fn delimiter_byte(&self) -> u8 {
+        self.delimiter.as_bytes()[0]
+    }
+}
+
+/// JSON Schema of [`Settings`], published in the manifest.
+pub fn json_schema() -> serde_json::Value {
+    let column = json!({"type": "string"});
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["path", "columns"],
+        "additionalProperties": false,
+        "properties": {
+            "path": {"type": "string", "description": "export file or drop folder"},
+            "delimiter": {"type": "string", "minLength": 1, "maxLength": 1, "default": ","},
+            "extension": {"type": "string", "default": "csv"},
+            "timestamp_format": {"type": "string"},
+            "columns": {
+                "type": "object",
+                "required": ["id", "timestamp"],
+                "additionalProperties": false,
+                "properties": {
+                    "id": column, "timestamp": column, "nps": column, "comment": column,
+                    "market": column, "channel": column, "touchpoint": column,
+                    "language": column, "consent": column
+                }
+            }
+        }
+    })
+}
