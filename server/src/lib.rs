@@ -1,1 +1,31 @@
+//! Chorus: collects customer feedback from every market through connector plugins into one
+//! DuckDB warehouse and answers with honest numbers over a role-scoped HTTP API.
+//!
+//! # Layout
+//! - [`config`]: settings from `config/chorus.toml` and `CHORUS_…__…` variables.
+//! - [`domain`]: small validated types (`MarketCode`, `Role`); [`catalog`]: markets, regions
+//!   and channels indexed from the config.
+//! - [`analysis`]: pure math and text functions (NPS, intervals, language). No I/O.
+//! - [`plugins`]: loading connector libraries and calling the C ABI (the only host-side unsafe).
+//! - [`ingest`]: runs an instance through its plugin, validates, normalises, commits; and the
+//!   scheduler.
+//! - [`warehouse`]: the DuckDB file: migrations, batch commits with cursors, read queries.
+//! - [`auth`]: JWT validation, scopes, development tokens.
+//! - [`routes`] and [`error`]: the HTTP API and the one mapping of errors to responses.
+//! - [`startup`], [`telemetry`], [`counters`]: wiring, logging, `/metrics`.
+//! - [`bench`]: the ingest and query benchmark behind `chorus bench`.
 
+pub mod analysis;
+pub mod auth;
+pub mod bench;
+pub mod catalog;
+pub mod config;
+pub mod counters;
+pub mod domain;
+pub mod error;
+pub mod ingest;
+pub mod plugins;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;
+pub mod warehouse;

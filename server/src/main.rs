@@ -1,1 +1,117 @@
-fn main() {}
+//! The `chorus` command: serve, mint development tokens, check a configuration, benchmark.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use chorus::auth::{parse_ttl, AuthKeys};
+use chorus::config::Settings;
+use chorus::domain::Role;
+use chorus::startup::Application;
+
+#[derive(Parser)]
+#[command(name = "chorus", version, about = "One honest view of customer feedback across markets.")]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, default_value = "config/chorus.toml", env = "CHORUS_CONFIG")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server and the connector schedule.
+    Serve,
+    /// Mint a development token signed with the configured secret.
+    Token {
+        /// Role of the token.
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Region of a regional lead (repeatable).
+        #[arg(long = "region")]
+        regions: Vec<String>,
+        /// Market of a market lead (repeatable).
+        #[arg(long = "market")]
+        markets: Vec<String>,
+        /// Lifetime, e.g. 8h, 30m, 2d.
+        #[arg(long, default_value = "8h")]
+        ttl: String,
+        /// Subject (who the token is for).
+        #[arg(long, default_value = "dev")]
+        sub: String,
+    },
+    /// Validate the configuration and exit.
+    CheckConfig,
+    /// Measure ingest throughput and NPS query latency on synthetic data.
+    Bench(chorus::bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    chorus::telemetry::init("info,actix_server=warn");
+    match cli.command {
+        Command::Serve => serve(&cli.config),
+        Command::Token { role, regions, markets, ttl, sub } => {
+            let settings = load(&cli.config)?;
+            let secret = std::env::var(&settings.auth.secret_env).with_context(|| {
+                format!("set {} to the server's JWT secret to mint tokens", settings.auth.secret_env)
+            })?;
+            let ttl = parse_ttl(&ttl).map_err(anyhow::Error::msg)?;
+            let keys = AuthKeys::hs256(secret.as_bytes(), &settings.auth);
+            println!("{}", keys.mint(&sub, role, &regions, &markets, ttl));
+            Ok(())
+        }
+        Command::CheckConfig => {
+            let settings = load(&cli.config)?;
+            println!(
+                "{}: ok ({} markets, {} channels, {} connector instances)",
+                cli.config.display(),
+                settings.markets.len(),
+                settings.channels.len(),
+                settings.connectors.len()
+            );
+            Ok(())
+        }
+        Command::Bench(args) => chorus::bench::run(args),
+    }
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<Settings> {
+    Ok(Settings::load(path)?)
+}
+
+#[actix_web::main]
+async fn serve(config: &std::path::Path) -> anyhow::Result<()> {
+    let settings = load(config)?;
+    let (secret, ephemeral) = match std::env::var(&settings.auth.secret_env) {
+        Ok(secret) if secret.len() >= 32 => (secret, false),
+        Ok(_) => anyhow::bail!("{} must be at least 32 characters", settings.auth.secret_env),
+        Err(_) => (random_secret(), true),
+    };
+    let auth = settings.auth.clone();
+    let app = Application::build(settings, secret.as_bytes()).await?;
+    println!("Chorus is listening on http://127.0.0.1:{}", app.port());
+    if ephemeral {
+        tracing::warn!(
+            variable = %auth.secret_env,
+            "no JWT secret set: using a random one for this process only; tokens die with it"
+        );
+        let token = AuthKeys::hs256(secret.as_bytes(), &auth).mint(
+            "demo-admin",
+            Role::Admin,
+            &[],
+            &[],
+            std::time::Duration::from_secs(8 * 3600),
+        );
+        println!("Demo admin token (8h):\n{token}");
+    }
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+fn random_secret() -> String {
+    use rand::Rng;
+    rand::rng().sample_iter(rand::distr::Alphanumeric).take(48).map(char::from).collect()
+}

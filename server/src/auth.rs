@@ -1,0 +1,313 @@
+//! Bearer JWTs: validation, scope resolution and development tokens.
+//!
+//! A token's role and its `regions` / `markets` claims resolve to a [`Scope`] against the
+//! configured catalog; handlers take a [`Caller`] argument, so no route can forget auth, and
+//! pass the scope into their queries.
+
+use std::collections::BTreeSet;
+use std::future::{ready, Ready};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{web, FromRequest, HttpRequest};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Catalog;
+use crate::config::AuthSettings;
+use crate::domain::{MarketCode, Role};
+use crate::error::ApiError;
+
+/// The claims Chorus reads and writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Who the caller is.
+    pub sub: String,
+    /// What the caller may do.
+    pub role: Role,
+    /// Regions of a regional lead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// Markets of a market lead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub markets: Vec<String>,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+    /// Issued at, seconds since the epoch.
+    pub iat: u64,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+}
+
+/// Signing and validation keys with the expected issuer and audience.
+pub struct AuthKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+}
+
+impl std::fmt::Debug for AuthKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("AuthKeys").field("issuer", &self.issuer).field("audience", &self.audience).finish()
+    }
+}
+
+/// Why a token was refused; the message goes to the client.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TokenError(String);
+
+impl AuthKeys {
+    /// HS256 keys from a shared secret.
+    pub fn hs256(secret: &[u8], settings: &AuthSettings) -> AuthKeys {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = settings.leeway_seconds;
+        AuthKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+        }
+    }
+
+    /// Signs a token for `sub` with `role` and scope claims, valid for `ttl`.
+    pub fn mint(&self, sub: &str, role: Role, regions: &[String], markets: &[String], ttl: Duration) -> String {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: sub.to_owned(),
+            role,
+            regions: regions.to_vec(),
+            markets: markets.to_vec(),
+            exp: now + ttl.as_secs(),
+            iat: now,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        self.sign(&claims)
+    }
+
+    /// Signs arbitrary claims (tests use it for expired or foreign tokens).
+    pub fn sign(&self, claims: &Claims) -> String {
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).expect("HS256 signing cannot fail")
+    }
+
+    /// Validates signature, algorithm, expiry, issuer and audience.
+    ///
+    /// # Errors
+    /// A client-facing reason.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        use jsonwebtoken::errors::ErrorKind;
+        decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(|e| {
+            TokenError(match e.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired".into(),
+                ErrorKind::InvalidSignature => "the token signature is invalid".into(),
+                ErrorKind::InvalidIssuer => "the token was issued by someone else".into(),
+                ErrorKind::InvalidAudience => "the token is meant for another audience".into(),
+                ErrorKind::InvalidAlgorithm => "the token uses an algorithm this server does not accept".into(),
+                ErrorKind::MissingRequiredClaim(claim) => format!("the token lacks the {claim} claim"),
+                _ => format!("the token is malformed ({e})"),
+            })
+        })
+    }
+}
+
+/// The markets a caller may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every market, configured or not.
+    All,
+    /// These markets only (possibly none).
+    Markets(BTreeSet<MarketCode>),
+}
+
+impl Scope {
+    /// The scope of verified claims against the configured catalog.
+    pub fn resolve(claims: &Claims, catalog: &Catalog) -> Scope {
+        match claims.role {
+            Role::Admin | Role::HqAnalyst => Scope::All,
+            Role::RegionalLead => Scope::Markets(
+                claims.regions.iter().flat_map(|r| catalog.markets_in_region(r)).cloned().collect(),
+            ),
+            Role::MarketLead => Scope::Markets(
+                claims
+                    .markets
+                    .iter()
+                    .filter_map(|m| MarketCode::parse(m).ok())
+                    .filter(|m| catalog.market(m).is_some())
+                    .collect(),
+            ),
+            Role::Integrator => Scope::Markets(BTreeSet::new()),
+        }
+    }
+
+    /// Turns the markets a request asks for into the market filter of its query.
+    /// `None` means no filter (scope `All` and nothing asked).
+    ///
+    /// # Errors
+    /// `403 market_out_of_scope` naming the first market outside the scope.
+    pub fn filter(&self, requested: Option<Vec<MarketCode>>) -> Result<Option<Vec<String>>, ApiError> {
+        let as_strings = |set: &mut dyn Iterator<Item = &MarketCode>| set.map(|m| m.as_str().to_owned()).collect();
+        match (self, requested) {
+            (Scope::All, None) => Ok(None),
+            (Scope::All, Some(markets)) => Ok(Some(as_strings(&mut markets.iter()))),
+            (Scope::Markets(allowed), None) => Ok(Some(as_strings(&mut allowed.iter()))),
+            (Scope::Markets(allowed), Some(markets)) => {
+                if let Some(outside) = markets.iter().find(|m| !allowed.contains(*m)) {
+                    return Err(ApiError::Forbidden {
+                        code: "market_out_of_scope",
+                        message: format!("market {outside} is outside your scope"),
+                    });
+                }
+                Ok(Some(as_strings(&mut markets.iter())))
+            }
+        }
+    }
+}
+
+/// An authenticated caller, extracted from the `Authorization: Bearer …` header.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Token subject.
+    pub sub: String,
+    /// Token role.
+    pub role: Role,
+    /// Markets the caller may read.
+    pub scope: Scope,
+}
+
+impl Caller {
+    /// Refuses callers whose role reads no feedback.
+    ///
+    /// # Errors
+    /// `403 role_not_allowed`.
+    pub fn require_feedback_reader(&self) -> Result<(), ApiError> {
+        self.require(self.role.reads_feedback(), "read feedback")
+    }
+
+    /// Refuses callers who may not see connectors.
+    ///
+    /// # Errors
+    /// `403 role_not_allowed`.
+    pub fn require_connector_viewer(&self) -> Result<(), ApiError> {
+        self.require(self.role.sees_connectors(), "see connectors")
+    }
+
+    /// Refuses callers who may not operate connectors.
+    ///
+    /// # Errors
+    /// `403 role_not_allowed`.
+    pub fn require_connector_operator(&self) -> Result<(), ApiError> {
+        self.require(self.role.operates_connectors(), "run connectors")
+    }
+
+    fn require(&self, allowed: bool, action: &str) -> Result<(), ApiError> {
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden {
+                code: "role_not_allowed",
+                message: format!("role {:?} may not {action}", self.role),
+            })
+        }
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Caller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let keys = req.app_data::<web::Data<AuthKeys>>().expect("AuthKeys is registered in startup");
+    let catalog = req.app_data::<web::Data<Arc<Catalog>>>().expect("Catalog is registered in startup");
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("send an Authorization: Bearer <token> header".into()))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into()))?;
+    let claims = keys.verify(token).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    let scope = Scope::resolve(&claims, catalog);
+    Ok(Caller { sub: claims.sub, role: claims.role, scope })
+}
+
+/// Parses a duration such as `8h`, `30m`, `90s` or `2d`.
+///
+/// # Errors
+/// When the text is not a number followed by s, m, h or d.
+pub fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 8h or 30m"))?;
+    let seconds = match unit {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{text:?}: unit must be s, m, h or d")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> AuthKeys {
+        AuthKeys::hs256(b"test-secret-test-secret-test-secret", &AuthSettings::default())
+    }
+
+    #[test]
+    fn a_minted_token_verifies_and_keeps_its_claims() {
+        let keys = keys();
+        let token = keys.mint("ana", Role::RegionalLead, &["west".into()], &[], Duration::from_secs(60));
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!((claims.sub.as_str(), claims.role), ("ana", Role::RegionalLead));
+        assert_eq!(claims.regions, ["west"]);
+    }
+
+    #[test]
+    fn expired_foreign_and_tampered_tokens_are_refused_with_a_reason() {
+        let keys = keys();
+        let mut claims = keys.verify(&keys.mint("a", Role::Admin, &[], &[], Duration::from_secs(60))).unwrap();
+        claims.exp = jsonwebtoken::get_current_timestamp() - 3600;
+        assert_eq!(keys.verify(&keys.sign(&claims)).unwrap_err().to_string(), "the token has expired");
+
+        let other = AuthKeys::hs256(b"another-secret-another-secret-123", &AuthSettings::default());
+        let foreign = other.mint("a", Role::Admin, &[], &[], Duration::from_secs(60));
+        assert!(keys.verify(&foreign).unwrap_err().to_string().contains("signature"));
+
+        let audience = AuthSettings { audience: "elsewhere".into(), ..AuthSettings::default() };
+        let misdirected = AuthKeys::hs256(b"test-secret-test-secret-test-secret", &audience)
+            .mint("a", Role::Admin, &[], &[], Duration::from_secs(60));
+        assert!(keys.verify(&misdirected).unwrap_err().to_string().contains("audience"));
+        assert!(keys.verify("not.a.token").is_err());
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_ttl("8h").unwrap(), Duration::from_secs(8 * 3600));
+        assert_eq!(parse_ttl("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_ttl("2d").unwrap(), Duration::from_secs(172_800));
+        assert!(parse_ttl("8 hours").is_err());
+    }
+}

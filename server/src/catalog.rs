@@ -1,0 +1,67 @@
+//! What the configuration says about markets, regions and channels, indexed for lookups by
+//! ingest (validation, language) and auth (scope resolution).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::analysis::language::MarketLanguages;
+use crate::config::Settings;
+use crate::domain::MarketCode;
+
+/// One configured market.
+#[derive(Debug)]
+pub struct Market {
+    /// Display name.
+    pub name: String,
+    /// Region id.
+    pub region: String,
+    /// Language detector over the market's languages.
+    pub languages: MarketLanguages,
+}
+
+/// Markets, regions and channels from the configuration.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    markets: BTreeMap<MarketCode, Market>,
+    channels: BTreeSet<String>,
+}
+
+impl Catalog {
+    /// Indexes validated settings.
+    pub fn new(settings: &Settings) -> Catalog {
+        Catalog {
+            markets: settings
+                .markets
+                .iter()
+                .map(|m| {
+                    let market = Market {
+                        name: m.name.clone(),
+                        region: m.region.clone(),
+                        languages: MarketLanguages::new(&m.languages),
+                    };
+                    (m.code.clone(), market)
+                })
+                .collect(),
+            channels: settings.channels.iter().map(|c| c.id.clone()).collect(),
+        }
+    }
+
+    /// The market with this code.
+    pub fn market(&self, code: &MarketCode) -> Option<&Market> {
+        self.markets.get(code)
+    }
+
+    /// Every configured market code.
+    pub fn market_codes(&self) -> impl Iterator<Item = &MarketCode> {
+        self.markets.keys()
+    }
+
+    /// Markets of a region.
+    pub fn markets_in_region<'a>(&'a self, region: &'a str) -> impl Iterator<Item = &'a MarketCode> {
+        self.markets.iter().filter(move |(_, m)| m.region == region).map(|(code, _)| code)
+    }
+
+    /// Whether a channel id is configured.
+    pub fn has_channel(&self, channel: &str) -> bool {
+        self.channels.contains(channel)
+    }
+}

@@ -1,0 +1,400 @@
+//! Configuration: a TOML file, then `CHORUS_SECTION__KEY` environment variables on top.
+//!
+//! Secrets never live in the file: the JWT secret is read from the environment variable the
+//! file names (`auth.secret_env`), and connector credentials likewise (by later connectors).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::MarketCode;
+
+/// Everything `chorus serve` needs, as read from `config/chorus.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP listener.
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// The DuckDB file.
+    pub warehouse: WarehouseSettings,
+    /// Token validation.
+    #[serde(default)]
+    pub auth: AuthSettings,
+    /// Thresholds of the statistics.
+    #[serde(default)]
+    pub analysis: AnalysisSettings,
+    /// Where plugin libraries are and how they are called.
+    #[serde(default)]
+    pub plugins: PluginSettings,
+    /// Regions, each a set of markets.
+    #[serde(default)]
+    pub regions: Vec<RegionConfig>,
+    /// Markets (countries).
+    #[serde(default)]
+    pub markets: Vec<MarketConfig>,
+    /// Feedback channels; NPS is never pooled across them.
+    #[serde(default)]
+    pub channels: Vec<ChannelConfig>,
+    /// Connector instances.
+    #[serde(default)]
+    pub connectors: Vec<ConnectorConfig>,
+}
+
+/// HTTP listener settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address to bind, e.g. `127.0.0.1:8080`; port 0 picks a free port.
+    pub listen: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings { listen: "127.0.0.1:8080".into(), max_body_bytes: 1 << 20 }
+    }
+}
+
+/// Warehouse settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarehouseSettings {
+    /// Path of the DuckDB file; relative paths are relative to the working directory.
+    pub path: PathBuf,
+}
+
+/// JWT validation settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Expected `iss` claim.
+    pub issuer: String,
+    /// Expected `aud` claim.
+    pub audience: String,
+    /// Clock skew tolerated on `exp`, in seconds.
+    pub leeway_seconds: u64,
+    /// Name of the environment variable holding the HS256 secret.
+    pub secret_env: String,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            issuer: "chorus".into(),
+            audience: "chorus-api".into(),
+            leeway_seconds: 30,
+            secret_env: "CHORUS_JWT_SECRET".into(),
+        }
+    }
+}
+
+/// Statistical thresholds (DESIGN.md, "Metrics").
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisSettings {
+    /// Cells with fewer responses are flagged `low_n`.
+    pub n_min: u64,
+    /// Cells with fewer responses have their values withheld.
+    pub privacy_floor: u64,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        AnalysisSettings { n_min: 30, privacy_floor: 5 }
+    }
+}
+
+/// Plugin loading and calling.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginSettings {
+    /// Folder of the plugin libraries; default: the folder of the `chorus` executable, where
+    /// `cargo build` puts them.
+    pub dir: Option<PathBuf>,
+    /// Time limit of one plugin call.
+    pub call_timeout_seconds: u64,
+    /// Records asked for per `read` call.
+    pub batch_size: u32,
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        PluginSettings { dir: None, call_timeout_seconds: 120, batch_size: 5_000 }
+    }
+}
+
+/// A region: what a regional lead's token names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionConfig {
+    /// Identifier used in tokens, e.g. `europe-west`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A market (country).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketConfig {
+    /// ISO 3166-1 alpha-2 code.
+    pub code: MarketCode,
+    /// Display name.
+    pub name: String,
+    /// Region id.
+    pub region: String,
+    /// Expected languages (ISO 639-1), main language first.
+    pub languages: Vec<String>,
+}
+
+/// A feedback channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// Identifier, e.g. `survey.relational`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// One connector instance: a plugin configured for a market (or a market column) and channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorConfig {
+    /// Unique id, used in the API and as the deduplication scope.
+    pub id: String,
+    /// Plugin library name without prefix and suffix (`survey_csv` for `libsurvey_csv.so`).
+    pub plugin: String,
+    /// Market of every record, unless records carry their own.
+    #[serde(default)]
+    pub market: Option<MarketCode>,
+    /// Markets this instance may deliver when records carry their market; default: any.
+    #[serde(default)]
+    pub markets: Vec<MarketCode>,
+    /// Channel of every record, unless records carry their own.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Seconds between scheduled runs; none: only on demand (and on start).
+    #[serde(default)]
+    pub interval_seconds: Option<u64>,
+    /// Whether to run once when the server starts.
+    #[serde(default = "yes")]
+    pub run_on_start: bool,
+    /// Plugin-specific settings, passed to the plugin as JSON.
+    #[serde(default = "empty_table")]
+    pub settings: toml::Table,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn empty_table() -> toml::Table {
+    toml::Table::new()
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The TOML (after environment overrides) does not describe valid settings.
+    #[error("invalid configuration in {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// The settings contradict themselves.
+    #[error("invalid configuration: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+impl Settings {
+    /// Reads `path`, applies `CHORUS_…__…` overrides from the process environment, validates.
+    ///
+    /// # Errors
+    /// When the file is unreadable, malformed or inconsistent.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        Settings::from_toml(&text, std::env::vars(), path)
+    }
+
+    /// Parses TOML text with the given environment overrides, then validates.
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn from_toml(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+        path: &Path,
+    ) -> Result<Settings, ConfigError> {
+        let parse_error = |message: String| ConfigError::Parse { path: path.into(), message };
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| parse_error(e.to_string()))?;
+        for (key, value) in env {
+            apply_override(&mut table, &key, &value).map_err(parse_error)?;
+        }
+        let settings: Settings =
+            toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| parse_error(e.to_string()))?;
+        settings.validate().map_err(ConfigError::Invalid)?;
+        Ok(settings)
+    }
+
+    /// Checks references between sections; returns every problem found.
+    ///
+    /// # Errors
+    /// The list of problems, each naming the offending entry.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        let regions: BTreeSet<&str> = self.regions.iter().map(|r| r.id.as_str()).collect();
+        let markets: BTreeSet<&MarketCode> = self.markets.iter().map(|m| &m.code).collect();
+        let channels: BTreeSet<&str> = self.channels.iter().map(|c| c.id.as_str()).collect();
+        if regions.len() != self.regions.len() {
+            problems.push("region ids must be unique".to_owned());
+        }
+        if markets.len() != self.markets.len() {
+            problems.push("market codes must be unique".to_owned());
+        }
+        for market in &self.markets {
+            if !regions.contains(market.region.as_str()) {
+                problems.push(format!("market {}: unknown region {:?}", market.code, market.region));
+            }
+            if market.languages.is_empty() {
+                problems.push(format!("market {}: languages must name at least one", market.code));
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for connector in &self.connectors {
+            let id = &connector.id;
+            if !ids.insert(id.as_str()) {
+                problems.push(format!("connector {id}: duplicate id"));
+            }
+            for market in connector.market.iter().chain(&connector.markets) {
+                if !markets.contains(market) {
+                    problems.push(format!("connector {id}: unknown market {market}"));
+                }
+            }
+            if let Some(channel) = &connector.channel {
+                if !channels.contains(channel.as_str()) {
+                    problems.push(format!("connector {id}: unknown channel {channel:?}"));
+                }
+            }
+            if connector.interval_seconds == Some(0) {
+                problems.push(format!("connector {id}: interval_seconds must be positive"));
+            }
+        }
+        if self.analysis.privacy_floor > self.analysis.n_min {
+            problems.push("analysis.privacy_floor must not exceed analysis.n_min".to_owned());
+        }
+        if self.plugins.batch_size == 0 {
+            problems.push("plugins.batch_size must be positive".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The configured connector instance with this id.
+    pub fn connector(&self, id: &str) -> Option<&ConnectorConfig> {
+        self.connectors.iter().find(|c| c.id == id)
+    }
+}
+
+/// Applies `CHORUS_SERVER__LISTEN=…` as `server.listen`. Variables without `__` are not
+/// settings (e.g. `CHORUS_JWT_SECRET`) and are left alone. Values are read as TOML scalars
+/// when they parse as one (numbers, booleans), else as strings.
+fn apply_override(table: &mut toml::Table, key: &str, value: &str) -> Result<(), String> {
+    let Some(path) = key.strip_prefix("CHORUS_") else { return Ok(()) };
+    if !path.contains("__") {
+        return Ok(());
+    }
+    let segments: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+    let (last, parents) = segments.split_last().expect("split yields at least one segment");
+    let mut node = table;
+    for segment in parents {
+        let entry =
+            node.entry(segment.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("{key}: {segment} is not a section"))?;
+    }
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    node.insert(last.clone(), parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [warehouse]
+        path = "x.duckdb"
+        [[regions]]
+        id = "west"
+        name = "West"
+        [[markets]]
+        code = "FR"
+        name = "France"
+        region = "west"
+        languages = ["fr"]
+        [[channels]]
+        id = "survey.relational"
+        name = "Relational survey"
+    "#;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Settings::from_toml(text, env, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn the_shipped_demo_configuration_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/chorus.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let settings = parse(&text, &[]).unwrap();
+        assert!(settings.markets.len() >= 4);
+        assert!(settings.regions.len() >= 2);
+    }
+
+    #[test]
+    fn environment_variables_override_the_file_and_are_typed() {
+        let settings = parse(
+            MINIMAL,
+            &[
+                ("CHORUS_SERVER__LISTEN", "0.0.0.0:9000"),
+                ("CHORUS_ANALYSIS__N_MIN", "50"),
+                ("CHORUS_JWT_SECRET", "not a setting"),
+                ("HOME", "/root"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(settings.server.listen, "0.0.0.0:9000");
+        assert_eq!(settings.analysis.n_min, 50);
+    }
+
+    #[test]
+    fn unknown_keys_and_broken_references_are_named() {
+        let err = parse(&format!("{MINIMAL}\n[server]\nlisten = \"x\"\nport = 1\n"), &[]).unwrap_err();
+        assert!(err.to_string().contains("port"), "{err}");
+
+        let bad = format!(
+            "{MINIMAL}\n[[connectors]]\nid = \"a\"\nplugin = \"p\"\nmarket = \"DE\"\nchannel = \"app\"\n"
+        );
+        let err = parse(&bad, &[]).unwrap_err().to_string();
+        assert!(err.contains("connector a: unknown market DE"), "{err}");
+        assert!(err.contains("connector a: unknown channel \"app\""), "{err}");
+    }
+
+    #[test]
+    fn a_market_code_must_be_two_capital_letters() {
+        let err = parse(&MINIMAL.replace("\"FR\"", "\"France\""), &[]).unwrap_err();
+        assert!(err.to_string().contains("ISO 3166-1"), "{err}");
+    }
+}

@@ -1,0 +1,86 @@
+//! Process counters exposed at `/metrics` in the Prometheus text format.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Monotonic counters since the process started.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Connector runs that read their source to the end.
+    pub runs_succeeded: AtomicU64,
+    /// Connector runs that stopped on an error.
+    pub runs_failed: AtomicU64,
+    /// Records newly stored.
+    pub records_inserted: AtomicU64,
+    /// Records skipped because they were stored before.
+    pub records_duplicate: AtomicU64,
+    /// Rows or records rejected by a plugin or by validation.
+    pub records_rejected: AtomicU64,
+    /// HTTP requests answered, by class.
+    pub http_2xx: AtomicU64,
+    pub http_4xx: AtomicU64,
+    pub http_5xx: AtomicU64,
+}
+
+impl Counters {
+    /// Adds `n` to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts one HTTP response by status.
+    pub fn count_response(&self, status: u16) {
+        let counter = match status {
+            500.. => &self.http_5xx,
+            400.. => &self.http_4xx,
+            _ => &self.http_2xx,
+        };
+        Counters::add(counter, 1);
+    }
+
+    /// The Prometheus exposition text; `stored_records` is read from the warehouse.
+    pub fn render(&self, stored_records: Option<u64>) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, labelled: &[(&str, u64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (labels, value) in labelled {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        counter(
+            "chorus_connector_runs_total",
+            "Connector runs finished, by outcome.",
+            &[
+                ("{status=\"succeeded\"}", get(&self.runs_succeeded)),
+                ("{status=\"failed\"}", get(&self.runs_failed)),
+            ],
+        );
+        counter(
+            "chorus_ingested_records_total",
+            "Records handled by ingest, by outcome.",
+            &[
+                ("{outcome=\"inserted\"}", get(&self.records_inserted)),
+                ("{outcome=\"duplicate\"}", get(&self.records_duplicate)),
+                ("{outcome=\"rejected\"}", get(&self.records_rejected)),
+            ],
+        );
+        counter(
+            "chorus_http_responses_total",
+            "HTTP responses, by status class.",
+            &[
+                ("{class=\"2xx\"}", get(&self.http_2xx)),
+                ("{class=\"4xx\"}", get(&self.http_4xx)),
+                ("{class=\"5xx\"}", get(&self.http_5xx)),
+            ],
+        );
+        if let Some(n) = stored_records {
+            let _ = writeln!(
+                out,
+                "# HELP chorus_warehouse_records Records in the warehouse.\n\
+                 # TYPE chorus_warehouse_records gauge\nchorus_warehouse_records {n}"
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,149 @@
+//! The one place where errors become HTTP responses: `{"code": "...", "message": "..."}` with
+//! a stable snake_case code. Causes go to the log, not to the client.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::ingest::IngestError;
+use crate::warehouse::WarehouseError;
+
+/// Errors a handler returns.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No valid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials, not allowed.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// The request cannot be understood as sent.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// No such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// The resource is busy.
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is larger than allowed.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// A dependency is not ready.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Our fault; details are logged, not sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    /// A 400 with a code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest { code, message: message.into() }
+    }
+
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden { code, .. } | ApiError::BadRequest { code, .. } => code,
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                "something went wrong on the server; the log has the details".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::Unauthorized(_)) {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        response.json(ErrorBody { code: self.code(), message })
+    }
+}
+
+impl From<WarehouseError> for ApiError {
+    fn from(e: WarehouseError) -> ApiError {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> ApiError {
+        match e {
+            IngestError::UnknownInstance(_) => ApiError::NotFound(e.to_string()),
+            IngestError::AlreadyRunning(_) => ApiError::Conflict(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> ApiError {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// Maps actix's query-string errors to the house format.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::bad_request("invalid_query", format!("invalid query string: {err}")).into()
+}
+
+/// Maps actix's JSON body errors to the house format.
+pub fn json_error(err: actix_web::error::JsonPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError;
+    match err {
+        JsonPayloadError::OverflowKnownLength { length, limit } => {
+            ApiError::PayloadTooLarge(format!("body of {length} bytes exceeds the limit of {limit} bytes"))
+        }
+        JsonPayloadError::Overflow { limit } => {
+            ApiError::PayloadTooLarge(format!("body exceeds the limit of {limit} bytes"))
+        }
+        JsonPayloadError::ContentType => {
+            ApiError::bad_request("invalid_content_type", "send the body as application/json")
+        }
+        other => ApiError::bad_request("invalid_json", format!("invalid JSON body: {other}")),
+    }
+    .into()
+}
+
+/// Maps actix's path errors to the house format.
+pub fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::bad_request("invalid_path", format!("invalid path parameter: {err}")).into()
+}
+
+/// The answer for unknown routes.
+pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound("no such endpoint; see README.md for the API".into()))
+}

@@ -1,0 +1,281 @@
+//! Ingest: runs a connector instance through its plugin into the warehouse.
+//!
+//! A run opens a fresh plugin instance, reads batches from the stored cursor, validates and
+//! normalises every record, and commits each batch together with its cursor. Whatever goes
+//! wrong (plugin error, panic, garbage, timeout) fails this run only; batches committed before
+//! stay, and the cursor never moves past what was committed.
+
+mod normalise;
+pub mod scheduler;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chorus_plugin_api::Batch;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+pub use normalise::normalise;
+
+use crate::catalog::Catalog;
+use crate::config::{ConnectorConfig, Settings};
+use crate::counters::Counters;
+use crate::plugins::{call_blocking, PluginError, PluginRegistry};
+use crate::warehouse::{BatchWrite, Rejection, RunStatus, RunSummary, Warehouse, WarehouseError};
+
+/// Errors of the ingest layer.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// No instance with this id is configured.
+    #[error("no connector instance {0:?} is configured")]
+    UnknownInstance(String),
+    /// A run of this instance is already going.
+    #[error("connector instance {0:?} is already running")]
+    AlreadyRunning(String),
+    /// The plugin failed.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// The warehouse failed.
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    /// A blocking task could not be joined.
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+/// Records between two progress log lines of a long run.
+const PROGRESS_EVERY: u64 = 100_000;
+
+/// Starts and tracks connector runs.
+#[derive(Debug)]
+pub struct Ingestor {
+    /// Connector instances and plugin settings.
+    settings: Arc<Settings>,
+    /// Markets and channels for validation.
+    catalog: Arc<Catalog>,
+    /// Where records go.
+    warehouse: Arc<Warehouse>,
+    /// Where plugins come from.
+    plugins: Arc<PluginRegistry>,
+    /// Process counters.
+    counters: Arc<Counters>,
+    /// Instances with a run in progress; at most one run per instance.
+    running: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Removes an instance from the running set when its run ends, however it ends.
+struct RunningGuard {
+    running: Arc<Mutex<HashSet<String>>>,
+    instance: String,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.instance);
+    }
+}
+
+/// A run that has started.
+#[derive(Debug)]
+pub struct StartedRun {
+    /// Its id in the run history.
+    pub run_id: i64,
+    /// Resolves to its summary when it ends.
+    pub done: JoinHandle<Option<RunSummary>>,
+}
+
+impl Ingestor {
+    /// An ingestor over shared parts.
+    pub fn new(
+        settings: Arc<Settings>,
+        catalog: Arc<Catalog>,
+        warehouse: Arc<Warehouse>,
+        plugins: Arc<PluginRegistry>,
+        counters: Arc<Counters>,
+    ) -> Ingestor {
+        Ingestor { settings, catalog, warehouse, plugins, counters, running: Arc::default() }
+    }
+
+    /// The configuration this ingestor runs.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Whether a run of `instance` is in progress.
+    pub fn is_running(&self, instance: &str) -> bool {
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).contains(instance)
+    }
+
+    /// Starts a run of `instance` in the background.
+    ///
+    /// # Errors
+    /// When the instance is unknown or already running, or the run cannot be recorded.
+    pub async fn start(self: &Arc<Self>, instance: &str, trigger: &str) -> Result<StartedRun, IngestError> {
+        let config = self
+            .settings
+            .connector(instance)
+            .cloned()
+            .ok_or_else(|| IngestError::UnknownInstance(instance.to_owned()))?;
+        let guard = {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            if !running.insert(instance.to_owned()) {
+                return Err(IngestError::AlreadyRunning(instance.to_owned()));
+            }
+            RunningGuard { running: self.running.clone(), instance: instance.to_owned() }
+        };
+        let warehouse = self.warehouse.clone();
+        let (id, trig) = (instance.to_owned(), trigger.to_owned());
+        let run_id = tokio::task::spawn_blocking(move || warehouse.start_run(&id, &trig))
+            .await
+            .map_err(|e| IngestError::Task(e.to_string()))??;
+        let span = tracing::info_span!("connector_run", instance, run_id, trigger);
+        let this = self.clone();
+        let done = tokio::spawn(
+            async move {
+                let _guard = guard;
+                this.finish(run_id, &config).await
+            }
+            .instrument(span),
+        );
+        Ok(StartedRun { run_id, done })
+    }
+
+    /// Executes a started run and records how it ended.
+    async fn finish(&self, run_id: i64, config: &ConnectorConfig) -> Option<RunSummary> {
+        tracing::info!("connector run started");
+        let outcome = self.execute(run_id, config).await;
+        let (status, error) = match &outcome {
+            Ok(()) => (RunStatus::Succeeded, None),
+            Err(e) => (RunStatus::Failed, Some(e.to_string())),
+        };
+        let counter = if error.is_some() { &self.counters.runs_failed } else { &self.counters.runs_succeeded };
+        Counters::add(counter, 1);
+        let warehouse = self.warehouse.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            warehouse.finish_run(run_id, status, error.as_deref())?;
+            warehouse.run(run_id)
+        })
+        .await;
+        let summary = match stored {
+            Ok(Ok(summary)) => summary,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "could not record the end of the run");
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the end of the run");
+                None
+            }
+        };
+        match (&outcome, &summary) {
+            (Ok(()), Some(s)) => tracing::info!(
+                read = s.records_read, inserted = s.inserted, duplicates = s.duplicates,
+                rejected = s.rejected, "connector run succeeded"
+            ),
+            (Err(e), _) => tracing::error!(error = %e, "connector run failed"),
+            _ => {}
+        }
+        summary
+    }
+
+    async fn execute(&self, run_id: i64, config: &ConnectorConfig) -> Result<(), IngestError> {
+        let limit = Duration::from_secs(self.settings.plugins.call_timeout_seconds);
+        let batch_size = self.settings.plugins.batch_size;
+        let plugins = self.plugins.clone();
+        let (name, settings) = (config.plugin.clone(), serde_json::to_value(&config.settings)
+            .expect("a TOML table always converts to JSON"));
+        let mut instance =
+            call_blocking("open", limit, move || plugins.get(&name)?.open(&settings)).await?;
+        let warehouse = self.warehouse.clone();
+        let id = config.id.clone();
+        let mut cursor = tokio::task::spawn_blocking(move || warehouse.cursor(&id))
+            .await
+            .map_err(|e| IngestError::Task(e.to_string()))??;
+        let mut read_total = 0u64;
+        loop {
+            let previous = cursor.clone();
+            let (returned, bytes) = call_blocking("read", limit, move || {
+                let bytes = instance.read(previous.as_deref(), batch_size)?;
+                Ok((instance, bytes))
+            })
+            .await?;
+            instance = returned;
+            let batch: Batch = serde_json::from_slice(&bytes).map_err(|e| PluginError::Garbage {
+                plugin: config.plugin.clone(),
+                message: format!("read returned a batch that is not valid JSON ({e})"),
+            })?;
+            let has_more = batch.has_more;
+            if has_more && batch.records.is_empty() && batch.rejected.is_empty() && batch.cursor == cursor {
+                return Err(PluginError::Garbage {
+                    plugin: config.plugin.clone(),
+                    message: "read returned no rows, the same cursor and has_more=true".into(),
+                }
+                .into());
+            }
+            let before = read_total;
+            read_total += batch.records.len() as u64;
+            cursor = batch.cursor.clone().or(cursor);
+            self.store(run_id, config, batch, cursor.clone()).await?;
+            if before / PROGRESS_EVERY != read_total / PROGRESS_EVERY {
+                tracing::info!(read = read_total, "connector run in progress");
+            }
+            if !has_more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Validates a batch and commits it with its cursor.
+    async fn store(
+        &self,
+        run_id: i64,
+        config: &ConnectorConfig,
+        batch: Batch,
+        cursor: Option<String>,
+    ) -> Result<(), IngestError> {
+        let now = chrono::Utc::now();
+        let mut rejections: Vec<Rejection> = batch
+            .rejected
+            .into_iter()
+            .map(|r| Rejection { location: r.location, reason: r.reason })
+            .collect();
+        let records_read = batch.records.len() as u64;
+        let mut rows = Vec::with_capacity(batch.records.len());
+        for (index, record) in batch.records.into_iter().enumerate() {
+            let id = record.external_id.clone();
+            match normalise(record, config, &self.catalog, now) {
+                Ok(row) => rows.push(row),
+                Err(reason) => {
+                    tracing::debug!(external_id = %id, %reason, "record rejected");
+                    rejections.push(Rejection {
+                        location: format!("batch record {index} (external id {id:?})"),
+                        reason,
+                    });
+                }
+            }
+        }
+        let warehouse = self.warehouse.clone();
+        let instance = config.id.clone();
+        let rejected = rejections.len() as u64;
+        let outcome = tokio::task::spawn_blocking(move || {
+            warehouse.commit_batch(&BatchWrite {
+                run_id,
+                instance: &instance,
+                records_read,
+                records: &rows,
+                rejections: &rejections,
+                cursor: cursor.as_deref(),
+            })
+        })
+        .await
+        .map_err(|e| IngestError::Task(e.to_string()))??;
+        Counters::add(&self.counters.records_inserted, outcome.inserted);
+        Counters::add(&self.counters.records_duplicate, outcome.duplicates);
+        Counters::add(&self.counters.records_rejected, rejected);
+        if rejected > 0 {
+            tracing::warn!(rejected, "batch had rejected rows; see the run's rejections");
+        }
+        Ok(())
+    }
+}

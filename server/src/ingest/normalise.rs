@@ -1,0 +1,205 @@
+//! Validation and normalisation of one source record into a warehouse row.
+
+use chorus_plugin_api::SourceRecord;
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::catalog::Catalog;
+use crate::config::ConnectorConfig;
+use crate::domain::MarketCode;
+use crate::warehouse::NewRecord;
+
+/// Longest external id accepted.
+const MAX_ID_CHARS: usize = 512;
+/// Longest comment accepted; longer texts are almost always pasted logs, not feedback.
+const MAX_TEXT_CHARS: usize = 20_000;
+
+/// Turns a plugin's record into a warehouse row, or says why it cannot be stored.
+///
+/// # Errors
+/// A reason naming the field, e.g. `nps 11 is not in 0-10`.
+pub fn normalise(
+    record: SourceRecord,
+    instance: &ConnectorConfig,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<NewRecord, String> {
+    let external_id = record.external_id.trim().to_owned();
+    if external_id.is_empty() {
+        return Err("external_id is empty".into());
+    }
+    if external_id.chars().count() > MAX_ID_CHARS {
+        return Err(format!("external_id is longer than {MAX_ID_CHARS} characters"));
+    }
+    let occurred_at = parse_time(&record.occurred_at)
+        .ok_or_else(|| format!("occurred_at {:?} is not an RFC 3339 timestamp", record.occurred_at))?;
+    if occurred_at > (now + chrono::Duration::days(1)).naive_utc() {
+        return Err(format!("occurred_at {} is in the future", record.occurred_at));
+    }
+
+    let market = resolve_market(record.market.as_deref(), instance)?;
+    let market_info = catalog
+        .market(&market)
+        .ok_or_else(|| format!("market {market} is not configured"))?;
+    let channel = match (record.channel.as_deref().map(str::trim), &instance.channel) {
+        (Some(c), Some(fixed)) if c != fixed => {
+            return Err(format!("channel {c:?} differs from the instance's channel {fixed:?}"))
+        }
+        (Some(c), _) => c.to_owned(),
+        (None, Some(fixed)) => fixed.clone(),
+        (None, None) => return Err("no channel: the record has none and the instance sets none".into()),
+    };
+    if !catalog.has_channel(&channel) {
+        return Err(format!("channel {channel:?} is not configured"));
+    }
+
+    let nps = score("nps", record.nps, 0, 10)?;
+    let csat = score("csat", record.csat, 1, 5)?;
+    let ces = score("ces", record.ces, 1, 7)?;
+    let stars = score("stars", record.stars, 1, 5)?;
+    let text = record.text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    if let Some(text) = &text {
+        if text.chars().count() > MAX_TEXT_CHARS {
+            return Err(format!("text is longer than {MAX_TEXT_CHARS} characters"));
+        }
+    }
+    if nps.is_none() && csat.is_none() && ces.is_none() && stars.is_none() && text.is_none() {
+        return Err("record has neither a score nor a text".into());
+    }
+    let language = text
+        .as_deref()
+        .and_then(|t| market_info.languages.detect(t, record.language_hint.as_deref()));
+
+    Ok(NewRecord {
+        external_id,
+        region: market_info.region.clone(),
+        market: market.as_str().to_owned(),
+        channel,
+        touchpoint: record.touchpoint.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
+        occurred_at,
+        nps,
+        csat,
+        ces,
+        stars,
+        text,
+        language_confidence: language.as_ref().map(|l| l.confidence),
+        language_decided_by: language.as_ref().map(|l| l.decided_by.as_str()),
+        language: language.map(|l| l.code),
+        consent_contact: record.consent_contact,
+        attributes: (!record.attributes.is_empty())
+            .then(|| serde_json::Value::Object(record.attributes).to_string()),
+    })
+}
+
+fn parse_time(text: &str) -> Option<NaiveDateTime> {
+    let text = text.trim();
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.naive_utc())
+        .ok()
+        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok())
+}
+
+fn resolve_market(raw: Option<&str>, instance: &ConnectorConfig) -> Result<MarketCode, String> {
+    let market = match (raw.map(MarketCode::parse).transpose()?, &instance.market) {
+        (Some(m), Some(fixed)) if &m != fixed => {
+            return Err(format!("market {m} differs from the instance's market {fixed}"))
+        }
+        (Some(m), _) => m,
+        (None, Some(fixed)) => fixed.clone(),
+        (None, None) => return Err("no market: the record has none and the instance sets none".into()),
+    };
+    if !instance.markets.is_empty() && !instance.markets.contains(&market) {
+        return Err(format!("market {market} is not among this instance's markets"));
+    }
+    Ok(market)
+}
+
+fn score(name: &str, value: Option<i64>, low: i64, high: i64) -> Result<Option<u8>, String> {
+    match value {
+        None => Ok(None),
+        Some(v) if (low..=high).contains(&v) => Ok(Some(v as u8)),
+        Some(v) => Err(format!("{name} {v} is not in {low}-{high}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Settings;
+
+    fn fixture() -> (Settings, Catalog) {
+        let text = r#"
+            [warehouse]
+            path = "x"
+            [[regions]]
+            id = "west"
+            name = "West"
+            [[markets]]
+            code = "FR"
+            name = "France"
+            region = "west"
+            languages = ["fr"]
+            [[markets]]
+            code = "ES"
+            name = "Spain"
+            region = "west"
+            languages = ["es"]
+            [[channels]]
+            id = "survey.relational"
+            name = "Relational"
+            [[connectors]]
+            id = "fr"
+            plugin = "p"
+            market = "FR"
+            channel = "survey.relational"
+            [[connectors]]
+            id = "multi"
+            plugin = "p"
+            markets = ["FR"]
+        "#;
+        let settings = Settings::from_toml(text, [], Path::new("t")).unwrap();
+        let catalog = Catalog::new(&settings);
+        (settings, catalog)
+    }
+
+    fn source(nps: i64) -> SourceRecord {
+        SourceRecord {
+            external_id: " r1 ".into(),
+            occurred_at: "2026-02-01T10:00:00+01:00".into(),
+            nps: Some(nps),
+            text: Some("Livraison rapide, très satisfait du service client".into()),
+            ..SourceRecord::default()
+        }
+    }
+
+    #[test]
+    fn a_valid_record_takes_market_channel_and_region_from_its_instance() {
+        let (settings, catalog) = fixture();
+        let row = normalise(source(9), settings.connector("fr").unwrap(), &catalog, Utc::now()).unwrap();
+        assert_eq!(row.external_id, "r1");
+        assert_eq!((row.market.as_str(), row.region.as_str()), ("FR", "west"));
+        assert_eq!(row.channel, "survey.relational");
+        assert_eq!(row.occurred_at.to_string(), "2026-02-01 09:00:00");
+        assert_eq!((row.nps, row.language.as_deref()), (Some(9), Some("fr")));
+    }
+
+    #[test]
+    fn invalid_records_are_rejected_with_the_field_named() {
+        let (settings, catalog) = fixture();
+        let fr = settings.connector("fr").unwrap();
+        let multi = settings.connector("multi").unwrap();
+        let reject = |record: SourceRecord, instance| normalise(record, instance, &catalog, Utc::now()).unwrap_err();
+
+        assert_eq!(reject(source(11), fr), "nps 11 is not in 0-10");
+        assert_eq!(reject(SourceRecord { external_id: "".into(), ..source(5) }, fr), "external_id is empty");
+        assert!(reject(SourceRecord { occurred_at: "01/02/2026".into(), ..source(5) }, fr).contains("occurred_at"));
+        assert!(reject(SourceRecord { occurred_at: "2999-01-01T00:00:00Z".into(), ..source(5) }, fr).contains("future"));
+        assert!(reject(SourceRecord { market: Some("ES".into()), ..source(5) }, fr).contains("differs"));
+        assert!(reject(SourceRecord { market: Some("ES".into()), ..source(5) }, multi).contains("not among"));
+        assert!(reject(SourceRecord { market: Some("FR".into()), ..source(5) }, multi).contains("no channel"));
+        assert!(reject(SourceRecord { csat: Some(0), ..source(5) }, fr).contains("csat 0"));
+        let empty = SourceRecord { nps: None, text: Some("  ".into()), ..source(0) };
+        assert_eq!(reject(empty, fr), "record has neither a score nor a text");
+    }
+}

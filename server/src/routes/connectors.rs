@@ -1,0 +1,141 @@
+//! Connector instances and their runs.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::ingest::Ingestor;
+use crate::warehouse::{RunSummary, Warehouse};
+
+#[derive(Debug, Serialize)]
+struct InstanceView<'a> {
+    id: &'a str,
+    plugin: &'a str,
+    market: Option<&'a str>,
+    markets: Vec<&'a str>,
+    channel: Option<&'a str>,
+    interval_seconds: Option<u64>,
+    running: bool,
+    last_run: Option<RunSummary>,
+}
+
+/// `GET /api/v1/connectors`: every instance with its latest run.
+pub async fn list(
+    caller: Caller,
+    ingestor: web::Data<Arc<Ingestor>>,
+    warehouse: web::Data<Arc<Warehouse>>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_connector_viewer()?;
+    let warehouse = warehouse.get_ref().clone();
+    let mut last_runs = web::block(move || warehouse.last_runs()).await??;
+    let views: Vec<InstanceView<'_>> = ingestor
+        .settings()
+        .connectors
+        .iter()
+        .map(|c| {
+            let last = last_runs.iter().position(|r| r.instance == c.id).map(|i| last_runs.swap_remove(i));
+            InstanceView {
+                id: &c.id,
+                plugin: &c.plugin,
+                market: c.market.as_ref().map(|m| m.as_str()),
+                markets: c.markets.iter().map(|m| m.as_str()).collect(),
+                channel: c.channel.as_deref(),
+                interval_seconds: c.interval_seconds,
+                running: ingestor.is_running(&c.id),
+                last_run: last,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "connectors": views })))
+}
+
+/// Query of `POST /run`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunParams {
+    /// Wait for the run to end and answer with its summary.
+    #[serde(default)]
+    wait: bool,
+}
+
+/// `POST /api/v1/connectors/{id}/run`: starts a run now.
+pub async fn run(
+    caller: Caller,
+    id: web::Path<String>,
+    params: web::Query<RunParams>,
+    ingestor: web::Data<Arc<Ingestor>>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_connector_operator()?;
+    tracing::info!(instance = %id, by = %caller.sub, "run requested through the API");
+    let started = ingestor.start(&id, "api").await?;
+    if !params.wait {
+        return Ok(HttpResponse::Accepted().json(serde_json::json!({
+            "run_id": started.run_id, "status": "running"
+        })));
+    }
+    let summary = started
+        .done
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .ok_or_else(|| ApiError::Internal("the run ended but its summary could not be read".into()))?;
+    Ok(HttpResponse::Ok().json(summary))
+}
+
+/// Query of `GET /runs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunsParams {
+    /// Most runs returned, newest first (default 20, at most 500).
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/connectors/{id}/runs`: run history, newest first.
+pub async fn runs(
+    caller: Caller,
+    id: web::Path<String>,
+    params: web::Query<RunsParams>,
+    ingestor: web::Data<Arc<Ingestor>>,
+    warehouse: web::Data<Arc<Warehouse>>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_connector_viewer()?;
+    let id = id.into_inner();
+    known_instance(&ingestor, &id)?;
+    let limit = params.limit.unwrap_or(20).clamp(1, 500);
+    let warehouse = warehouse.get_ref().clone();
+    let runs = web::block(move || warehouse.runs(&id, limit)).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "runs": runs })))
+}
+
+/// `GET /api/v1/connectors/{id}/runs/{run_id}/rejections`: what a run could not store.
+pub async fn rejections(
+    caller: Caller,
+    path: web::Path<(String, i64)>,
+    ingestor: web::Data<Arc<Ingestor>>,
+    warehouse: web::Data<Arc<Warehouse>>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_connector_viewer()?;
+    let (id, run_id) = path.into_inner();
+    known_instance(&ingestor, &id)?;
+    let warehouse = warehouse.get_ref().clone();
+    let (run, rejections) = web::block(move || -> Result<_, crate::warehouse::WarehouseError> {
+        Ok((warehouse.run(run_id)?, warehouse.rejections(run_id, 1_000)?))
+    })
+    .await??;
+    match run {
+        Some(run) if run.instance == id => {
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "run_id": run_id, "rejections": rejections })))
+        }
+        _ => Err(ApiError::NotFound(format!("connector {id:?} has no run {run_id}"))),
+    }
+}
+
+fn known_instance(ingestor: &Ingestor, id: &str) -> Result<(), ApiError> {
+    ingestor
+        .settings()
+        .connector(id)
+        .map(|_| ())
+        .ok_or_else(|| ApiError::NotFound(format!("no connector instance {id:?} is configured")))
+}

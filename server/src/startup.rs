@@ -1,0 +1,133 @@
+//! Builds the application from settings: warehouse, plugins, ingest, scheduler, HTTP server.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, Service};
+use actix_web::{web, App, HttpServer};
+use tokio::task::JoinHandle;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::AuthKeys;
+use crate::catalog::Catalog;
+use crate::config::Settings;
+use crate::counters::Counters;
+use crate::error::{json_error, not_found, path_error, query_error};
+use crate::ingest::{scheduler, Ingestor};
+use crate::plugins::PluginRegistry;
+use crate::routes;
+use crate::warehouse::Warehouse;
+
+/// A built, bound, not yet running application.
+pub struct Application {
+    port: u16,
+    server: Server,
+    scheduler: Vec<JoinHandle<()>>,
+    ingestor: Arc<Ingestor>,
+    warehouse: Arc<Warehouse>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+/// The default plugin folder: next to the running executable, where `cargo build` puts both.
+pub fn default_plugin_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+impl Application {
+    /// Opens the warehouse, binds the listener and starts the connector schedule.
+    ///
+    /// # Errors
+    /// When the warehouse cannot be opened or the address cannot be bound.
+    pub async fn build(settings: Settings, jwt_secret: &[u8]) -> anyhow::Result<Application> {
+        let settings = Arc::new(settings);
+        let path = settings.warehouse.path.clone();
+        let warehouse = Arc::new(tokio::task::spawn_blocking(move || Warehouse::open(&path)).await??);
+        let catalog = Arc::new(Catalog::new(&settings));
+        let plugin_dir = settings.plugins.dir.clone().unwrap_or_else(default_plugin_dir);
+        tracing::info!(dir = %plugin_dir.display(), "plugin folder");
+        let plugins = Arc::new(PluginRegistry::new(plugin_dir));
+        let counters = Arc::new(Counters::default());
+        let ingestor = Arc::new(Ingestor::new(
+            settings.clone(),
+            catalog.clone(),
+            warehouse.clone(),
+            plugins,
+            counters.clone(),
+        ));
+
+        let listener = TcpListener::bind(&settings.server.listen)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.listen))?;
+        let port = listener.local_addr()?.port();
+        let keys = web::Data::new(AuthKeys::hs256(jwt_secret, &settings.auth));
+        let max_body = settings.server.max_body_bytes;
+        let analysis = settings.analysis;
+        let (warehouse_data, ingestor_data) = (warehouse.clone(), ingestor.clone());
+        let server = HttpServer::new(move || {
+            let counters_for_requests = counters.clone();
+            App::new()
+                .wrap_fn(move |req, service| {
+                    let counters = counters_for_requests.clone();
+                    let response = service.call(req);
+                    async move {
+                        let response = response.await?;
+                        counters.count_response(response.status().as_u16());
+                        Ok(response)
+                    }
+                })
+                .wrap(TracingLogger::default())
+                .app_data(web::QueryConfig::default().error_handler(query_error))
+                .app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error))
+                .app_data(web::PathConfig::default().error_handler(path_error))
+                .app_data(web::PayloadConfig::new(max_body))
+                .app_data(keys.clone())
+                .app_data(web::Data::new(catalog.clone()))
+                .app_data(web::Data::new(warehouse_data.clone()))
+                .app_data(web::Data::new(ingestor_data.clone()))
+                .app_data(web::Data::new(counters.clone()))
+                .app_data(web::Data::new(analysis))
+                .configure(routes::configure)
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        .run();
+        let scheduler = scheduler::spawn(&ingestor);
+        Ok(Application { port, server, scheduler, ingestor, warehouse })
+    }
+
+    /// The bound port (useful when the configuration asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The ingestor, for callers that drive runs directly (the benchmark).
+    pub fn ingestor(&self) -> Arc<Ingestor> {
+        self.ingestor.clone()
+    }
+
+    /// The warehouse, for callers that query it directly (the benchmark).
+    pub fn warehouse(&self) -> Arc<Warehouse> {
+        self.warehouse.clone()
+    }
+
+    /// Serves until the server is stopped (SIGINT / SIGTERM), then stops the schedule.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        for task in self.scheduler {
+            task.abort();
+        }
+        tracing::info!("server stopped");
+        result
+    }
+}

@@ -1,0 +1,36 @@
+//! Versioned schema migrations, applied in order, each in its own transaction.
+
+use duckdb::{params, Connection};
+
+use super::WarehouseError;
+
+/// (version, SQL). Append only: a released migration is never edited.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/001_initial.sql"))];
+
+/// Brings the schema to the latest version.
+pub(super) fn apply(connection: &mut Connection) -> Result<(), WarehouseError> {
+    connection.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY, applied_at TIMESTAMP NOT NULL)",
+    )?;
+    let current: i64 = connection.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    let supported = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+    if current > supported {
+        return Err(WarehouseError::TooNew { found: current, supported });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = connection.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations VALUES (?, current_timestamp::TIMESTAMP)",
+            params![version],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, "applied warehouse migration");
+    }
+    Ok(())
+}

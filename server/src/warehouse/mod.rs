@@ -1,0 +1,248 @@
+//! The DuckDB warehouse: one file, versioned migrations, one writer, many readers.
+//!
+//! DuckDB's `Connection` is `Send` but not `Sync`. The warehouse owns one writer connection
+//! behind a mutex (writes are serialised, which DuckDB wants anyway) and hands each reader a
+//! fresh connection cloned from a seed, so reads never wait for a running write transaction:
+//! DuckDB's MVCC gives them the last committed state. Every method blocks; async callers run
+//! them on blocking threads.
+
+mod migrations;
+pub mod queries;
+mod runs;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::NaiveDateTime;
+use duckdb::{params, Connection};
+
+pub use runs::{RunStatus, RunSummary, StoredRejection};
+
+/// Errors of the warehouse layer.
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    /// DuckDB reported an error.
+    #[error("warehouse: {0}")]
+    Db(#[from] duckdb::Error),
+    /// The file could not be opened.
+    #[error("cannot open warehouse {path}: {source}")]
+    Open { path: String, source: duckdb::Error },
+    /// The file was written by a newer Chorus.
+    #[error("warehouse schema version {found} is newer than this build supports ({supported})")]
+    TooNew { found: i64, supported: i64 },
+}
+
+/// A validated, normalised record ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRecord {
+    pub external_id: String,
+    pub market: String,
+    pub region: String,
+    pub channel: String,
+    pub touchpoint: Option<String>,
+    pub occurred_at: NaiveDateTime,
+    pub nps: Option<u8>,
+    pub csat: Option<u8>,
+    pub ces: Option<u8>,
+    pub stars: Option<u8>,
+    pub text: Option<String>,
+    pub language: Option<String>,
+    pub language_confidence: Option<f64>,
+    pub language_decided_by: Option<&'static str>,
+    pub consent_contact: Option<bool>,
+    /// JSON object text.
+    pub attributes: Option<String>,
+}
+
+/// A rejected row or record of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Where: `file:line` from the plugin, or `record N (external id X)` from the host.
+    pub location: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// One batch of a run, committed atomically with the cursor that follows it.
+#[derive(Debug)]
+pub struct BatchWrite<'a> {
+    pub run_id: i64,
+    pub instance: &'a str,
+    /// Records delivered by the plugin, valid or not.
+    pub records_read: u64,
+    pub records: &'a [NewRecord],
+    pub rejections: &'a [Rejection],
+    /// Cursor after this batch; `None` leaves the stored one.
+    pub cursor: Option<&'a str>,
+}
+
+/// What a committed batch changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchOutcome {
+    /// New rows in `records`.
+    pub inserted: u64,
+    /// Records that were already stored (same instance and external id).
+    pub duplicates: u64,
+}
+
+/// The warehouse. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Warehouse {
+    /// The one connection that writes.
+    writer: Mutex<Connection>,
+    /// Seed for reader connections; locked only to clone it.
+    reader_seed: Mutex<Connection>,
+}
+
+impl Warehouse {
+    /// Opens (or creates) the DuckDB file, applies pending migrations and marks runs that a
+    /// previous process left `running` as `interrupted`.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or migrated.
+    pub fn open(path: &Path) -> Result<Warehouse, WarehouseError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let mut writer = Connection::open(path).map_err(|source| WarehouseError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        migrations::apply(&mut writer)?;
+        runs::mark_interrupted(&writer)?;
+        let reader_seed = writer.try_clone()?;
+        Ok(Warehouse { writer: Mutex::new(writer), reader_seed: Mutex::new(reader_seed) })
+    }
+
+    /// Runs `f` on a fresh read connection.
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or a failure to create the connection.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, WarehouseError>,
+    ) -> Result<T, WarehouseError> {
+        let connection = self.reader_seed.lock().unwrap_or_else(|e| e.into_inner()).try_clone()?;
+        f(&connection)
+    }
+
+    /// Runs `f` with the writer connection, serialised with every other write.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, WarehouseError>,
+    ) -> Result<T, WarehouseError> {
+        let mut connection = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut connection)
+    }
+
+    /// Whether the warehouse answers a trivial query.
+    pub fn is_ready(&self) -> bool {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i32>(0))?)).is_ok()
+    }
+
+    /// The stored cursor of an instance.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn cursor(&self, instance: &str) -> Result<Option<String>, WarehouseError> {
+        self.read(|c| {
+            let mut statement =
+                c.prepare("SELECT cursor FROM connector_cursors WHERE instance = ?")?;
+            let mut rows = statement.query(params![instance])?;
+            Ok(match rows.next()? {
+                Some(row) => Some(row.get(0)?),
+                None => None,
+            })
+        })
+    }
+
+    /// Stores a batch: records (duplicates skipped), rejections, run counters and the new
+    /// cursor, all in one transaction. Either all of it is stored or none of it.
+    ///
+    /// # Errors
+    /// On a database error; nothing of the batch is stored then.
+    pub fn commit_batch(&self, batch: &BatchWrite<'_>) -> Result<BatchOutcome, WarehouseError> {
+        let now = chrono::Utc::now().naive_utc();
+        self.write(|connection| {
+            let tx = connection.transaction()?;
+            tx.execute("DELETE FROM ingest_staging", [])?;
+            {
+                let mut appender = tx.appender("ingest_staging")?;
+                for r in batch.records {
+                    appender.append_row(params![
+                        batch.instance,
+                        r.external_id,
+                        r.market,
+                        r.region,
+                        r.channel,
+                        r.touchpoint,
+                        r.occurred_at,
+                        now,
+                        r.nps,
+                        r.csat,
+                        r.ces,
+                        r.stars,
+                        r.text,
+                        r.language,
+                        r.language_confidence,
+                        r.language_decided_by,
+                        r.consent_contact,
+                        r.attributes,
+                        batch.run_id,
+                    ])?;
+                }
+                appender.flush()?;
+            }
+            let inserted = tx.execute(
+                "INSERT INTO records SELECT * FROM ingest_staging ON CONFLICT DO NOTHING",
+                [],
+            )? as u64;
+            tx.execute("DELETE FROM ingest_staging", [])?;
+            let outcome =
+                BatchOutcome { inserted, duplicates: batch.records.len() as u64 - inserted };
+            runs::add_batch(&tx, batch, outcome)?;
+            if let Some(cursor) = batch.cursor {
+                tx.execute(
+                    "INSERT INTO connector_cursors VALUES (?, ?, ?) \
+                     ON CONFLICT (instance) DO UPDATE SET cursor = excluded.cursor, \
+                     updated_at = excluded.updated_at",
+                    params![batch.instance, cursor, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(outcome)
+        })
+    }
+
+    /// Starts a run and returns its id.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn start_run(&self, instance: &str, trigger: &str) -> Result<i64, WarehouseError> {
+        self.write(|c| runs::start(c, instance, trigger))
+    }
+
+    /// Ends a run with its final status and error text.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn finish_run(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        error: Option<&str>,
+    ) -> Result<(), WarehouseError> {
+        self.write(|c| runs::finish(c, run_id, status, error))
+    }
+
+    /// Number of stored records.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn record_count(&self) -> Result<u64, WarehouseError> {
+        self.read(|c| Ok(c.query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))? as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests;
