@@ -1,6 +1,232 @@
-//! placeholder
-/// Arguments.
+//! `chorus bench`: ingest throughput through the real pipeline (survey-csv plugin loaded with
+//! libloading, validation, language detection, DuckDB commits) and NPS endpoint latency next
+//! to the same SQL run directly on the same DuckDB file, in one invocation.
+//!
+//! Figures are reported with their baseline (plain SQL) so that noisy machines still give
+//! comparable ratios. The HTTP client keeps its connection alive, as a dashboard would.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::auth::AuthKeys;
+use crate::config::Settings;
+use crate::domain::Role;
+use crate::startup::Application;
+use crate::warehouse::queries::NpsCellQuery;
+
+/// Options of `chorus bench`.
 #[derive(Debug, clap::Args)]
-pub struct BenchArgs {}
-/// Runs.
-pub fn run(_: BenchArgs) -> anyhow::Result<()> { Ok(()) }
+pub struct BenchArgs {
+    /// Synthetic survey records to generate and ingest.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: usize,
+    /// Records per plugin `read` call (and per committed transaction).
+    #[arg(long, default_value_t = 5_000)]
+    batch_size: u32,
+    /// Timed repetitions of each query.
+    #[arg(long, default_value_t = 30)]
+    repetitions: usize,
+    /// Folder for the generated export and the DuckDB file (default: a temporary folder).
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+}
+
+const MARKETS: [(&str, &str); 4] = [("DE", "de"), ("FR", "fr"), ("ES", "es"), ("PL", "pl")];
+const CHANNELS: [&str; 2] = ["survey.relational", "survey.after_service_call"];
+const COMMENTS: [(&str, &str); 8] = [
+    ("de", "Sehr freundliche Beratung, mein Problem war sofort gelöst."),
+    ("de", "Die Rechnung war falsch und niemand hat geantwortet."),
+    ("fr", "Le conseiller était très aimable et a résolu mon problème."),
+    ("fr", "Colis arrivé abîmé, et le retour est compliqué."),
+    ("es", "El agente fue muy amable y resolvió mi problema enseguida."),
+    ("es", "La factura estaba mal y nadie contesta a mis correos."),
+    ("pl", "Bardzo miła obsługa, konsultant szybko rozwiązał mój problem."),
+    ("pl", "Faktura była błędna i nikt nie odpowiada na reklamację."),
+];
+
+/// Runs the benchmark and prints its report.
+///
+/// # Errors
+/// When generating, ingesting or querying fails.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let temp = match &args.dir {
+        Some(_) => None,
+        None => Some(tempfile::Builder::new().prefix("chorus-bench-").tempdir()?),
+    };
+    let dir = match (&args.dir, &temp) {
+        (Some(dir), _) => {
+            std::fs::create_dir_all(dir)?;
+            dir.clone()
+        }
+        (None, Some(temp)) => temp.path().to_path_buf(),
+        (None, None) => unreachable!("a temporary folder is made when no folder is given"),
+    };
+    let dir = dir.as_path();
+    let export = dir.join("export.csv");
+    let started = Instant::now();
+    let bytes = generate(&export, args.records)?;
+    println!(
+        "generated {} records ({:.1} MB) in {:.1} s",
+        args.records,
+        bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(measure(&args, dir, &export))
+}
+
+/// Writes a survey export with a fixed pseudo-random mix of markets, channels, months, scores
+/// and comments; returns its size in bytes.
+fn generate(path: &Path, records: usize) -> anyhow::Result<u64> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "id,submitted_at,country,programme,nps,comment")?;
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for i in 0..records {
+        let r = next();
+        let (market, language) = MARKETS[(r % 4) as usize];
+        let channel = CHANNELS[((r >> 8) % 2) as usize];
+        let month = 1 + (r >> 16) % 10;
+        let day = 1 + (r >> 24) % 28;
+        let score = (r >> 32) % 11;
+        let comment = if (r >> 40) % 10 < 6 {
+            let pick = ((r >> 44) % 2) as usize;
+            COMMENTS.iter().filter(|(l, _)| *l == language).nth(pick).map_or("", |(_, c)| c)
+        } else {
+            ""
+        };
+        writeln!(out, "b{i},2026-{month:02}-{day:02} 12:00:00,{market},{channel},{score},\"{comment}\"")?;
+    }
+    out.flush()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+fn settings(dir: &Path, export: &Path, batch_size: u32) -> anyhow::Result<Settings> {
+    let mut text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\npath = {:?}\n[plugins]\nbatch_size = {batch_size}\n\
+         [[regions]]\nid = \"europe\"\nname = \"Europe\"\n",
+        dir.join("bench.duckdb").display().to_string()
+    );
+    for (code, language) in MARKETS {
+        text.push_str(&format!(
+            "[[markets]]\ncode = \"{code}\"\nname = \"{code}\"\nregion = \"europe\"\nlanguages = [\"{language}\", \"en\"]\n"
+        ));
+    }
+    for channel in CHANNELS {
+        text.push_str(&format!("[[channels]]\nid = \"{channel}\"\nname = \"{channel}\"\n"));
+    }
+    text.push_str(&format!(
+        "[[connectors]]\nid = \"bench\"\nplugin = \"survey_csv\"\nrun_on_start = false\n\
+         [connectors.settings]\npath = {:?}\n[connectors.settings.columns]\nid = \"id\"\n\
+         timestamp = \"submitted_at\"\nmarket = \"country\"\nchannel = \"programme\"\nnps = \"nps\"\n\
+         comment = \"comment\"\n",
+        export.display().to_string()
+    ));
+    Ok(Settings::from_toml(&text, [], Path::new("bench.toml"))?)
+}
+
+async fn measure(args: &BenchArgs, dir: &Path, export: &Path) -> anyhow::Result<()> {
+    let settings = settings(dir, export, args.batch_size)?;
+    let secret = b"bench-secret-bench-secret-bench-secret";
+    let token = AuthKeys::hs256(secret, &settings.auth).mint("bench", Role::Admin, &[], &[], Duration::from_secs(3600));
+    let app = Application::build(settings, secret).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let client = reqwest::Client::new();
+    let ingestor = app.ingestor();
+    let warehouse = app.warehouse();
+    let server = tokio::spawn(app.run_until_stopped());
+
+    let started = Instant::now();
+    let run = ingestor.start("bench", "api").await?;
+    let summary = run.done.await?.context("the run left no summary")?;
+    let seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(summary.error.is_none(), "ingest failed: {:?}", summary.error);
+    println!(
+        "ingest: {} records read, {} stored, {} rejected in {seconds:.1} s = {:.0} records/s (batch {})",
+        summary.records_read,
+        summary.inserted,
+        summary.rejected,
+        summary.records_read as f64 / seconds,
+        args.batch_size
+    );
+
+    for (label, query, path) in [
+        ("nps by market,channel", NpsCellQuery::default(), "/api/v1/nps"),
+        (
+            "nps by market,channel,month",
+            NpsCellQuery { by_month: true, ..NpsCellQuery::default() },
+            "/api/v1/nps?group_by=market,channel,month",
+        ),
+    ] {
+        let (sql, params) = query.to_sql();
+        let mut api = Vec::with_capacity(args.repetitions);
+        let mut plain = Vec::with_capacity(args.repetitions);
+        // One untimed round each to warm caches, then alternate so drift hits both alike.
+        for round in 0..=args.repetitions {
+            let t = Instant::now();
+            let response = client.get(format!("{base}{path}")).bearer_auth(&token).send().await?;
+            anyhow::ensure!(response.status().is_success(), "{path}: {}", response.status());
+            let body = response.text().await?;
+            let api_time = t.elapsed();
+            anyhow::ensure!(body.contains("\"cells\""), "unexpected answer: {body}");
+
+            let (warehouse, sql, params) = (warehouse.clone(), sql.clone(), params.clone());
+            let t = Instant::now();
+            let rows = tokio::task::spawn_blocking(move || {
+                warehouse.read(|c| {
+                    let mut statement = c.prepare(&sql)?;
+                    let mut rows = statement.query(duckdb::params_from_iter(params.iter()))?;
+                    let mut n = 0;
+                    while rows.next()?.is_some() {
+                        n += 1;
+                    }
+                    Ok(n)
+                })
+            })
+            .await??;
+            let sql_time = t.elapsed();
+            anyhow::ensure!(rows > 0, "the SQL returned no rows");
+            if round > 0 {
+                api.push(api_time);
+                plain.push(sql_time);
+            }
+        }
+        let (api_median, api_p95) = percentiles(&mut api);
+        let (sql_median, sql_p95) = percentiles(&mut plain);
+        println!(
+            "{label}: API median {:.2} ms, p95 {:.2} ms | plain SQL median {:.2} ms, p95 {:.2} ms | API/SQL median {:.2}x",
+            ms(api_median),
+            ms(api_p95),
+            ms(sql_median),
+            ms(sql_p95),
+            ms(api_median) / ms(sql_median)
+        );
+    }
+    println!("peak resident memory: {}", peak_memory().unwrap_or_else(|| "unknown".into()));
+    server.abort();
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+/// Peak resident set size of this process (Linux).
+fn peak_memory() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().to_owned())
+}

@@ -1,0 +1,148 @@
+//! Killing the real `chorus` process in the middle of a run loses nothing and duplicates
+//! nothing after a restart: records and cursor commit together.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chorus::auth::AuthKeys;
+use chorus::config::AuthSettings;
+use chorus::domain::Role;
+use serde_json::Value;
+
+use crate::helpers::{built_artifacts, SECRET};
+
+const ROWS: usize = 120_000;
+
+fn write_config(dir: &Path) -> std::path::PathBuf {
+    let export = dir.join("big.csv");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&export).unwrap());
+    writeln!(file, "id,when,nps,comment").unwrap();
+    for i in 0..ROWS {
+        writeln!(file, "r{i},2026-09-{:02} 10:00:00,{},Lieferung war pünktlich", 1 + i % 28, i % 11).unwrap();
+    }
+    drop(file);
+    let config = dir.join("chorus.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+            [server]
+            listen = "127.0.0.1:0"
+            [warehouse]
+            path = {warehouse:?}
+            [plugins]
+            dir = {plugins:?}
+            batch_size = 1000
+            [[regions]]
+            id = "central"
+            name = "Central"
+            [[markets]]
+            code = "DE"
+            name = "Germany"
+            region = "central"
+            languages = ["de"]
+            [[channels]]
+            id = "survey.relational"
+            name = "Relational"
+            [[connectors]]
+            id = "big"
+            plugin = "survey_csv"
+            market = "DE"
+            channel = "survey.relational"
+            settings = {{ path = {export:?}, columns = {{ id = "id", timestamp = "when", nps = "nps", comment = "comment" }} }}
+            "#,
+            warehouse = dir.join("chorus.duckdb").display().to_string(),
+            plugins = built_artifacts().display().to_string(),
+            export = export.display().to_string(),
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// Starts `chorus serve` and returns it with its address, read from its first output line.
+fn start(config: &Path) -> (Child, String) {
+    let mut child = Command::new(built_artifacts().join("chorus"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("CHORUS_JWT_SECRET", std::str::from_utf8(SECRET).unwrap())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chorus starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let address = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(address.starts_with("http://127.0.0.1:"), "unexpected first line {line:?}");
+    (child, address)
+}
+
+async fn get(client: &reqwest::Client, url: String, token: &str) -> Value {
+    client.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+}
+
+async fn metric(client: &reqwest::Client, address: &str, name: &str) -> u64 {
+    let text = client.get(format!("{address}/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines().find_map(|l| l.strip_prefix(name)).map_or(0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn killing_the_server_mid_run_loses_nothing_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let token = AuthKeys::hs256(SECRET, &AuthSettings::default()).mint(
+        "e2e",
+        Role::Admin,
+        &[],
+        &[],
+        Duration::from_secs(600),
+    );
+    let client = reqwest::Client::new();
+
+    // First life: kill -9 as soon as some batches are in.
+    let (mut child, address) = start(&config);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let inserted_before_kill = loop {
+        let inserted = metric(&client, &address, "chorus_ingested_records_total{outcome=\"inserted\"}").await;
+        if inserted > 0 {
+            break inserted;
+        }
+        assert!(Instant::now() < deadline, "nothing was ingested");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    eprintln!("killed after at least {inserted_before_kill} of {ROWS} records");
+
+    // Second life: the startup run resumes from the stored cursor.
+    let (mut child, address) = start(&config);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let runs = loop {
+        let body = get(&client, format!("{address}/api/v1/connectors/big/runs"), &token).await;
+        let runs = body["runs"].as_array().unwrap().clone();
+        if runs.len() == 2 && runs[0]["status"] != "running" {
+            break runs;
+        }
+        assert!(Instant::now() < deadline, "the resumed run did not finish: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let stored = metric(&client, &address, "chorus_warehouse_records").await;
+    let nps = get(&client, format!("{address}/api/v1/nps"), &token).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (first, resumed) = (&runs[1], &runs[0]);
+    assert_eq!(first["status"], "interrupted", "{first}");
+    assert_eq!(resumed["status"], "succeeded", "{resumed}");
+    assert_eq!(resumed["duplicates"], 0, "the cursor lagged behind the records: {resumed}");
+    assert_eq!(stored, ROWS as u64, "records were lost or repeated");
+    assert_eq!(nps["cells"][0]["n"], ROWS as u64);
+    assert_eq!(
+        first["inserted"].as_u64().unwrap() + resumed["inserted"].as_u64().unwrap(),
+        ROWS as u64,
+        "{first} {resumed}"
+    );
+}

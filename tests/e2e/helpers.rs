@@ -1,0 +1,176 @@
+//! Spawning the real application and talking HTTP to it.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use chorus::auth::AuthKeys;
+use chorus::config::Settings;
+use chorus::domain::Role;
+use chorus::startup::Application;
+use serde_json::Value;
+
+/// The secret every test app signs with.
+pub const SECRET: &[u8] = b"e2e-secret-e2e-secret-e2e-secret-0123";
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The folder where cargo puts this profile's artifacts (…/target/debug).
+pub fn artifact_dir() -> PathBuf {
+    // The test binary lives in …/target/debug/deps/.
+    std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// The folder holding the built plugins and the `chorus` binary. README's test command builds
+/// them first (`cargo build --workspace`): a nested `cargo build` from inside `cargo test`
+/// would wait forever for the build lock that `cargo test` holds.
+pub fn built_artifacts() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = artifact_dir();
+        for name in ["survey_csv", "misbehaving"] {
+            let library = dir.join(format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+            assert!(library.exists(), "{} is missing: run `cargo build --workspace` before the tests", library.display());
+        }
+        let binary = dir.join(format!("chorus{}", std::env::consts::EXE_SUFFIX));
+        assert!(binary.exists(), "{} is missing: run `cargo build --workspace` before the tests", binary.display());
+        dir
+    })
+}
+
+/// Initialises logging when `TEST_LOG` is set.
+fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        chorus::telemetry::init("info");
+    }
+}
+
+/// Loads the shipped demo configuration with its export paths made absolute (relative to a
+/// copy of the exports when `exports` is given).
+pub fn demo_settings(exports: Option<&Path>) -> Settings {
+    let root = repo_root();
+    let mut settings = Settings::from_toml(
+        &std::fs::read_to_string(root.join("config/chorus.toml")).unwrap(),
+        [],
+        Path::new("config/chorus.toml"),
+    )
+    .unwrap();
+    for connector in &mut settings.connectors {
+        if let Some(toml::Value::String(path)) = connector.settings.get("path").cloned() {
+            let absolute = match exports {
+                Some(dir) => dir.join(Path::new(&path).strip_prefix("config/demo/exports").unwrap()),
+                None => root.join(&path),
+            };
+            connector.settings.insert("path".into(), toml::Value::String(absolute.display().to_string()));
+        }
+    }
+    settings
+}
+
+/// Copies the demo exports into `dir`, so a test may change them.
+pub fn copy_demo_exports(dir: &Path) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    copy(&repo_root().join("config/demo/exports"), dir);
+}
+
+/// A running application on a random port with its own DuckDB file.
+pub struct TestApp {
+    pub address: String,
+    pub keys: AuthKeys,
+    pub client: reqwest::Client,
+    _server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Starts the app with `settings` after pointing it at a fresh file in `dir`, port 0 and the
+/// built plugins.
+pub async fn spawn_app_with(mut settings: Settings, dir: &Path) -> TestApp {
+    init_logs();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.warehouse.path = dir.join("chorus.duckdb");
+    settings.plugins.dir = Some(built_artifacts().to_path_buf());
+    let keys = AuthKeys::hs256(SECRET, &settings.auth);
+    let app = Application::build(settings, SECRET).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let server = tokio::spawn(app.run_until_stopped());
+    TestApp { address, keys, client: reqwest::Client::new(), _server: server }
+}
+
+impl TestApp {
+    /// A token for `role` with the given scope claims.
+    pub fn token(&self, role: Role, regions: &[&str], markets: &[&str]) -> String {
+        let owned = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        self.keys.mint("e2e", role, &owned(regions), &owned(markets), Duration::from_secs(600))
+    }
+
+    /// GET with an optional bearer token; returns status and JSON body.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.client.get(format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request is sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POST without a body.
+    pub async fn post(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.client.post(format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request is sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET /api/v1/nps` as admin.
+    pub async fn nps(&self, query: &str) -> Value {
+        let token = self.token(Role::Admin, &[], &[]);
+        let (status, body) = self.get(&format!("/api/v1/nps{query}"), Some(&token)).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Runs an instance now and waits for its summary.
+    pub async fn run(&self, instance: &str) -> Value {
+        let token = self.token(Role::Integrator, &[], &[]);
+        let (status, body) =
+            self.post(&format!("/api/v1/connectors/{instance}/run?wait=true"), Some(&token)).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Waits until every configured instance has a finished run.
+    pub async fn wait_for_startup_runs(&self) -> Vec<Value> {
+        let token = self.token(Role::Admin, &[], &[]);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (status, body) = self.get("/api/v1/connectors", Some(&token)).await;
+            assert_eq!(status, 200, "{body}");
+            let connectors = body["connectors"].as_array().unwrap().clone();
+            let finished = connectors
+                .iter()
+                .all(|c| !c["running"].as_bool().unwrap() && c["last_run"]["finished_at"].is_string());
+            if finished {
+                return connectors;
+            }
+            assert!(Instant::now() < deadline, "startup runs did not finish: {body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real application on a random port, a fresh DuckDB file per test,
+//! plugins loaded with libloading from their built libraries, real HS256 JWTs.
+//! Set `TEST_LOG=1` to see the server's logs.
+
+mod helpers;
+
+mod auth;
+mod crash_recovery;
+mod errors;
+mod nps;
+mod plugin_failures;

@@ -1,0 +1,85 @@
+//! A connector that misbehaves on purpose, chosen by `settings.mode`:
+//!
+//! - `panic_on_read`: panics inside `read`.
+//! - `invalid_json`: returns bytes that are not JSON from `read`.
+//! - `good_then_panic`: returns one good batch with `has_more`, then panics.
+//! - `garbage_records`: returns a batch mixing valid records and out-of-range ones.
+//! - `refuse_open`: refuses its settings.
+//!
+//! Records are for market `settings.market` (default `DE`), ids prefixed with the mode.
+
+use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, SourceRecord};
+
+/// The misbehaving connector.
+#[derive(Debug)]
+pub struct Misbehaving {
+    mode: String,
+    market: String,
+}
+
+impl Misbehaving {
+    fn record(&self, n: usize, nps: i64) -> SourceRecord {
+        SourceRecord {
+            external_id: format!("{}-{n}", self.mode),
+            occurred_at: "2026-09-01T12:00:00Z".into(),
+            market: Some(self.market.clone()),
+            nps: Some(nps),
+            ..SourceRecord::default()
+        }
+    }
+}
+
+impl Connector for Misbehaving {
+    fn manifest() -> Manifest {
+        Manifest {
+            name: "misbehaving".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            source_kind: "test".into(),
+            description: "Fails on purpose; for tests of the host only.".into(),
+            config_schema: serde_json::json!({"type": "object"}),
+        }
+    }
+
+    fn open(settings: serde_json::Value) -> Result<Self, ConnectorError> {
+        let text = |key: &str| settings.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let mode = text("mode").ok_or_else(|| ConnectorError::new("settings.mode is required"))?;
+        if mode == "refuse_open" {
+            return Err(ConnectorError::new("settings refused on purpose"));
+        }
+        Ok(Misbehaving { mode, market: text("market").unwrap_or_else(|| "DE".into()) })
+    }
+
+    fn check(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    fn read(&mut self, cursor: Option<&str>, _max: usize) -> Result<Batch, ConnectorError> {
+        match (self.mode.as_str(), cursor) {
+            ("panic_on_read", _) => panic!("deliberate panic in read"),
+            ("good_then_panic", None) => Ok(Batch {
+                records: (0..3).map(|n| self.record(n, 9)).collect(),
+                cursor: Some("after-first-batch".into()),
+                has_more: true,
+                ..Batch::default()
+            }),
+            ("good_then_panic", Some(_)) => panic!("deliberate panic in the second read"),
+            ("garbage_records", _) => Ok(Batch {
+                records: vec![self.record(0, 10), self.record(1, 42), self.record(2, -1), self.record(3, 5)],
+                cursor: Some("done".into()),
+                has_more: false,
+                ..Batch::default()
+            }),
+            _ => Ok(Batch::default()),
+        }
+    }
+
+    fn read_json(&mut self, cursor: Option<&str>, max: usize) -> Result<Vec<u8>, ConnectorError> {
+        if self.mode == "invalid_json" {
+            return Ok(b"{\"records\": [this is not json".to_vec());
+        }
+        let batch = self.read(cursor, max)?;
+        serde_json::to_vec(&batch).map_err(|e| ConnectorError::new(e.to_string()))
+    }
+}
+
+chorus_plugin_api::export_connector!(Misbehaving);
