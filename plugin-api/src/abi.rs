@@ -57,7 +57,11 @@ pub struct OwnedBuffer {
 impl OwnedBuffer {
     /// A buffer that owns nothing.
     pub const fn empty() -> OwnedBuffer {
-        OwnedBuffer { ptr: std::ptr::null_mut(), len: 0, cap: 0 }
+        OwnedBuffer {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+            cap: 0,
+        }
     }
 }
 

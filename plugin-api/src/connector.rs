@@ -12,7 +12,9 @@ pub struct ConnectorError {
 impl ConnectorError {
     /// An error with the given operator-facing message.
     pub fn new(message: impl Into<String>) -> ConnectorError {
-        ConnectorError { message: message.into() }
+        ConnectorError {
+            message: message.into(),
+        }
     }
 
     /// The operator-facing message.

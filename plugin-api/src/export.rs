@@ -77,7 +77,11 @@ unsafe fn deliver(out: *mut OwnedBuffer, result: CallResult) -> i32 {
         return Status::InvalidInput as i32;
     }
     let mut bytes = std::mem::ManuallyDrop::new(bytes);
-    let buffer = OwnedBuffer { ptr: bytes.as_mut_ptr(), len: bytes.len(), cap: bytes.capacity() };
+    let buffer = OwnedBuffer {
+        ptr: bytes.as_mut_ptr(),
+        len: bytes.len(),
+        cap: bytes.capacity(),
+    };
     // SAFETY: the caller guarantees `out` is valid for writes; it is not null (checked above).
     unsafe { out.write(buffer) };
     status as i32
@@ -92,7 +96,10 @@ unsafe fn input_str(ptr: *const u8, len: usize) -> Result<Option<String>, (Statu
         return Ok(None);
     }
     if ptr.is_null() {
-        return Err((Status::InvalidInput, "null input pointer with non-zero length".into()));
+        return Err((
+            Status::InvalidInput,
+            "null input pointer with non-zero length".into(),
+        ));
     }
     // SAFETY: the caller guarantees `ptr` is valid for `len` bytes during this call.
     let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
@@ -172,7 +179,9 @@ unsafe extern "C" fn read<C: Connector>(
         let connector = unsafe { instance_mut::<C>(instance) }?;
         // SAFETY: the host passes a cursor buffer valid for the duration of the call.
         let cursor = unsafe { input_str(cursor, cursor_len) }?;
-        connector.read_json(cursor.as_deref(), max_records as usize).map_err(connector_error)
+        connector
+            .read_json(cursor.as_deref(), max_records as usize)
+            .map_err(connector_error)
     });
     // SAFETY: the host passes a valid output pointer (ABI contract).
     unsafe { deliver(out, result) }

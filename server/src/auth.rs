@@ -53,7 +53,10 @@ pub struct AuthKeys {
 impl std::fmt::Debug for AuthKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        f.debug_struct("AuthKeys").field("issuer", &self.issuer).field("audience", &self.audience).finish()
+        f.debug_struct("AuthKeys")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
     }
 }
 
@@ -80,7 +83,14 @@ impl AuthKeys {
     }
 
     /// Signs a token for `sub` with `role` and scope claims, valid for `ttl`.
-    pub fn mint(&self, sub: &str, role: Role, regions: &[String], markets: &[String], ttl: Duration) -> String {
+    pub fn mint(
+        &self,
+        sub: &str,
+        role: Role,
+        regions: &[String],
+        markets: &[String],
+        ttl: Duration,
+    ) -> String {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: sub.to_owned(),
@@ -97,7 +107,8 @@ impl AuthKeys {
 
     /// Signs arbitrary claims (tests use it for expired or foreign tokens).
     pub fn sign(&self, claims: &Claims) -> String {
-        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).expect("HS256 signing cannot fail")
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .expect("HS256 signing cannot fail")
     }
 
     /// Validates signature, algorithm, expiry, issuer and audience.
@@ -106,17 +117,23 @@ impl AuthKeys {
     /// A client-facing reason.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         use jsonwebtoken::errors::ErrorKind;
-        decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(|e| {
-            TokenError(match e.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired".into(),
-                ErrorKind::InvalidSignature => "the token signature is invalid".into(),
-                ErrorKind::InvalidIssuer => "the token was issued by someone else".into(),
-                ErrorKind::InvalidAudience => "the token is meant for another audience".into(),
-                ErrorKind::InvalidAlgorithm => "the token uses an algorithm this server does not accept".into(),
-                ErrorKind::MissingRequiredClaim(claim) => format!("the token lacks the {claim} claim"),
-                _ => format!("the token is malformed ({e})"),
+        decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| {
+                TokenError(match e.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired".into(),
+                    ErrorKind::InvalidSignature => "the token signature is invalid".into(),
+                    ErrorKind::InvalidIssuer => "the token was issued by someone else".into(),
+                    ErrorKind::InvalidAudience => "the token is meant for another audience".into(),
+                    ErrorKind::InvalidAlgorithm => {
+                        "the token uses an algorithm this server does not accept".into()
+                    }
+                    ErrorKind::MissingRequiredClaim(claim) => {
+                        format!("the token lacks the {claim} claim")
+                    }
+                    _ => format!("the token is malformed ({e})"),
+                })
             })
-        })
     }
 }
 
@@ -135,7 +152,12 @@ impl Scope {
         match claims.role {
             Role::Admin | Role::HqAnalyst => Scope::All,
             Role::RegionalLead => Scope::Markets(
-                claims.regions.iter().flat_map(|r| catalog.markets_in_region(r)).cloned().collect(),
+                claims
+                    .regions
+                    .iter()
+                    .flat_map(|r| catalog.markets_in_region(r))
+                    .cloned()
+                    .collect(),
             ),
             Role::MarketLead => Scope::Markets(
                 claims
@@ -154,8 +176,13 @@ impl Scope {
     ///
     /// # Errors
     /// `403 market_out_of_scope` naming the first market outside the scope.
-    pub fn filter(&self, requested: Option<Vec<MarketCode>>) -> Result<Option<Vec<String>>, ApiError> {
-        let as_strings = |set: &mut dyn Iterator<Item = &MarketCode>| set.map(|m| m.as_str().to_owned()).collect();
+    pub fn filter(
+        &self,
+        requested: Option<Vec<MarketCode>>,
+    ) -> Result<Option<Vec<String>>, ApiError> {
+        let as_strings = |set: &mut dyn Iterator<Item = &MarketCode>| {
+            set.map(|m| m.as_str().to_owned()).collect()
+        };
         match (self, requested) {
             (Scope::All, None) => Ok(None),
             (Scope::All, Some(markets)) => Ok(Some(as_strings(&mut markets.iter()))),
@@ -231,22 +258,36 @@ impl FromRequest for Caller {
 }
 
 fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
-    let keys = req.app_data::<web::Data<AuthKeys>>().expect("AuthKeys is registered in startup");
-    let catalog = req.app_data::<web::Data<Arc<Catalog>>>().expect("Catalog is registered in startup");
+    let keys = req
+        .app_data::<web::Data<AuthKeys>>()
+        .expect("AuthKeys is registered in startup");
+    let catalog = req
+        .app_data::<web::Data<Arc<Catalog>>>()
+        .expect("Catalog is registered in startup");
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::Unauthorized("send an Authorization: Bearer <token> header".into()))?;
+        .ok_or_else(|| {
+            ApiError::Unauthorized("send an Authorization: Bearer <token> header".into())
+        })?;
     let token = header
         .to_str()
         .ok()
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into()))?;
-    let claims = keys.verify(token).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into())
+        })?;
+    let claims = keys
+        .verify(token)
+        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     let scope = Scope::resolve(&claims, catalog);
-    Ok(Caller { sub: claims.sub, role: claims.role, scope })
+    Ok(Caller {
+        sub: claims.sub,
+        role: claims.role,
+        scope,
+    })
 }
 
 /// Parses a duration such as `8h`, `30m`, `90s` or `2d`.
@@ -255,9 +296,13 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
 /// When the text is not a number followed by s, m, h or d.
 pub fn parse_ttl(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 8h or 30m"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 8h or 30m"))?;
     let seconds = match unit {
         "s" | "" => n,
         "m" => n * 60,
@@ -273,33 +318,69 @@ mod tests {
     use super::*;
 
     fn keys() -> AuthKeys {
-        AuthKeys::hs256(b"test-secret-test-secret-test-secret", &AuthSettings::default())
+        AuthKeys::hs256(
+            b"test-secret-test-secret-test-secret",
+            &AuthSettings::default(),
+        )
     }
 
     #[test]
     fn a_minted_token_verifies_and_keeps_its_claims() {
         let keys = keys();
-        let token = keys.mint("ana", Role::RegionalLead, &["west".into()], &[], Duration::from_secs(60));
+        let token = keys.mint(
+            "ana",
+            Role::RegionalLead,
+            &["west".into()],
+            &[],
+            Duration::from_secs(60),
+        );
         let claims = keys.verify(&token).unwrap();
-        assert_eq!((claims.sub.as_str(), claims.role), ("ana", Role::RegionalLead));
+        assert_eq!(
+            (claims.sub.as_str(), claims.role),
+            ("ana", Role::RegionalLead)
+        );
         assert_eq!(claims.regions, ["west"]);
     }
 
     #[test]
     fn expired_foreign_and_tampered_tokens_are_refused_with_a_reason() {
         let keys = keys();
-        let mut claims = keys.verify(&keys.mint("a", Role::Admin, &[], &[], Duration::from_secs(60))).unwrap();
+        let mut claims = keys
+            .verify(&keys.mint("a", Role::Admin, &[], &[], Duration::from_secs(60)))
+            .unwrap();
         claims.exp = jsonwebtoken::get_current_timestamp() - 3600;
-        assert_eq!(keys.verify(&keys.sign(&claims)).unwrap_err().to_string(), "the token has expired");
+        assert_eq!(
+            keys.verify(&keys.sign(&claims)).unwrap_err().to_string(),
+            "the token has expired"
+        );
 
-        let other = AuthKeys::hs256(b"another-secret-another-secret-123", &AuthSettings::default());
+        let other = AuthKeys::hs256(
+            b"another-secret-another-secret-123",
+            &AuthSettings::default(),
+        );
         let foreign = other.mint("a", Role::Admin, &[], &[], Duration::from_secs(60));
-        assert!(keys.verify(&foreign).unwrap_err().to_string().contains("signature"));
+        assert!(keys
+            .verify(&foreign)
+            .unwrap_err()
+            .to_string()
+            .contains("signature"));
 
-        let audience = AuthSettings { audience: "elsewhere".into(), ..AuthSettings::default() };
-        let misdirected = AuthKeys::hs256(b"test-secret-test-secret-test-secret", &audience)
-            .mint("a", Role::Admin, &[], &[], Duration::from_secs(60));
-        assert!(keys.verify(&misdirected).unwrap_err().to_string().contains("audience"));
+        let audience = AuthSettings {
+            audience: "elsewhere".into(),
+            ..AuthSettings::default()
+        };
+        let misdirected = AuthKeys::hs256(b"test-secret-test-secret-test-secret", &audience).mint(
+            "a",
+            Role::Admin,
+            &[],
+            &[],
+            Duration::from_secs(60),
+        );
+        assert!(keys
+            .verify(&misdirected)
+            .unwrap_err()
+            .to_string()
+            .contains("audience"));
         assert!(keys.verify("not.a.token").is_err());
     }
 

@@ -37,14 +37,32 @@ pub struct BenchArgs {
 const MARKETS: [(&str, &str); 4] = [("DE", "de"), ("FR", "fr"), ("ES", "es"), ("PL", "pl")];
 const CHANNELS: [&str; 2] = ["survey.relational", "survey.after_service_call"];
 const COMMENTS: [(&str, &str); 8] = [
-    ("de", "Sehr freundliche Beratung, mein Problem war sofort gelöst."),
+    (
+        "de",
+        "Sehr freundliche Beratung, mein Problem war sofort gelöst.",
+    ),
     ("de", "Die Rechnung war falsch und niemand hat geantwortet."),
-    ("fr", "Le conseiller était très aimable et a résolu mon problème."),
+    (
+        "fr",
+        "Le conseiller était très aimable et a résolu mon problème.",
+    ),
     ("fr", "Colis arrivé abîmé, et le retour est compliqué."),
-    ("es", "El agente fue muy amable y resolvió mi problema enseguida."),
-    ("es", "La factura estaba mal y nadie contesta a mis correos."),
-    ("pl", "Bardzo miła obsługa, konsultant szybko rozwiązał mój problem."),
-    ("pl", "Faktura była błędna i nikt nie odpowiada na reklamację."),
+    (
+        "es",
+        "El agente fue muy amable y resolvió mi problema enseguida.",
+    ),
+    (
+        "es",
+        "La factura estaba mal y nadie contesta a mis correos.",
+    ),
+    (
+        "pl",
+        "Bardzo miła obsługa, konsultant szybko rozwiązał mój problem.",
+    ),
+    (
+        "pl",
+        "Faktura była błędna i nikt nie odpowiada na reklamację.",
+    ),
 ];
 
 /// Runs the benchmark and prints its report.
@@ -74,7 +92,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         bytes as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(measure(&args, dir, &export))
 }
 
@@ -99,11 +119,18 @@ fn generate(path: &Path, records: usize) -> anyhow::Result<u64> {
         let score = (r >> 32) % 11;
         let comment = if (r >> 40) % 10 < 6 {
             let pick = ((r >> 44) % 2) as usize;
-            COMMENTS.iter().filter(|(l, _)| *l == language).nth(pick).map_or("", |(_, c)| c)
+            COMMENTS
+                .iter()
+                .filter(|(l, _)| *l == language)
+                .nth(pick)
+                .map_or("", |(_, c)| c)
         } else {
             ""
         };
-        writeln!(out, "b{i},2026-{month:02}-{day:02} 12:00:00,{market},{channel},{score},\"{comment}\"")?;
+        writeln!(
+            out,
+            "b{i},2026-{month:02}-{day:02} 12:00:00,{market},{channel},{score},\"{comment}\""
+        )?;
     }
     out.flush()?;
     Ok(std::fs::metadata(path)?.len())
@@ -121,7 +148,9 @@ fn settings(dir: &Path, export: &Path, batch_size: u32) -> anyhow::Result<Settin
         ));
     }
     for channel in CHANNELS {
-        text.push_str(&format!("[[channels]]\nid = \"{channel}\"\nname = \"{channel}\"\n"));
+        text.push_str(&format!(
+            "[[channels]]\nid = \"{channel}\"\nname = \"{channel}\"\n"
+        ));
     }
     text.push_str(&format!(
         "[[connectors]]\nid = \"bench\"\nplugin = \"survey_csv\"\nrun_on_start = false\n\
@@ -136,7 +165,13 @@ fn settings(dir: &Path, export: &Path, batch_size: u32) -> anyhow::Result<Settin
 async fn measure(args: &BenchArgs, dir: &Path, export: &Path) -> anyhow::Result<()> {
     let settings = settings(dir, export, args.batch_size)?;
     let secret = b"bench-secret-bench-secret-bench-secret";
-    let token = AuthKeys::hs256(secret, &settings.auth).mint("bench", Role::Admin, &[], &[], Duration::from_secs(3600));
+    let token = AuthKeys::hs256(secret, &settings.auth).mint(
+        "bench",
+        Role::Admin,
+        &[],
+        &[],
+        Duration::from_secs(3600),
+    );
     let app = Application::build(settings, secret).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
     let client = reqwest::Client::new();
@@ -148,7 +183,11 @@ async fn measure(args: &BenchArgs, dir: &Path, export: &Path) -> anyhow::Result<
     let run = ingestor.start("bench", "api").await?;
     let summary = run.done.await?.context("the run left no summary")?;
     let seconds = started.elapsed().as_secs_f64();
-    anyhow::ensure!(summary.error.is_none(), "ingest failed: {:?}", summary.error);
+    anyhow::ensure!(
+        summary.error.is_none(),
+        "ingest failed: {:?}",
+        summary.error
+    );
     println!(
         "ingest: {} records read, {} stored, {} rejected in {seconds:.1} s = {:.0} records/s (batch {})",
         summary.records_read,
@@ -159,10 +198,17 @@ async fn measure(args: &BenchArgs, dir: &Path, export: &Path) -> anyhow::Result<
     );
 
     for (label, query, path) in [
-        ("nps by market,channel", NpsCellQuery::default(), "/api/v1/nps"),
+        (
+            "nps by market,channel",
+            NpsCellQuery::default(),
+            "/api/v1/nps",
+        ),
         (
             "nps by market,channel,month",
-            NpsCellQuery { by_month: true, ..NpsCellQuery::default() },
+            NpsCellQuery {
+                by_month: true,
+                ..NpsCellQuery::default()
+            },
             "/api/v1/nps?group_by=market,channel,month",
         ),
     ] {
@@ -172,8 +218,16 @@ async fn measure(args: &BenchArgs, dir: &Path, export: &Path) -> anyhow::Result<
         // One untimed round each to warm caches, then alternate so drift hits both alike.
         for round in 0..=args.repetitions {
             let t = Instant::now();
-            let response = client.get(format!("{base}{path}")).bearer_auth(&token).send().await?;
-            anyhow::ensure!(response.status().is_success(), "{path}: {}", response.status());
+            let response = client
+                .get(format!("{base}{path}"))
+                .bearer_auth(&token)
+                .send()
+                .await?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
             let body = response.text().await?;
             let api_time = t.elapsed();
             anyhow::ensure!(body.contains("\"cells\""), "unexpected answer: {body}");
@@ -210,7 +264,10 @@ async fn measure(args: &BenchArgs, dir: &Path, export: &Path) -> anyhow::Result<
             ms(api_median) / ms(sql_median)
         );
     }
-    println!("peak resident memory: {}", peak_memory().unwrap_or_else(|| "unknown".into()));
+    println!(
+        "peak resident memory: {}",
+        peak_memory().unwrap_or_else(|| "unknown".into())
+    );
     server.abort();
     Ok(())
 }
@@ -228,5 +285,8 @@ fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
 /// Peak resident set size of this process (Linux).
 fn peak_memory() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().to_owned())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .map(|v| v.trim().to_owned())
 }

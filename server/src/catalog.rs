@@ -56,8 +56,14 @@ impl Catalog {
     }
 
     /// Markets of a region.
-    pub fn markets_in_region<'a>(&'a self, region: &'a str) -> impl Iterator<Item = &'a MarketCode> {
-        self.markets.iter().filter(move |(_, m)| m.region == region).map(|(code, _)| code)
+    pub fn markets_in_region<'a>(
+        &'a self,
+        region: &'a str,
+    ) -> impl Iterator<Item = &'a MarketCode> {
+        self.markets
+            .iter()
+            .filter(move |(_, m)| m.region == region)
+            .map(|(code, _)| code)
     }
 
     /// Whether a channel id is configured.

@@ -54,7 +54,10 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings { listen: "127.0.0.1:8080".into(), max_body_bytes: 1 << 20 }
+        ServerSettings {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 1 << 20,
+        }
     }
 }
 
@@ -103,7 +106,10 @@ pub struct AnalysisSettings {
 
 impl Default for AnalysisSettings {
     fn default() -> Self {
-        AnalysisSettings { n_min: 30, privacy_floor: 5 }
+        AnalysisSettings {
+            n_min: 30,
+            privacy_floor: 5,
+        }
     }
 }
 
@@ -122,7 +128,11 @@ pub struct PluginSettings {
 
 impl Default for PluginSettings {
     fn default() -> Self {
-        PluginSettings { dir: None, call_timeout_seconds: 120, batch_size: 5_000 }
+        PluginSettings {
+            dir: None,
+            call_timeout_seconds: 120,
+            batch_size: 5_000,
+        }
     }
 }
 
@@ -201,7 +211,10 @@ fn empty_table() -> toml::Table {
 pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The TOML (after environment overrides) does not describe valid settings.
     #[error("invalid configuration in {path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -216,8 +229,10 @@ impl Settings {
     /// # Errors
     /// When the file is unreadable, malformed or inconsistent.
     pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
         Settings::from_toml(&text, std::env::vars(), path)
     }
 
@@ -230,13 +245,18 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
         path: &Path,
     ) -> Result<Settings, ConfigError> {
-        let parse_error = |message: String| ConfigError::Parse { path: path.into(), message };
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| parse_error(e.to_string()))?;
+        let parse_error = |message: String| ConfigError::Parse {
+            path: path.into(),
+            message,
+        };
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| parse_error(e.to_string()))?;
         for (key, value) in env {
             apply_override(&mut table, &key, &value).map_err(parse_error)?;
         }
-        let settings: Settings =
-            toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| parse_error(e.to_string()))?;
+        let settings: Settings = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| parse_error(e.to_string()))?;
         settings.validate().map_err(ConfigError::Invalid)?;
         Ok(settings)
     }
@@ -258,10 +278,16 @@ impl Settings {
         }
         for market in &self.markets {
             if !regions.contains(market.region.as_str()) {
-                problems.push(format!("market {}: unknown region {:?}", market.code, market.region));
+                problems.push(format!(
+                    "market {}: unknown region {:?}",
+                    market.code, market.region
+                ));
             }
             if market.languages.is_empty() {
-                problems.push(format!("market {}: languages must name at least one", market.code));
+                problems.push(format!(
+                    "market {}: languages must name at least one",
+                    market.code
+                ));
             }
         }
         let mut ids = BTreeSet::new();
@@ -307,16 +333,21 @@ impl Settings {
 /// settings (e.g. `CHORUS_JWT_SECRET`) and are left alone. Values are read as TOML scalars
 /// when they parse as one (numbers, booleans), else as strings.
 fn apply_override(table: &mut toml::Table, key: &str, value: &str) -> Result<(), String> {
-    let Some(path) = key.strip_prefix("CHORUS_") else { return Ok(()) };
+    let Some(path) = key.strip_prefix("CHORUS_") else {
+        return Ok(());
+    };
     if !path.contains("__") {
         return Ok(());
     }
     let segments: Vec<String> = path.split("__").map(str::to_lowercase).collect();
-    let (last, parents) = segments.split_last().expect("split yields at least one segment");
+    let (last, parents) = segments
+        .split_last()
+        .expect("split yields at least one segment");
     let mut node = table;
     for segment in parents {
-        let entry =
-            node.entry(segment.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = node
+            .entry(segment.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         node = entry
             .as_table_mut()
             .ok_or_else(|| format!("{key}: {segment} is not a section"))?;
@@ -381,7 +412,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_broken_references_are_named() {
-        let err = parse(&format!("{MINIMAL}\n[server]\nlisten = \"x\"\nport = 1\n"), &[]).unwrap_err();
+        let err = parse(
+            &format!("{MINIMAL}\n[server]\nlisten = \"x\"\nport = 1\n"),
+            &[],
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("port"), "{err}");
 
         let bad = format!(
@@ -389,7 +424,10 @@ mod tests {
         );
         let err = parse(&bad, &[]).unwrap_err().to_string();
         assert!(err.contains("connector a: unknown market DE"), "{err}");
-        assert!(err.contains("connector a: unknown channel \"app\""), "{err}");
+        assert!(
+            err.contains("connector a: unknown channel \"app\""),
+            "{err}"
+        );
     }
 
     #[test]

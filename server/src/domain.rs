@@ -18,7 +18,9 @@ impl MarketCode {
         if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
             Ok(MarketCode(code))
         } else {
-            Err(format!("market {text:?} is not an ISO 3166-1 alpha-2 code such as \"DE\""))
+            Err(format!(
+                "market {text:?} is not an ISO 3166-1 alpha-2 code such as \"DE\""
+            ))
         }
     }
 

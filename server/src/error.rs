@@ -46,7 +46,10 @@ struct ErrorBody<'a> {
 impl ApiError {
     /// A 400 with a code.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::BadRequest { code, message: message.into() }
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The stable code clients match on.
@@ -89,7 +92,10 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        response.json(ErrorBody { code: self.code(), message })
+        response.json(ErrorBody {
+            code: self.code(),
+            message,
+        })
     }
 }
 
@@ -116,17 +122,23 @@ impl From<actix_web::error::BlockingError> for ApiError {
 }
 
 /// Maps actix's query-string errors to the house format.
-pub fn query_error(err: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
     ApiError::bad_request("invalid_query", format!("invalid query string: {err}")).into()
 }
 
 /// Maps actix's JSON body errors to the house format.
-pub fn json_error(err: actix_web::error::JsonPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
     use actix_web::error::JsonPayloadError;
     match err {
-        JsonPayloadError::OverflowKnownLength { length, limit } => {
-            ApiError::PayloadTooLarge(format!("body of {length} bytes exceeds the limit of {limit} bytes"))
-        }
+        JsonPayloadError::OverflowKnownLength { length, limit } => ApiError::PayloadTooLarge(
+            format!("body of {length} bytes exceeds the limit of {limit} bytes"),
+        ),
         JsonPayloadError::Overflow { limit } => {
             ApiError::PayloadTooLarge(format!("body exceeds the limit of {limit} bytes"))
         }
@@ -139,11 +151,16 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _: &actix_web::HttpRe
 }
 
 /// Maps actix's path errors to the house format.
-pub fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn path_error(
+    err: actix_web::error::PathError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
     ApiError::bad_request("invalid_path", format!("invalid path parameter: {err}")).into()
 }
 
 /// The answer for unknown routes.
 pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::NotFound("no such endpoint; see README.md for the API".into()))
+    Err(ApiError::NotFound(
+        "no such endpoint; see README.md for the API".into(),
+    ))
 }

@@ -11,10 +11,19 @@ use chorus::domain::Role;
 use chorus::startup::Application;
 
 #[derive(Parser)]
-#[command(name = "chorus", version, about = "One honest view of customer feedback across markets.")]
+#[command(
+    name = "chorus",
+    version,
+    about = "One honest view of customer feedback across markets."
+)]
 struct Cli {
     /// Configuration file.
-    #[arg(long, global = true, default_value = "config/chorus.toml", env = "CHORUS_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "config/chorus.toml",
+        env = "CHORUS_CONFIG"
+    )]
     config: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -53,10 +62,19 @@ fn main() -> anyhow::Result<()> {
     chorus::telemetry::init("info,actix_server=warn");
     match cli.command {
         Command::Serve => serve(&cli.config),
-        Command::Token { role, regions, markets, ttl, sub } => {
+        Command::Token {
+            role,
+            regions,
+            markets,
+            ttl,
+            sub,
+        } => {
             let settings = load(&cli.config)?;
             let secret = std::env::var(&settings.auth.secret_env).with_context(|| {
-                format!("set {} to the server's JWT secret to mint tokens", settings.auth.secret_env)
+                format!(
+                    "set {} to the server's JWT secret to mint tokens",
+                    settings.auth.secret_env
+                )
             })?;
             let ttl = parse_ttl(&ttl).map_err(anyhow::Error::msg)?;
             let keys = AuthKeys::hs256(secret.as_bytes(), &settings.auth);
@@ -87,7 +105,10 @@ async fn serve(config: &std::path::Path) -> anyhow::Result<()> {
     let settings = load(config)?;
     let (secret, ephemeral) = match std::env::var(&settings.auth.secret_env) {
         Ok(secret) if secret.len() >= 32 => (secret, false),
-        Ok(_) => anyhow::bail!("{} must be at least 32 characters", settings.auth.secret_env),
+        Ok(_) => anyhow::bail!(
+            "{} must be at least 32 characters",
+            settings.auth.secret_env
+        ),
         Err(_) => (random_secret(), true),
     };
     let auth = settings.auth.clone();
@@ -113,5 +134,9 @@ async fn serve(config: &std::path::Path) -> anyhow::Result<()> {
 
 fn random_secret() -> String {
     use rand::Rng;
-    rand::rng().sample_iter(rand::distr::Alphanumeric).take(48).map(char::from).collect()
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(48)
+        .map(char::from)
+        .collect()
 }

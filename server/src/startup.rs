@@ -30,7 +30,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -50,9 +52,14 @@ impl Application {
     pub async fn build(settings: Settings, jwt_secret: &[u8]) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
         let path = settings.warehouse.path.clone();
-        let warehouse = Arc::new(tokio::task::spawn_blocking(move || Warehouse::open(&path)).await??);
+        let warehouse =
+            Arc::new(tokio::task::spawn_blocking(move || Warehouse::open(&path)).await??);
         let catalog = Arc::new(Catalog::new(&settings));
-        let plugin_dir = settings.plugins.dir.clone().unwrap_or_else(default_plugin_dir);
+        let plugin_dir = settings
+            .plugins
+            .dir
+            .clone()
+            .unwrap_or_else(default_plugin_dir);
         tracing::info!(dir = %plugin_dir.display(), "plugin folder");
         let plugins = Arc::new(PluginRegistry::new(plugin_dir));
         let counters = Arc::new(Counters::default());
@@ -85,7 +92,11 @@ impl Application {
                 })
                 .wrap(TracingLogger::default())
                 .app_data(web::QueryConfig::default().error_handler(query_error))
-                .app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(max_body)
+                        .error_handler(json_error),
+                )
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(keys.clone())
@@ -100,7 +111,13 @@ impl Application {
         .listen(listener)?
         .run();
         let scheduler = scheduler::spawn(&ingestor);
-        Ok(Application { port, server, scheduler, ingestor, warehouse })
+        Ok(Application {
+            port,
+            server,
+            scheduler,
+            ingestor,
+            warehouse,
+        })
     }
 
     /// The bound port (useful when the configuration asked for port 0).

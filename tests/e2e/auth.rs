@@ -20,24 +20,52 @@ async fn requests_without_a_valid_token_get_401_with_a_reason() {
     let app = demo_app(dir.path()).await;
 
     let (status, body) = app.get("/api/v1/nps", None).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{body}"
+    );
 
     let (status, body) = app.get("/api/v1/nps", Some("not-a-jwt")).await;
     assert_eq!(status, 401, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("malformed"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("malformed"),
+        "{body}"
+    );
 
     let mut claims: Claims = app.keys.verify(&app.token(Role::Admin, &[], &[])).unwrap();
     claims.exp = jsonwebtoken::get_current_timestamp() - 3600;
     let (status, body) = app.get("/api/v1/nps", Some(&app.keys.sign(&claims))).await;
-    assert_eq!((status, body["message"].as_str()), (401, Some("the token has expired")));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("the token has expired"))
+    );
 
-    let forger = AuthKeys::hs256(b"guessed-secret-guessed-secret-guessed", &AuthSettings::default());
-    let forged = forger.mint("mallory", Role::Admin, &[], &[], std::time::Duration::from_secs(60));
+    let forger = AuthKeys::hs256(
+        b"guessed-secret-guessed-secret-guessed",
+        &AuthSettings::default(),
+    );
+    let forged = forger.mint(
+        "mallory",
+        Role::Admin,
+        &[],
+        &[],
+        std::time::Duration::from_secs(60),
+    );
     let (status, body) = app.get("/api/v1/nps", Some(&forged)).await;
     assert_eq!(status, 401, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("signature"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("signature"),
+        "{body}"
+    );
 
-    let response = app.client.get(format!("{}/api/v1/nps", app.address)).header("Authorization", "Basic abc").send().await.unwrap();
+    let response = app
+        .client
+        .get(format!("{}/api/v1/nps", app.address))
+        .header("Authorization", "Basic abc")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 401);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
 }
@@ -48,7 +76,11 @@ async fn markets_outside_the_callers_scope_are_403_not_empty() {
     let app = demo_app(dir.path()).await;
     let de_lead = app.token(Role::MarketLead, &[], &["DE"]);
     let (status, body) = app.get("/api/v1/nps?markets=DE,FR", Some(&de_lead)).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("market_out_of_scope")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("market_out_of_scope")),
+        "{body}"
+    );
     assert!(body["message"].as_str().unwrap().contains("FR"));
 
     let central = app.token(Role::RegionalLead, &["central"], &[]);
@@ -67,12 +99,29 @@ async fn each_role_reaches_only_what_it_is_for() {
     let lead = app.token(Role::MarketLead, &[], &["DE"]);
 
     let (status, body) = app.get("/api/v1/nps", Some(&integrator)).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("role_not_allowed")), "{body}");
-    assert_eq!(app.get("/api/v1/connectors", Some(&integrator)).await.0, 200);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("role_not_allowed")),
+        "{body}"
+    );
+    assert_eq!(
+        app.get("/api/v1/connectors", Some(&integrator)).await.0,
+        200
+    );
     assert_eq!(app.get("/api/v1/connectors", Some(&lead)).await.0, 403);
     assert_eq!(app.get("/api/v1/connectors", Some(&hq)).await.0, 200);
-    assert_eq!(app.post("/api/v1/connectors/de-service/run", Some(&hq)).await.0, 403);
-    assert_eq!(app.post("/api/v1/connectors/de-service/run", Some(&lead)).await.0, 403);
+    assert_eq!(
+        app.post("/api/v1/connectors/de-service/run", Some(&hq))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        app.post("/api/v1/connectors/de-service/run", Some(&lead))
+            .await
+            .0,
+        403
+    );
     assert_eq!(app.get("/health", None).await.0, 200);
     assert_eq!(app.get("/ready", None).await.0, 200);
 }

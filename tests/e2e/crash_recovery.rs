@@ -20,7 +20,13 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
     let mut file = std::io::BufWriter::new(std::fs::File::create(&export).unwrap());
     writeln!(file, "id,when,nps,comment").unwrap();
     for i in 0..ROWS {
-        writeln!(file, "r{i},2026-09-{:02} 10:00:00,{},Lieferung war pünktlich", 1 + i % 28, i % 11).unwrap();
+        writeln!(
+            file,
+            "r{i},2026-09-{:02} 10:00:00,{},Lieferung war pünktlich",
+            1 + i % 28,
+            i % 11
+        )
+        .unwrap();
     }
     drop(file);
     let config = dir.join("chorus.toml");
@@ -74,19 +80,41 @@ fn start(config: &Path) -> (Child, String) {
         .spawn()
         .expect("chorus starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let address = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(address.starts_with("http://127.0.0.1:"), "unexpected first line {line:?}");
+    assert!(
+        address.starts_with("http://127.0.0.1:"),
+        "unexpected first line {line:?}"
+    );
     (child, address)
 }
 
 async fn get(client: &reqwest::Client, url: String, token: &str) -> Value {
-    client.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 async fn metric(client: &reqwest::Client, address: &str, name: &str) -> u64 {
-    let text = client.get(format!("{address}/metrics")).send().await.unwrap().text().await.unwrap();
-    text.lines().find_map(|l| l.strip_prefix(name)).map_or(0, |v| v.trim().parse().unwrap())
+    let text = client
+        .get(format!("{address}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map_or(0, |v| v.trim().parse().unwrap())
 }
 
 #[tokio::test]
@@ -106,7 +134,12 @@ async fn killing_the_server_mid_run_loses_nothing_and_repeats_nothing() {
     let (mut child, address) = start(&config);
     let deadline = Instant::now() + Duration::from_secs(120);
     let inserted_before_kill = loop {
-        let inserted = metric(&client, &address, "chorus_ingested_records_total{outcome=\"inserted\"}").await;
+        let inserted = metric(
+            &client,
+            &address,
+            "chorus_ingested_records_total{outcome=\"inserted\"}",
+        )
+        .await;
         if inserted > 0 {
             break inserted;
         }
@@ -121,12 +154,20 @@ async fn killing_the_server_mid_run_loses_nothing_and_repeats_nothing() {
     let (mut child, address) = start(&config);
     let deadline = Instant::now() + Duration::from_secs(300);
     let runs = loop {
-        let body = get(&client, format!("{address}/api/v1/connectors/big/runs"), &token).await;
+        let body = get(
+            &client,
+            format!("{address}/api/v1/connectors/big/runs"),
+            &token,
+        )
+        .await;
         let runs = body["runs"].as_array().unwrap().clone();
         if runs.len() == 2 && runs[0]["status"] != "running" {
             break runs;
         }
-        assert!(Instant::now() < deadline, "the resumed run did not finish: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "the resumed run did not finish: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let stored = metric(&client, &address, "chorus_warehouse_records").await;
@@ -137,7 +178,10 @@ async fn killing_the_server_mid_run_loses_nothing_and_repeats_nothing() {
     let (first, resumed) = (&runs[1], &runs[0]);
     assert_eq!(first["status"], "interrupted", "{first}");
     assert_eq!(resumed["status"], "succeeded", "{resumed}");
-    assert_eq!(resumed["duplicates"], 0, "the cursor lagged behind the records: {resumed}");
+    assert_eq!(
+        resumed["duplicates"], 0,
+        "the cursor lagged behind the records: {resumed}"
+    );
     assert_eq!(stored, ROWS as u64, "records were lost or repeated");
     assert_eq!(nps["cells"][0]["n"], ROWS as u64);
     assert_eq!(

@@ -8,28 +8,63 @@ use crate::helpers::{demo_settings, spawn_app_with};
 async fn malformed_requests_get_a_json_error_with_a_stable_code() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = demo_settings(None);
-    settings.connectors.iter_mut().for_each(|c| c.run_on_start = false);
+    settings
+        .connectors
+        .iter_mut()
+        .for_each(|c| c.run_on_start = false);
     let app = spawn_app_with(settings, dir.path()).await;
     let admin = app.token(Role::Admin, &[], &[]);
     let cases = [
         ("/api/v1/nps?grup_by=market", 400, "invalid_query"),
         ("/api/v1/nps?from=31.12.2026", 400, "invalid_date"),
-        ("/api/v1/nps?from=2026-10-01&to=2026-09-01", 400, "invalid_range"),
+        (
+            "/api/v1/nps?from=2026-10-01&to=2026-09-01",
+            400,
+            "invalid_range",
+        ),
         ("/api/v1/nps?group_by=market", 400, "pooling_not_allowed"),
-        ("/api/v1/nps?group_by=channel,month", 400, "pooling_not_allowed"),
-        ("/api/v1/nps?group_by=market,channel,week", 400, "invalid_group_by"),
+        (
+            "/api/v1/nps?group_by=channel,month",
+            400,
+            "pooling_not_allowed",
+        ),
+        (
+            "/api/v1/nps?group_by=market,channel,week",
+            400,
+            "invalid_group_by",
+        ),
         ("/api/v1/nps?markets=Germany", 400, "invalid_market"),
         ("/api/v1/connectors/nope/runs", 404, "not_found"),
-        ("/api/v1/connectors/de-service/runs?limit=many", 400, "invalid_query"),
-        ("/api/v1/connectors/de-service/runs/abc/rejections", 400, "invalid_path"),
-        ("/api/v1/connectors/de-service/runs/999/rejections", 404, "not_found"),
+        (
+            "/api/v1/connectors/de-service/runs?limit=many",
+            400,
+            "invalid_query",
+        ),
+        (
+            "/api/v1/connectors/de-service/runs/abc/rejections",
+            400,
+            "invalid_path",
+        ),
+        (
+            "/api/v1/connectors/de-service/runs/999/rejections",
+            404,
+            "not_found",
+        ),
         ("/api/v2/everything", 404, "not_found"),
     ];
     for (path, status, code) in cases {
         let (actual, body) = app.get(path, Some(&admin)).await;
-        assert_eq!((actual, body["code"].as_str()), (status, Some(code)), "{path}: {body}");
+        assert_eq!(
+            (actual, body["code"].as_str()),
+            (status, Some(code)),
+            "{path}: {body}"
+        );
         assert!(!body["message"].as_str().unwrap().is_empty(), "{path}");
     }
     let (status, body) = app.post("/api/v1/connectors/nope/run", Some(&admin)).await;
-    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
 }

@@ -15,13 +15,22 @@ pub const SECRET: &[u8] = b"e2e-secret-e2e-secret-e2e-secret-0123";
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The folder where cargo puts this profile's artifacts (…/target/debug).
 pub fn artifact_dir() -> PathBuf {
     // The test binary lives in …/target/debug/deps/.
-    std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf()
+    std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The folder holding the built plugins and the `chorus` binary. README's test command builds
@@ -32,11 +41,23 @@ pub fn built_artifacts() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = artifact_dir();
         for name in ["survey_csv", "misbehaving"] {
-            let library = dir.join(format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
-            assert!(library.exists(), "{} is missing: run `cargo build --workspace` before the tests", library.display());
+            let library = dir.join(format!(
+                "{}{name}{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            ));
+            assert!(
+                library.exists(),
+                "{} is missing: run `cargo build --workspace` before the tests",
+                library.display()
+            );
         }
         let binary = dir.join(format!("chorus{}", std::env::consts::EXE_SUFFIX));
-        assert!(binary.exists(), "{} is missing: run `cargo build --workspace` before the tests", binary.display());
+        assert!(
+            binary.exists(),
+            "{} is missing: run `cargo build --workspace` before the tests",
+            binary.display()
+        );
         dir
     })
 }
@@ -61,10 +82,17 @@ pub fn demo_settings(exports: Option<&Path>) -> Settings {
     for connector in &mut settings.connectors {
         if let Some(toml::Value::String(path)) = connector.settings.get("path").cloned() {
             let absolute = match exports {
-                Some(dir) => dir.join(Path::new(&path).strip_prefix("config/demo/exports").unwrap()),
+                Some(dir) => dir.join(
+                    Path::new(&path)
+                        .strip_prefix("config/demo/exports")
+                        .unwrap(),
+                ),
                 None => root.join(&path),
             };
-            connector.settings.insert("path".into(), toml::Value::String(absolute.display().to_string()));
+            connector.settings.insert(
+                "path".into(),
+                toml::Value::String(absolute.display().to_string()),
+            );
         }
     }
     settings
@@ -103,17 +131,30 @@ pub async fn spawn_app_with(mut settings: Settings, dir: &Path) -> TestApp {
     settings.warehouse.path = dir.join("chorus.duckdb");
     settings.plugins.dir = Some(built_artifacts().to_path_buf());
     let keys = AuthKeys::hs256(SECRET, &settings.auth);
-    let app = Application::build(settings, SECRET).await.expect("the app builds");
+    let app = Application::build(settings, SECRET)
+        .await
+        .expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let server = tokio::spawn(app.run_until_stopped());
-    TestApp { address, keys, client: reqwest::Client::new(), _server: server }
+    TestApp {
+        address,
+        keys,
+        client: reqwest::Client::new(),
+        _server: server,
+    }
 }
 
 impl TestApp {
     /// A token for `role` with the given scope claims.
     pub fn token(&self, role: Role, regions: &[&str], markets: &[&str]) -> String {
         let owned = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        self.keys.mint("e2e", role, &owned(regions), &owned(markets), Duration::from_secs(600))
+        self.keys.mint(
+            "e2e",
+            role,
+            &owned(regions),
+            &owned(markets),
+            Duration::from_secs(600),
+        )
     }
 
     /// GET with an optional bearer token; returns status and JSON body.
@@ -149,8 +190,12 @@ impl TestApp {
     /// Runs an instance now and waits for its summary.
     pub async fn run(&self, instance: &str) -> Value {
         let token = self.token(Role::Integrator, &[], &[]);
-        let (status, body) =
-            self.post(&format!("/api/v1/connectors/{instance}/run?wait=true"), Some(&token)).await;
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/connectors/{instance}/run?wait=true"),
+                Some(&token),
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
         body
     }
@@ -163,13 +208,16 @@ impl TestApp {
             let (status, body) = self.get("/api/v1/connectors", Some(&token)).await;
             assert_eq!(status, 200, "{body}");
             let connectors = body["connectors"].as_array().unwrap().clone();
-            let finished = connectors
-                .iter()
-                .all(|c| !c["running"].as_bool().unwrap() && c["last_run"]["finished_at"].is_string());
+            let finished = connectors.iter().all(|c| {
+                !c["running"].as_bool().unwrap() && c["last_run"]["finished_at"].is_string()
+            });
             if finished {
                 return connectors;
             }
-            assert!(Instant::now() < deadline, "startup runs did not finish: {body}");
+            assert!(
+                Instant::now() < deadline,
+                "startup runs did not finish: {body}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

@@ -26,7 +26,13 @@ fn settings(dir: &std::path::Path) -> Settings {
         name = "Relational"
         "#,
     );
-    for mode in ["panic_on_read", "invalid_json", "good_then_panic", "garbage_records", "refuse_open"] {
+    for mode in [
+        "panic_on_read",
+        "invalid_json",
+        "good_then_panic",
+        "garbage_records",
+        "refuse_open",
+    ] {
         text.push_str(&format!(
             "[[connectors]]\nid = \"{mode}\"\nplugin = \"misbehaving\"\nmarket = \"DE\"\n\
              channel = \"survey.relational\"\nrun_on_start = false\nsettings = {{ mode = \"{mode}\" }}\n"
@@ -44,7 +50,15 @@ fn settings(dir: &std::path::Path) -> Settings {
 }
 
 async fn stored_records(app: &TestApp) -> u64 {
-    let body = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    let body = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     body.lines()
         .find_map(|l| l.strip_prefix("chorus_warehouse_records "))
         .expect("the gauge is exported")
@@ -55,7 +69,10 @@ async fn stored_records(app: &TestApp) -> u64 {
 fn assert_failed_with(run: &Value, needle: &str) {
     assert_eq!(run["status"], "failed", "{run}");
     let error = run["error"].as_str().unwrap();
-    assert!(error.contains(needle), "error {error:?} should mention {needle:?}");
+    assert!(
+        error.contains(needle),
+        "error {error:?} should mention {needle:?}"
+    );
 }
 
 #[tokio::test]
@@ -65,13 +82,18 @@ async fn a_panicking_plugin_fails_its_run_and_leaves_server_and_warehouse_intact
     assert_eq!(app.run("good").await["inserted"], 2);
 
     let run = app.run("panic_on_read").await;
-    assert_failed_with(&run, "panicked: connector panicked: deliberate panic in read");
+    assert_failed_with(
+        &run,
+        "panicked: connector panicked: deliberate panic in read",
+    );
     assert_eq!(stored_records(&app).await, 2);
     assert_eq!(app.get("/health", None).await.0, 200);
 
     // The failure is in the run history, and the next run of the same plugin works again.
     let token = app.token(Role::Integrator, &[], &[]);
-    let (_, history) = app.get("/api/v1/connectors/panic_on_read/runs", Some(&token)).await;
+    let (_, history) = app
+        .get("/api/v1/connectors/panic_on_read/runs", Some(&token))
+        .await;
     assert_eq!(history["runs"][0]["status"], "failed");
     assert_failed_with(&app.run("panic_on_read").await, "deliberate panic");
     assert_eq!(app.run("good").await["status"], "succeeded");
@@ -99,7 +121,10 @@ async fn a_panic_after_a_committed_batch_keeps_that_batch_and_its_cursor() {
     // panics at once, storing nothing twice.
     let again = app.run("good_then_panic").await;
     assert_failed_with(&again, "second read");
-    assert_eq!((again["inserted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (again["inserted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(0))
+    );
     assert_eq!(stored_records(&app).await, 3);
 }
 
@@ -109,21 +134,39 @@ async fn invalid_records_are_rejected_one_by_one_while_valid_ones_are_stored() {
     let app = spawn_app_with(settings(dir.path()), dir.path()).await;
     let run = app.run("garbage_records").await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!((run["inserted"].as_u64(), run["rejected"].as_u64()), (Some(2), Some(2)), "{run}");
+    assert_eq!(
+        (run["inserted"].as_u64(), run["rejected"].as_u64()),
+        (Some(2), Some(2)),
+        "{run}"
+    );
     let token = app.token(Role::Integrator, &[], &[]);
-    let path = format!("/api/v1/connectors/garbage_records/runs/{}/rejections", run["id"]);
+    let path = format!(
+        "/api/v1/connectors/garbage_records/runs/{}/rejections",
+        run["id"]
+    );
     let (status, body) = app.get(&path, Some(&token)).await;
     assert_eq!(status, 200, "{body}");
-    let reasons: Vec<&str> = body["rejections"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    let reasons: Vec<&str> = body["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
     assert_eq!(reasons, ["nps 42 is not in 0-10", "nps -1 is not in 0-10"]);
-    assert!(body["rejections"][0]["location"].as_str().unwrap().contains("garbage_records-1"));
+    assert!(body["rejections"][0]["location"]
+        .as_str()
+        .unwrap()
+        .contains("garbage_records-1"));
 }
 
 #[tokio::test]
 async fn a_plugin_that_refuses_to_open_or_cannot_be_loaded_fails_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_app_with(settings(dir.path()), dir.path()).await;
-    assert_failed_with(&app.run("refuse_open").await, "open failed: settings refused on purpose");
+    assert_failed_with(
+        &app.run("refuse_open").await,
+        "open failed: settings refused on purpose",
+    );
     assert_failed_with(&app.run("missing").await, "cannot load plugin");
     assert_eq!(app.run("good").await["status"], "succeeded");
 }

@@ -37,7 +37,10 @@ impl FileCursor {
             return None;
         }
         let mut position = csv::Position::new();
-        position.set_byte(self.byte).set_line(self.line).set_record(self.rows + 1);
+        position
+            .set_byte(self.byte)
+            .set_line(self.line)
+            .set_record(self.rows + 1);
         Some(position)
     }
 }

@@ -46,7 +46,8 @@ impl SurveyCsv {
             let entry = entry
                 .map_err(|e| ConnectorError::new(format!("folder {}: {e}", path.display())))?;
             let file = entry.path();
-            let wanted = file.extension().and_then(|e| e.to_str()) == Some(&self.settings.extension);
+            let wanted =
+                file.extension().and_then(|e| e.to_str()) == Some(&self.settings.extension);
             if wanted && file.is_file() {
                 files.push(file);
             }
@@ -114,9 +115,10 @@ impl SurveyCsv {
             let line = record.position().map_or(0, |p| p.line());
             match layout.to_record(&record, &self.settings) {
                 Ok(parsed) => batch.records.push(parsed),
-                Err(reason) => batch
-                    .rejected
-                    .push(RowRejection { location: format!("{name}:{line}"), reason }),
+                Err(reason) => batch.rejected.push(RowRejection {
+                    location: format!("{name}:{line}"),
+                    reason,
+                }),
             }
             let after = reader.position();
             position.advance_to(after.byte(), after.line());
@@ -128,7 +130,10 @@ impl SurveyCsv {
 }
 
 fn file_name(file: &Path) -> String {
-    file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into())
+    file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    )
 }
 
 impl Connector for SurveyCsv {

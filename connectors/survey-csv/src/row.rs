@@ -30,10 +30,13 @@ impl Layout {
     /// When a configured column is missing; the message lists the headers found.
     pub fn new(headers: &StringRecord, columns: &Columns) -> Result<Layout, String> {
         let find = |name: &str| -> Result<usize, String> {
-            headers.iter().position(|h| h.trim() == name).ok_or_else(|| {
-                let found: Vec<&str> = headers.iter().collect();
-                format!("column {name:?} not found in header row {found:?}")
-            })
+            headers
+                .iter()
+                .position(|h| h.trim() == name)
+                .ok_or_else(|| {
+                    let found: Vec<&str> = headers.iter().collect();
+                    format!("column {name:?} not found in header row {found:?}")
+                })
         };
         let optional = |name: &Option<String>| name.as_deref().map(find).transpose();
         let mut layout = Layout {
@@ -72,7 +75,11 @@ impl Layout {
     ///
     /// # Errors
     /// A reason an operator can act on, e.g. `NPS score "11" is not an integer in 0-10`.
-    pub fn to_record(&self, row: &StringRecord, settings: &Settings) -> Result<SourceRecord, String> {
+    pub fn to_record(
+        &self,
+        row: &StringRecord,
+        settings: &Settings,
+    ) -> Result<SourceRecord, String> {
         let cell = |i: usize| row.get(i).map(str::trim).filter(|s| !s.is_empty());
         let text = |i: Option<usize>| i.and_then(cell).map(str::to_owned);
 
@@ -89,7 +96,9 @@ impl Layout {
         };
         let consent_contact = match self.consent.and_then(cell) {
             None => None,
-            Some(raw) => Some(parse_bool(raw).ok_or_else(|| format!("unreadable consent {raw:?}"))?),
+            Some(raw) => {
+                Some(parse_bool(raw).ok_or_else(|| format!("unreadable consent {raw:?}"))?)
+            }
         };
         let mut attributes = Map::new();
         for (i, name) in &self.others {
@@ -115,12 +124,18 @@ impl Layout {
 
 fn parse_timestamp(raw: &str, format: Option<&str>) -> Option<DateTime<Utc>> {
     if let Some(format) = format {
-        return NaiveDateTime::parse_from_str(raw, format).ok().map(|t| t.and_utc());
+        return NaiveDateTime::parse_from_str(raw, format)
+            .ok()
+            .map(|t| t.and_utc());
     }
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .ok()
-        .or_else(|| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S").ok().map(|t| t.and_utc()))
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .map(|t| t.and_utc())
+        })
         .or_else(|| {
             NaiveDate::parse_from_str(raw, "%Y-%m-%d")
                 .ok()

@@ -77,7 +77,9 @@ impl Settings {
             ));
         }
         if self.columns.id.is_empty() || self.columns.timestamp.is_empty() {
-            return Err("settings.columns.id and settings.columns.timestamp must name columns".into());
+            return Err(
+                "settings.columns.id and settings.columns.timestamp must name columns".into(),
+            );
         }
         Ok(())
     }

@@ -47,17 +47,38 @@ pub struct MarketLanguages {
 
 /// ISO 639-1 codes Chorus maps to whatlang languages.
 const CODES: &[(&str, Lang)] = &[
-    ("ar", Lang::Ara), ("cs", Lang::Ces), ("da", Lang::Dan), ("de", Lang::Deu),
-    ("el", Lang::Ell), ("en", Lang::Eng), ("es", Lang::Spa), ("fi", Lang::Fin),
-    ("fr", Lang::Fra), ("he", Lang::Heb), ("hi", Lang::Hin), ("hu", Lang::Hun),
-    ("it", Lang::Ita), ("ja", Lang::Jpn), ("ko", Lang::Kor), ("nl", Lang::Nld),
-    ("pl", Lang::Pol), ("pt", Lang::Por), ("ro", Lang::Ron), ("ru", Lang::Rus),
-    ("sv", Lang::Swe), ("tr", Lang::Tur), ("uk", Lang::Ukr), ("zh", Lang::Cmn),
+    ("ar", Lang::Ara),
+    ("cs", Lang::Ces),
+    ("da", Lang::Dan),
+    ("de", Lang::Deu),
+    ("el", Lang::Ell),
+    ("en", Lang::Eng),
+    ("es", Lang::Spa),
+    ("fi", Lang::Fin),
+    ("fr", Lang::Fra),
+    ("he", Lang::Heb),
+    ("hi", Lang::Hin),
+    ("hu", Lang::Hun),
+    ("it", Lang::Ita),
+    ("ja", Lang::Jpn),
+    ("ko", Lang::Kor),
+    ("nl", Lang::Nld),
+    ("pl", Lang::Pol),
+    ("pt", Lang::Por),
+    ("ro", Lang::Ron),
+    ("ru", Lang::Rus),
+    ("sv", Lang::Swe),
+    ("tr", Lang::Tur),
+    ("uk", Lang::Ukr),
+    ("zh", Lang::Cmn),
 ];
 
 /// whatlang language for an ISO 639-1 code.
 pub fn lang_of(code: &str) -> Option<Lang> {
-    CODES.iter().find(|(c, _)| c.eq_ignore_ascii_case(code)).map(|(_, l)| *l)
+    CODES
+        .iter()
+        .find(|(c, _)| c.eq_ignore_ascii_case(code))
+        .map(|(_, l)| *l)
 }
 
 fn code_of(lang: Lang) -> Option<&'static str> {
@@ -105,7 +126,11 @@ impl MarketLanguages {
 }
 
 fn fallback(code: &str, decided_by: DecidedBy) -> LanguageGuess {
-    LanguageGuess { code: code.trim().to_ascii_lowercase(), confidence: 0.0, decided_by }
+    LanguageGuess {
+        code: code.trim().to_ascii_lowercase(),
+        confidence: 0.0,
+        decided_by,
+    }
 }
 
 #[cfg(test)]
@@ -119,9 +144,15 @@ mod tests {
     #[test]
     fn a_clear_sentence_is_detected_within_the_allowlist() {
         let guess = market(&["fr", "de"])
-            .detect("Le conseiller était très aimable et a résolu mon problème rapidement.", None)
+            .detect(
+                "Le conseiller était très aimable et a résolu mon problème rapidement.",
+                None,
+            )
             .unwrap();
-        assert_eq!((guess.code.as_str(), guess.decided_by), ("fr", DecidedBy::Detector));
+        assert_eq!(
+            (guess.code.as_str(), guess.decided_by),
+            ("fr", DecidedBy::Detector)
+        );
         assert!(guess.confidence > 0.0);
     }
 
@@ -129,7 +160,10 @@ mod tests {
     fn unsure_detection_falls_back_to_the_hint_then_the_market_language() {
         let swiss = market(&["de", "fr", "it"]);
         let hinted = swiss.detect("ok", Some("IT")).unwrap();
-        assert_eq!((hinted.code.as_str(), hinted.decided_by), ("it", DecidedBy::SourceHint));
+        assert_eq!(
+            (hinted.code.as_str(), hinted.decided_by),
+            ("it", DecidedBy::SourceHint)
+        );
         let unhinted = swiss.detect("Top Service, danke", None).unwrap();
         assert_eq!(unhinted.code, "de");
     }
@@ -139,6 +173,9 @@ mod tests {
         let de = market(&["de"]);
         assert_eq!(de.detect("", None), None);
         assert_eq!(de.detect("10/10 👍👍", None), None);
-        assert_eq!(de.detect("123", Some("de")).unwrap().decided_by, DecidedBy::SourceHint);
+        assert_eq!(
+            de.detect("123", Some("de")).unwrap().decided_by,
+            DecidedBy::SourceHint
+        );
     }
 }

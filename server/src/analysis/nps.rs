@@ -60,7 +60,10 @@ impl NpsCounts {
         let d = (self.detractors as f64 + 0.75) / n;
         let m = p - d;
         let half = z * ((p + d - m * m) / n).sqrt();
-        Interval { low: (100.0 * (m - half)).max(-100.0), high: (100.0 * (m + half)).min(100.0) }
+        Interval {
+            low: (100.0 * (m - half)).max(-100.0),
+            high: (100.0 * (m + half)).min(100.0),
+        }
     }
 
     fn shares(&self) -> Option<(f64, f64)> {
@@ -94,7 +97,10 @@ impl Estimate {
     /// Normal-approximation interval value ± z·SE, clipped to [−100, 100].
     pub fn interval(&self, z: f64) -> Interval {
         let half = z * self.standard_error;
-        Interval { low: (self.value - half).max(-100.0), high: (self.value + half).min(100.0) }
+        Interval {
+            low: (self.value - half).max(-100.0),
+            high: (self.value + half).min(100.0),
+        }
     }
 }
 
@@ -114,7 +120,10 @@ pub fn standardised(cells: &[(f64, NpsCounts)]) -> Option<Estimate> {
         value += weight * counts.nps()?;
         variance += weight * weight * counts.variance()?;
     }
-    Some(Estimate { value, standard_error: 100.0 * variance.sqrt() })
+    Some(Estimate {
+        value,
+        standard_error: 100.0 * variance.sqrt(),
+    })
 }
 
 /// Test of the difference between two independent estimates.
@@ -136,7 +145,12 @@ pub fn difference(a: Estimate, b: Estimate) -> Difference {
     let se = (a.standard_error.powi(2) + b.standard_error.powi(2)).sqrt();
     let z = if se > 0.0 { difference / se } else { 0.0 };
     let p_value = if se > 0.0 { two_sided_p(z) } else { 1.0 };
-    Difference { difference, z, p_value, significant: p_value < 0.05 }
+    Difference {
+        difference,
+        z,
+        p_value,
+        significant: p_value < 0.05,
+    }
 }
 
 #[cfg(test)]
@@ -144,7 +158,10 @@ mod tests {
     use super::*;
 
     fn close(actual: f64, expected: f64, tolerance: f64) {
-        assert!((actual - expected).abs() <= tolerance, "{actual} is not {expected} ± {tolerance}");
+        assert!(
+            (actual - expected).abs() <= tolerance,
+            "{actual} is not {expected} ± {tolerance}"
+        );
     }
 
     /// Counts with the given promoter and detractor shares (exact for the n used here).
@@ -160,11 +177,26 @@ mod tests {
     #[test]
     fn design_test_vector_gives_nps_se_and_adjusted_wald_interval() {
         let mut histogram = [0u64; 11];
-        for (score, count) in [(10, 30), (9, 20), (8, 15), (7, 10), (5, 10), (3, 10), (0, 5)] {
+        for (score, count) in [
+            (10, 30),
+            (9, 20),
+            (8, 15),
+            (7, 10),
+            (5, 10),
+            (3, 10),
+            (0, 5),
+        ] {
             histogram[score] = count;
         }
         let counts = NpsCounts::from_histogram(&histogram);
-        assert_eq!(counts, NpsCounts { n: 100, promoters: 50, detractors: 25 });
+        assert_eq!(
+            counts,
+            NpsCounts {
+                n: 100,
+                promoters: 50,
+                detractors: 25
+            }
+        );
         assert_eq!(counts.passives(), 25);
         close(counts.nps().unwrap(), 25.0, 1e-12);
         close(counts.standard_error().unwrap(), 8.29, 0.005);
@@ -197,7 +229,11 @@ mod tests {
         close(b.standard_error, 2.70, 0.005);
         let test = difference(b, a);
         assert!(test.significant, "{test:?}");
-        close(test.z, 10.0 / (2.98f64.powi(2) + 2.70f64.powi(2)).sqrt(), 0.01);
+        close(
+            test.z,
+            10.0 / (2.98f64.powi(2) + 2.70f64.powi(2)).sqrt(),
+            0.01,
+        );
     }
 
     #[test]
@@ -212,7 +248,10 @@ mod tests {
     #[test]
     fn standardisation_refuses_missing_cells_and_bad_weights() {
         let some = cell(100, 0.5, 0.2);
-        assert_eq!(standardised(&[(0.5, some), (0.5, NpsCounts::default())]), None);
+        assert_eq!(
+            standardised(&[(0.5, some), (0.5, NpsCounts::default())]),
+            None
+        );
         assert_eq!(standardised(&[(0.5, some), (0.4, some)]), None);
         assert_eq!(standardised(&[]), None);
     }
@@ -220,9 +259,16 @@ mod tests {
     #[test]
     fn empty_cells_have_no_nps_and_extreme_cells_stay_in_range() {
         assert_eq!(NpsCounts::default().nps(), None);
-        let all_promoters = NpsCounts { n: 3, promoters: 3, detractors: 0 };
+        let all_promoters = NpsCounts {
+            n: 3,
+            promoters: 3,
+            detractors: 0,
+        };
         let ci = all_promoters.adjusted_wald_interval(Z_95);
-        assert!(ci.high <= 100.0 && ci.low > -100.0 && ci.low < 100.0, "{ci:?}");
+        assert!(
+            ci.high <= 100.0 && ci.low > -100.0 && ci.low < 100.0,
+            "{ci:?}"
+        );
         let empty = NpsCounts::default().adjusted_wald_interval(Z_95);
         assert!(empty.low >= -100.0 && empty.high <= 100.0);
     }
@@ -233,13 +279,18 @@ mod tests {
         // every run.
         let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         let mut uniform = move || {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
         let (p, d, n, trials) = (0.45, 0.25, 200u64, 4_000);
         let mut estimates = Vec::with_capacity(trials);
         for _ in 0..trials {
-            let mut counts = NpsCounts { n, ..NpsCounts::default() };
+            let mut counts = NpsCounts {
+                n,
+                ..NpsCounts::default()
+            };
             for _ in 0..n {
                 let u = uniform();
                 if u < p {
@@ -251,7 +302,8 @@ mod tests {
             estimates.push(counts.nps().unwrap());
         }
         let mean = estimates.iter().sum::<f64>() / trials as f64;
-        let sd = (estimates.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (trials - 1) as f64).sqrt();
+        let sd = (estimates.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (trials - 1) as f64)
+            .sqrt();
         let expected = 100.0 * ((p + d - (p - d) * (p - d)) / n as f64).sqrt();
         close(sd, expected, expected * 0.05);
     }

@@ -72,7 +72,10 @@ struct RunningGuard {
 
 impl Drop for RunningGuard {
     fn drop(&mut self) {
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.instance);
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.instance);
     }
 }
 
@@ -94,7 +97,14 @@ impl Ingestor {
         plugins: Arc<PluginRegistry>,
         counters: Arc<Counters>,
     ) -> Ingestor {
-        Ingestor { settings, catalog, warehouse, plugins, counters, running: Arc::default() }
+        Ingestor {
+            settings,
+            catalog,
+            warehouse,
+            plugins,
+            counters,
+            running: Arc::default(),
+        }
     }
 
     /// The configuration this ingestor runs.
@@ -104,14 +114,21 @@ impl Ingestor {
 
     /// Whether a run of `instance` is in progress.
     pub fn is_running(&self, instance: &str) -> bool {
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).contains(instance)
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(instance)
     }
 
     /// Starts a run of `instance` in the background.
     ///
     /// # Errors
     /// When the instance is unknown or already running, or the run cannot be recorded.
-    pub async fn start(self: &Arc<Self>, instance: &str, trigger: &str) -> Result<StartedRun, IngestError> {
+    pub async fn start(
+        self: &Arc<Self>,
+        instance: &str,
+        trigger: &str,
+    ) -> Result<StartedRun, IngestError> {
         let config = self
             .settings
             .connector(instance)
@@ -122,7 +139,10 @@ impl Ingestor {
             if !running.insert(instance.to_owned()) {
                 return Err(IngestError::AlreadyRunning(instance.to_owned()));
             }
-            RunningGuard { running: self.running.clone(), instance: instance.to_owned() }
+            RunningGuard {
+                running: self.running.clone(),
+                instance: instance.to_owned(),
+            }
         };
         let warehouse = self.warehouse.clone();
         let (id, trig) = (instance.to_owned(), trigger.to_owned());
@@ -149,7 +169,11 @@ impl Ingestor {
             Ok(()) => (RunStatus::Succeeded, None),
             Err(e) => (RunStatus::Failed, Some(e.to_string())),
         };
-        let counter = if error.is_some() { &self.counters.runs_failed } else { &self.counters.runs_succeeded };
+        let counter = if error.is_some() {
+            &self.counters.runs_failed
+        } else {
+            &self.counters.runs_succeeded
+        };
         Counters::add(counter, 1);
         let warehouse = self.warehouse.clone();
         let stored = tokio::task::spawn_blocking(move || {
@@ -170,8 +194,11 @@ impl Ingestor {
         };
         match (&outcome, &summary) {
             (Ok(()), Some(s)) => tracing::info!(
-                read = s.records_read, inserted = s.inserted, duplicates = s.duplicates,
-                rejected = s.rejected, "connector run succeeded"
+                read = s.records_read,
+                inserted = s.inserted,
+                duplicates = s.duplicates,
+                rejected = s.rejected,
+                "connector run succeeded"
             ),
             (Err(e), _) => tracing::error!(error = %e, "connector run failed"),
             _ => {}
@@ -183,8 +210,10 @@ impl Ingestor {
         let limit = Duration::from_secs(self.settings.plugins.call_timeout_seconds);
         let batch_size = self.settings.plugins.batch_size;
         let plugins = self.plugins.clone();
-        let (name, settings) = (config.plugin.clone(), serde_json::to_value(&config.settings)
-            .expect("a TOML table always converts to JSON"));
+        let (name, settings) = (
+            config.plugin.clone(),
+            serde_json::to_value(&config.settings).expect("a TOML table always converts to JSON"),
+        );
         let mut instance =
             call_blocking("open", limit, move || plugins.get(&name)?.open(&settings)).await?;
         let warehouse = self.warehouse.clone();
@@ -201,12 +230,17 @@ impl Ingestor {
             })
             .await?;
             instance = returned;
-            let batch: Batch = serde_json::from_slice(&bytes).map_err(|e| PluginError::Garbage {
-                plugin: config.plugin.clone(),
-                message: format!("read returned a batch that is not valid JSON ({e})"),
-            })?;
+            let batch: Batch =
+                serde_json::from_slice(&bytes).map_err(|e| PluginError::Garbage {
+                    plugin: config.plugin.clone(),
+                    message: format!("read returned a batch that is not valid JSON ({e})"),
+                })?;
             let has_more = batch.has_more;
-            if has_more && batch.records.is_empty() && batch.rejected.is_empty() && batch.cursor == cursor {
+            if has_more
+                && batch.records.is_empty()
+                && batch.rejected.is_empty()
+                && batch.cursor == cursor
+            {
                 return Err(PluginError::Garbage {
                     plugin: config.plugin.clone(),
                     message: "read returned no rows, the same cursor and has_more=true".into(),
@@ -238,7 +272,10 @@ impl Ingestor {
         let mut rejections: Vec<Rejection> = batch
             .rejected
             .into_iter()
-            .map(|r| Rejection { location: r.location, reason: r.reason })
+            .map(|r| Rejection {
+                location: r.location,
+                reason: r.reason,
+            })
             .collect();
         let records_read = batch.records.len() as u64;
         let mut rows = Vec::with_capacity(batch.records.len());
@@ -274,7 +311,10 @@ impl Ingestor {
         Counters::add(&self.counters.records_duplicate, outcome.duplicates);
         Counters::add(&self.counters.records_rejected, rejected);
         if rejected > 0 {
-            tracing::warn!(rejected, "batch had rejected rows; see the run's rejections");
+            tracing::warn!(
+                rejected,
+                "batch had rejected rows; see the run's rejections"
+            );
         }
         Ok(())
     }

@@ -28,12 +28,21 @@ pub fn normalise(
         return Err("external_id is empty".into());
     }
     if external_id.chars().count() > MAX_ID_CHARS {
-        return Err(format!("external_id is longer than {MAX_ID_CHARS} characters"));
+        return Err(format!(
+            "external_id is longer than {MAX_ID_CHARS} characters"
+        ));
     }
-    let occurred_at = parse_time(&record.occurred_at)
-        .ok_or_else(|| format!("occurred_at {:?} is not an RFC 3339 timestamp", record.occurred_at))?;
+    let occurred_at = parse_time(&record.occurred_at).ok_or_else(|| {
+        format!(
+            "occurred_at {:?} is not an RFC 3339 timestamp",
+            record.occurred_at
+        )
+    })?;
     if occurred_at > (now + chrono::Duration::days(1)).naive_utc() {
-        return Err(format!("occurred_at {} is in the future", record.occurred_at));
+        return Err(format!(
+            "occurred_at {} is in the future",
+            record.occurred_at
+        ));
     }
 
     let market = resolve_market(record.market.as_deref(), instance)?;
@@ -42,11 +51,15 @@ pub fn normalise(
         .ok_or_else(|| format!("market {market} is not configured"))?;
     let channel = match (record.channel.as_deref().map(str::trim), &instance.channel) {
         (Some(c), Some(fixed)) if c != fixed => {
-            return Err(format!("channel {c:?} differs from the instance's channel {fixed:?}"))
+            return Err(format!(
+                "channel {c:?} differs from the instance's channel {fixed:?}"
+            ))
         }
         (Some(c), _) => c.to_owned(),
         (None, Some(fixed)) => fixed.clone(),
-        (None, None) => return Err("no channel: the record has none and the instance sets none".into()),
+        (None, None) => {
+            return Err("no channel: the record has none and the instance sets none".into())
+        }
     };
     if !catalog.has_channel(&channel) {
         return Err(format!("channel {channel:?} is not configured"));
@@ -56,7 +69,10 @@ pub fn normalise(
     let csat = score("csat", record.csat, 1, 5)?;
     let ces = score("ces", record.ces, 1, 7)?;
     let stars = score("stars", record.stars, 1, 5)?;
-    let text = record.text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    let text = record
+        .text
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
     if let Some(text) = &text {
         if text.chars().count() > MAX_TEXT_CHARS {
             return Err(format!("text is longer than {MAX_TEXT_CHARS} characters"));
@@ -65,16 +81,21 @@ pub fn normalise(
     if nps.is_none() && csat.is_none() && ces.is_none() && stars.is_none() && text.is_none() {
         return Err("record has neither a score nor a text".into());
     }
-    let language = text
-        .as_deref()
-        .and_then(|t| market_info.languages.detect(t, record.language_hint.as_deref()));
+    let language = text.as_deref().and_then(|t| {
+        market_info
+            .languages
+            .detect(t, record.language_hint.as_deref())
+    });
 
     Ok(NewRecord {
         external_id,
         region: market_info.region.clone(),
         market: market.as_str().to_owned(),
         channel,
-        touchpoint: record.touchpoint.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
+        touchpoint: record
+            .touchpoint
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty()),
         occurred_at,
         nps,
         csat,
@@ -101,14 +122,20 @@ fn parse_time(text: &str) -> Option<NaiveDateTime> {
 fn resolve_market(raw: Option<&str>, instance: &ConnectorConfig) -> Result<MarketCode, String> {
     let market = match (raw.map(MarketCode::parse).transpose()?, &instance.market) {
         (Some(m), Some(fixed)) if &m != fixed => {
-            return Err(format!("market {m} differs from the instance's market {fixed}"))
+            return Err(format!(
+                "market {m} differs from the instance's market {fixed}"
+            ))
         }
         (Some(m), _) => m,
         (None, Some(fixed)) => fixed.clone(),
-        (None, None) => return Err("no market: the record has none and the instance sets none".into()),
+        (None, None) => {
+            return Err("no market: the record has none and the instance sets none".into())
+        }
     };
     if !instance.markets.is_empty() && !instance.markets.contains(&market) {
-        return Err(format!("market {market} is not among this instance's markets"));
+        return Err(format!(
+            "market {market} is not among this instance's markets"
+        ));
     }
     Ok(market)
 }
@@ -176,7 +203,13 @@ mod tests {
     #[test]
     fn a_valid_record_takes_market_channel_and_region_from_its_instance() {
         let (settings, catalog) = fixture();
-        let row = normalise(source(9), settings.connector("fr").unwrap(), &catalog, Utc::now()).unwrap();
+        let row = normalise(
+            source(9),
+            settings.connector("fr").unwrap(),
+            &catalog,
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!(row.external_id, "r1");
         assert_eq!((row.market.as_str(), row.region.as_str()), ("FR", "west"));
         assert_eq!(row.channel, "survey.relational");
@@ -189,17 +222,74 @@ mod tests {
         let (settings, catalog) = fixture();
         let fr = settings.connector("fr").unwrap();
         let multi = settings.connector("multi").unwrap();
-        let reject = |record: SourceRecord, instance| normalise(record, instance, &catalog, Utc::now()).unwrap_err();
+        let reject = |record: SourceRecord, instance| {
+            normalise(record, instance, &catalog, Utc::now()).unwrap_err()
+        };
 
         assert_eq!(reject(source(11), fr), "nps 11 is not in 0-10");
-        assert_eq!(reject(SourceRecord { external_id: "".into(), ..source(5) }, fr), "external_id is empty");
-        assert!(reject(SourceRecord { occurred_at: "01/02/2026".into(), ..source(5) }, fr).contains("occurred_at"));
-        assert!(reject(SourceRecord { occurred_at: "2999-01-01T00:00:00Z".into(), ..source(5) }, fr).contains("future"));
-        assert!(reject(SourceRecord { market: Some("ES".into()), ..source(5) }, fr).contains("differs"));
-        assert!(reject(SourceRecord { market: Some("ES".into()), ..source(5) }, multi).contains("not among"));
-        assert!(reject(SourceRecord { market: Some("FR".into()), ..source(5) }, multi).contains("no channel"));
-        assert!(reject(SourceRecord { csat: Some(0), ..source(5) }, fr).contains("csat 0"));
-        let empty = SourceRecord { nps: None, text: Some("  ".into()), ..source(0) };
+        assert_eq!(
+            reject(
+                SourceRecord {
+                    external_id: "".into(),
+                    ..source(5)
+                },
+                fr
+            ),
+            "external_id is empty"
+        );
+        assert!(reject(
+            SourceRecord {
+                occurred_at: "01/02/2026".into(),
+                ..source(5)
+            },
+            fr
+        )
+        .contains("occurred_at"));
+        assert!(reject(
+            SourceRecord {
+                occurred_at: "2999-01-01T00:00:00Z".into(),
+                ..source(5)
+            },
+            fr
+        )
+        .contains("future"));
+        assert!(reject(
+            SourceRecord {
+                market: Some("ES".into()),
+                ..source(5)
+            },
+            fr
+        )
+        .contains("differs"));
+        assert!(reject(
+            SourceRecord {
+                market: Some("ES".into()),
+                ..source(5)
+            },
+            multi
+        )
+        .contains("not among"));
+        assert!(reject(
+            SourceRecord {
+                market: Some("FR".into()),
+                ..source(5)
+            },
+            multi
+        )
+        .contains("no channel"));
+        assert!(reject(
+            SourceRecord {
+                csat: Some(0),
+                ..source(5)
+            },
+            fr
+        )
+        .contains("csat 0"));
+        let empty = SourceRecord {
+            nps: None,
+            text: Some("  ".into()),
+            ..source(0)
+        };
         assert_eq!(reject(empty, fr), "record has neither a score nor a text");
     }
 }

@@ -25,7 +25,8 @@ pub fn spawn(ingestor: &Arc<Ingestor>) -> Vec<JoinHandle<()>> {
                 }
                 let Some(seconds) = interval else { return };
                 let period = Duration::from_secs(seconds);
-                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                let mut ticks =
+                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                 ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
                 loop {
                     ticks.tick().await;
@@ -42,7 +43,11 @@ async fn run_once(ingestor: &Arc<Ingestor>, instance: &str, trigger: &str) {
             let _ = run.done.await;
         }
         Err(IngestError::AlreadyRunning(_)) => {
-            tracing::info!(instance, trigger, "skipped scheduled run: the previous one is still going");
+            tracing::info!(
+                instance,
+                trigger,
+                "skipped scheduled run: the previous one is still going"
+            );
         }
         Err(e) => tracing::error!(instance, trigger, error = %e, "could not start connector run"),
     }

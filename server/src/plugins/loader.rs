@@ -39,7 +39,11 @@ pub fn check_abi_version(path: &Path, found: u32) -> Result<(), PluginError> {
     if found == ABI_VERSION {
         Ok(())
     } else {
-        Err(PluginError::AbiMismatch { path: path.into(), found, expected: ABI_VERSION })
+        Err(PluginError::AbiMismatch {
+            path: path.into(),
+            found,
+            expected: ABI_VERSION,
+        })
     }
 }
 
@@ -52,8 +56,10 @@ impl Plugin {
     pub fn load(path: &Path) -> Result<Plugin, PluginError> {
         // SAFETY: loading runs the library's initialisers. Plugins come from the operator's
         // configured plugin folder and are trusted code, like the server binary itself.
-        let library = unsafe { Library::new(path) }
-            .map_err(|e| PluginError::Load { path: path.into(), message: e.to_string() })?;
+        let library = unsafe { Library::new(path) }.map_err(|e| PluginError::Load {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
         // SAFETY: the entry symbol has the signature `EntryFn` by the ABI contract.
         let entry: EntryFn = unsafe { library.get::<EntryFn>(ENTRY_SYMBOL) }
             .map(|symbol| *symbol)
@@ -64,7 +70,10 @@ impl Plugin {
         // SAFETY: the entry takes no arguments and returns a pointer to a static table.
         let vtable = unsafe { entry() };
         if vtable.is_null() {
-            return Err(PluginError::Load { path: path.into(), message: "entry returned null".into() });
+            return Err(PluginError::Load {
+                path: path.into(),
+                message: "entry returned null".into(),
+            });
         }
         // SAFETY: non-null and pointing to the plugin's static table; the version is the
         // first field in every ABI version, so it is readable before we trust the rest.
@@ -92,7 +101,9 @@ impl Plugin {
             plugin: path.display().to_string(),
             message: format!("manifest is not valid JSON: {e}"),
         })?;
-        Ok(Plugin { library: Arc::new(loaded) })
+        Ok(Plugin {
+            library: Arc::new(loaded),
+        })
     }
 
     /// The plugin's manifest.
@@ -120,7 +131,10 @@ impl Plugin {
         if handle.is_null() {
             return Err(self.library.garbage("open returned Ok without an instance"));
         }
-        Ok(Instance { library: self.library.clone(), handle })
+        Ok(Instance {
+            library: self.library.clone(),
+            handle,
+        })
     }
 }
 
@@ -132,7 +146,10 @@ impl LoadedLibrary {
     }
 
     fn garbage(&self, message: &str) -> PluginError {
-        PluginError::Garbage { plugin: self.manifest.name.clone(), message: message.into() }
+        PluginError::Garbage {
+            plugin: self.manifest.name.clone(),
+            message: message.into(),
+        }
     }
 
     /// Makes one call that fills an output buffer, copies the buffer, hands it back to the
@@ -222,5 +239,35 @@ impl Drop for Instance {
         let close = self.library.table().close;
         // SAFETY: the handle came from `open` and is closed exactly once, here.
         unsafe { close(self.handle) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_abi_version_is_refused_naming_both_versions() {
+        let err = check_abi_version(Path::new("/plugins/libold.so"), ABI_VERSION + 1).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("ABI version {}", ABI_VERSION + 1)),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("implements version {ABI_VERSION}")),
+            "{message}"
+        );
+        assert!(check_abi_version(Path::new("x"), ABI_VERSION).is_ok());
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_library_is_a_load_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("libfake.so");
+        std::fs::write(&fake, b"not an ELF file").unwrap();
+        let err = Plugin::load(&fake).unwrap_err();
+        assert!(matches!(err, PluginError::Load { .. }), "{err}");
+        assert!(Plugin::load(&dir.path().join("missing.so")).is_err());
     }
 }

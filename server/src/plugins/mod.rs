@@ -18,16 +18,28 @@ pub enum PluginError {
     Load { path: PathBuf, message: String },
     /// The library was built against another ABI version.
     #[error("plugin {path} implements ABI version {found}, this server implements version {expected}; rebuild the plugin against chorus-plugin-api {expected}")]
-    AbiMismatch { path: PathBuf, found: u32, expected: u32 },
+    AbiMismatch {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
     /// The plugin reported an error or panicked.
     #[error("plugin {plugin}: {function} {}: {message}", if *.panicked { "panicked" } else { "failed" })]
-    Call { plugin: String, function: &'static str, panicked: bool, message: String },
+    Call {
+        plugin: String,
+        function: &'static str,
+        panicked: bool,
+        message: String,
+    },
     /// The plugin returned something that breaks the contract.
     #[error("plugin {plugin} broke the contract: {message}")]
     Garbage { plugin: String, message: String },
     /// A call did not return in time.
     #[error("plugin call {function} did not return within {seconds} s")]
-    Timeout { function: &'static str, seconds: u64 },
+    Timeout {
+        function: &'static str,
+        seconds: u64,
+    },
 }
 
 /// Loads plugins by name from one folder and keeps them loaded.
@@ -42,7 +54,10 @@ pub struct PluginRegistry {
 impl PluginRegistry {
     /// A registry over `dir`.
     pub fn new(dir: PathBuf) -> PluginRegistry {
-        PluginRegistry { dir, loaded: Mutex::new(HashMap::new()) }
+        PluginRegistry {
+            dir,
+            loaded: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The folder plugins are loaded from.
@@ -90,7 +105,10 @@ pub fn call_blocking<T: Send + 'static>(
                 plugin: "?".into(),
                 message: format!("{function} call crashed its thread: {join_error}"),
             }),
-            Err(_) => Err(PluginError::Timeout { function, seconds: limit.as_secs() }),
+            Err(_) => Err(PluginError::Timeout {
+                function,
+                seconds: limit.as_secs(),
+            }),
         }
     }
 }

@@ -36,7 +36,10 @@ pub async fn list(
         .connectors
         .iter()
         .map(|c| {
-            let last = last_runs.iter().position(|r| r.instance == c.id).map(|i| last_runs.swap_remove(i));
+            let last = last_runs
+                .iter()
+                .position(|r| r.instance == c.id)
+                .map(|i| last_runs.swap_remove(i));
             InstanceView {
                 id: &c.id,
                 plugin: &c.plugin,
@@ -80,7 +83,9 @@ pub async fn run(
         .done
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
-        .ok_or_else(|| ApiError::Internal("the run ended but its summary could not be read".into()))?;
+        .ok_or_else(|| {
+            ApiError::Internal("the run ended but its summary could not be read".into())
+        })?;
     Ok(HttpResponse::Ok().json(summary))
 }
 
@@ -125,10 +130,11 @@ pub async fn rejections(
     })
     .await??;
     match run {
-        Some(run) if run.instance == id => {
-            Ok(HttpResponse::Ok().json(serde_json::json!({ "run_id": run_id, "rejections": rejections })))
-        }
-        _ => Err(ApiError::NotFound(format!("connector {id:?} has no run {run_id}"))),
+        Some(run) if run.instance == id => Ok(HttpResponse::Ok()
+            .json(serde_json::json!({ "run_id": run_id, "rejections": rejections }))),
+        _ => Err(ApiError::NotFound(format!(
+            "connector {id:?} has no run {run_id}"
+        ))),
     }
 }
 

@@ -20,7 +20,9 @@ pub async fn ready(warehouse: web::Data<Arc<Warehouse>>) -> Result<HttpResponse,
     if web::block(move || warehouse.is_ready()).await? {
         Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
     } else {
-        Err(ApiError::Unavailable("the warehouse does not answer".into()))
+        Err(ApiError::Unavailable(
+            "the warehouse does not answer".into(),
+        ))
     }
 }
 

@@ -17,11 +17,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/connectors", web::get().to(connectors::list))
                 .route("/connectors/{id}/run", web::post().to(connectors::run))
                 .route("/connectors/{id}/runs", web::get().to(connectors::runs))
-                .route("/connectors/{id}/runs/{run_id}/rejections", web::get().to(connectors::rejections)),
+                .route(
+                    "/connectors/{id}/runs/{run_id}/rejections",
+                    web::get().to(connectors::rejections),
+                ),
         );
 }
 
 /// Splits `a,b,,c` into trimmed, non-empty parts.
 fn comma_list(text: &str) -> Vec<String> {
-    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }

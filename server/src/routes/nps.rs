@@ -72,7 +72,12 @@ pub async fn nps(
     let requested = params
         .markets
         .as_deref()
-        .map(|m| comma_list(m).iter().map(|c| MarketCode::parse(c)).collect::<Result<Vec<_>, _>>())
+        .map(|m| {
+            comma_list(m)
+                .iter()
+                .map(|c| MarketCode::parse(c))
+                .collect::<Result<Vec<_>, _>>()
+        })
         .transpose()
         .map_err(|e| ApiError::bad_request("invalid_market", e))?;
     let query = NpsCellQuery {
@@ -84,7 +89,10 @@ pub async fn nps(
     };
     if let (Some(from), Some(to)) = (query.from, query.to) {
         if from > to {
-            return Err(ApiError::bad_request("invalid_range", format!("from {from} is after to {to}")));
+            return Err(ApiError::bad_request(
+                "invalid_range",
+                format!("from {from} is after to {to}"),
+            ));
         }
     }
     let warehouse = warehouse.get_ref().clone();
@@ -100,7 +108,9 @@ pub async fn nps(
 
 fn parse_group_by(text: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
     let mut group_by = vec!["market", "channel"];
-    let Some(text) = text else { return Ok(group_by) };
+    let Some(text) = text else {
+        return Ok(group_by);
+    };
     let asked = comma_list(text);
     for key in &asked {
         match key.as_str() {
@@ -132,7 +142,10 @@ fn parse_group_by(text: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
 fn parse_date(name: &str, text: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
     text.map(|t| {
         NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {
-            ApiError::bad_request("invalid_date", format!("{name} {t:?} is not a date like 2026-03-31"))
+            ApiError::bad_request(
+                "invalid_date",
+                format!("{name} {t:?} is not a date like 2026-03-31"),
+            )
         })
     })
     .transpose()

@@ -20,7 +20,10 @@ pub(super) fn apply(connection: &mut Connection) -> Result<(), WarehouseError> {
     )?;
     let supported = MIGRATIONS.last().map_or(0, |(v, _)| *v);
     if current > supported {
-        return Err(WarehouseError::TooNew { found: current, supported });
+        return Err(WarehouseError::TooNew {
+            found: current,
+            supported,
+        });
     }
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let tx = connection.transaction()?;

@@ -111,7 +111,10 @@ impl Warehouse {
         migrations::apply(&mut writer)?;
         runs::mark_interrupted(&writer)?;
         let reader_seed = writer.try_clone()?;
-        Ok(Warehouse { writer: Mutex::new(writer), reader_seed: Mutex::new(reader_seed) })
+        Ok(Warehouse {
+            writer: Mutex::new(writer),
+            reader_seed: Mutex::new(reader_seed),
+        })
     }
 
     /// Runs `f` on a fresh read connection.
@@ -122,7 +125,11 @@ impl Warehouse {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, WarehouseError>,
     ) -> Result<T, WarehouseError> {
-        let connection = self.reader_seed.lock().unwrap_or_else(|e| e.into_inner()).try_clone()?;
+        let connection = self
+            .reader_seed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .try_clone()?;
         f(&connection)
     }
 
@@ -137,7 +144,8 @@ impl Warehouse {
 
     /// Whether the warehouse answers a trivial query.
     pub fn is_ready(&self) -> bool {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i32>(0))?)).is_ok()
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i32>(0))?))
+            .is_ok()
     }
 
     /// The stored cursor of an instance.
@@ -198,8 +206,10 @@ impl Warehouse {
                 [],
             )? as u64;
             tx.execute("DELETE FROM ingest_staging", [])?;
-            let outcome =
-                BatchOutcome { inserted, duplicates: batch.records.len() as u64 - inserted };
+            let outcome = BatchOutcome {
+                inserted,
+                duplicates: batch.records.len() as u64 - inserted,
+            };
             runs::add_batch(&tx, batch, outcome)?;
             if let Some(cursor) = batch.cursor {
                 tx.execute(
@@ -240,7 +250,9 @@ impl Warehouse {
     /// # Errors
     /// On a database error.
     pub fn record_count(&self) -> Result<u64, WarehouseError> {
-        self.read(|c| Ok(c.query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))? as u64))
+        self.read(|c| {
+            Ok(c.query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))? as u64)
+        })
     }
 }
 

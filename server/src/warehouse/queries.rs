@@ -57,7 +57,11 @@ impl NpsCellQuery {
             filters.push_str(" AND occurred_at < ?::DATE + INTERVAL 1 DAY");
             params.push(to.to_string());
         }
-        let month = if self.by_month { "strftime(occurred_at, '%Y-%m')" } else { "NULL::VARCHAR" };
+        let month = if self.by_month {
+            "strftime(occurred_at, '%Y-%m')"
+        } else {
+            "NULL::VARCHAR"
+        };
         let sql = format!(
             "SELECT market, channel, {month} AS month, count(*) AS n, \
              count(*) FILTER (WHERE nps >= 9) AS promoters, \

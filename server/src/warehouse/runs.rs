@@ -149,7 +149,10 @@ pub(super) fn mark_interrupted(c: &Connection) -> Result<(), WarehouseError> {
         params![now()],
     )?;
     if n > 0 {
-        tracing::warn!(runs = n, "marked runs left running by a previous process as interrupted");
+        tracing::warn!(
+            runs = n,
+            "marked runs left running by a previous process as interrupted"
+        );
     }
     Ok(())
 }
@@ -176,8 +179,9 @@ impl Warehouse {
     /// On a database error.
     pub fn run(&self, run_id: i64) -> Result<Option<RunSummary>, WarehouseError> {
         self.read(|c| {
-            let mut statement =
-                c.prepare(&format!("SELECT {RUN_COLUMNS} FROM connector_runs WHERE id = ?"))?;
+            let mut statement = c.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM connector_runs WHERE id = ?"
+            ))?;
             let mut rows = statement.query_map(params![run_id], run_from_row)?;
             Ok(rows.next().transpose()?)
         })
@@ -202,13 +206,19 @@ impl Warehouse {
     ///
     /// # Errors
     /// On a database error.
-    pub fn rejections(&self, run_id: i64, limit: u32) -> Result<Vec<StoredRejection>, WarehouseError> {
+    pub fn rejections(
+        &self,
+        run_id: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredRejection>, WarehouseError> {
         self.read(|c| {
-            let mut statement = c.prepare(
-                "SELECT location, reason FROM run_rejections WHERE run_id = ? LIMIT ?",
-            )?;
+            let mut statement =
+                c.prepare("SELECT location, reason FROM run_rejections WHERE run_id = ? LIMIT ?")?;
             let rows = statement.query_map(params![run_id, limit], |r| {
-                Ok(StoredRejection { location: r.get(0)?, reason: r.get(1)? })
+                Ok(StoredRejection {
+                    location: r.get(0)?,
+                    reason: r.get(1)?,
+                })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })

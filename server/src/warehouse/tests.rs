@@ -12,7 +12,10 @@ fn record(id: &str, market: &str, channel: &str, nps: u8) -> NewRecord {
         region: "r".into(),
         channel: channel.into(),
         touchpoint: None,
-        occurred_at: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap().and_hms_opt(12, 0, 0).unwrap(),
+        occurred_at: NaiveDate::from_ymd_opt(2026, 3, 1)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap(),
         nps: Some(nps),
         csat: None,
         ces: None,
@@ -42,15 +45,37 @@ fn a_batch_stored_twice_adds_nothing_the_second_time() {
     let dir = tempfile::tempdir().unwrap();
     let warehouse = Warehouse::open(&dir.path().join("w.duckdb")).unwrap();
     let run = warehouse.start_run("de-survey", "api").unwrap();
-    let records = [record("1", "DE", "s", 10), record("2", "DE", "s", 3), record("2", "DE", "s", 3)];
+    let records = [
+        record("1", "DE", "s", 10),
+        record("2", "DE", "s", 3),
+        record("2", "DE", "s", 3),
+    ];
     let first = warehouse.commit_batch(&batch(run, &records, "c1")).unwrap();
-    assert_eq!(first, BatchOutcome { inserted: 2, duplicates: 1 });
+    assert_eq!(
+        first,
+        BatchOutcome {
+            inserted: 2,
+            duplicates: 1
+        }
+    );
     let second = warehouse.commit_batch(&batch(run, &records, "c2")).unwrap();
-    assert_eq!(second, BatchOutcome { inserted: 0, duplicates: 3 });
+    assert_eq!(
+        second,
+        BatchOutcome {
+            inserted: 0,
+            duplicates: 3
+        }
+    );
     assert_eq!(warehouse.record_count().unwrap(), 2);
-    assert_eq!(warehouse.cursor("de-survey").unwrap().as_deref(), Some("c2"));
+    assert_eq!(
+        warehouse.cursor("de-survey").unwrap().as_deref(),
+        Some("c2")
+    );
     let summary = warehouse.run(run).unwrap().unwrap();
-    assert_eq!((summary.records_read, summary.inserted, summary.duplicates), (6, 2, 4));
+    assert_eq!(
+        (summary.records_read, summary.inserted, summary.duplicates),
+        (6, 2, 4)
+    );
 }
 
 #[test]
@@ -58,14 +83,21 @@ fn a_failing_batch_stores_neither_records_nor_cursor() {
     let dir = tempfile::tempdir().unwrap();
     let warehouse = Warehouse::open(&dir.path().join("w.duckdb")).unwrap();
     let run = warehouse.start_run("de-survey", "api").unwrap();
-    warehouse.commit_batch(&batch(run, &[record("1", "DE", "s", 9)], "good")).unwrap();
+    warehouse
+        .commit_batch(&batch(run, &[record("1", "DE", "s", 9)], "good"))
+        .unwrap();
     // 42 passes no validation; the CHECK constraint is the last line of defence.
     let bad = [record("2", "DE", "s", 8), record("3", "DE", "s", 42)];
     assert!(warehouse.commit_batch(&batch(run, &bad, "bad")).is_err());
     assert_eq!(warehouse.record_count().unwrap(), 1);
-    assert_eq!(warehouse.cursor("de-survey").unwrap().as_deref(), Some("good"));
+    assert_eq!(
+        warehouse.cursor("de-survey").unwrap().as_deref(),
+        Some("good")
+    );
     // The writer is usable afterwards and the staging table was rolled back too.
-    let next = warehouse.commit_batch(&batch(run, &[record("2", "DE", "s", 8)], "next")).unwrap();
+    let next = warehouse
+        .commit_batch(&batch(run, &[record("2", "DE", "s", 8)], "next"))
+        .unwrap();
     assert_eq!(next.inserted, 1);
 }
 
@@ -76,7 +108,9 @@ fn reopening_keeps_data_and_marks_unfinished_runs_interrupted() {
     let run = {
         let warehouse = Warehouse::open(&path).unwrap();
         let run = warehouse.start_run("de-survey", "api").unwrap();
-        warehouse.commit_batch(&batch(run, &[record("1", "DE", "s", 9)], "c")).unwrap();
+        warehouse
+            .commit_batch(&batch(run, &[record("1", "DE", "s", 9)], "c"))
+            .unwrap();
         run
     };
     let warehouse = Warehouse::open(&path).unwrap();
@@ -101,15 +135,39 @@ fn nps_cells_are_split_by_market_and_channel_and_filtered_by_scope() {
     let all = warehouse.nps_cells(&NpsCellQuery::default()).unwrap();
     let summary: Vec<(&str, &str, u64, u64, u64)> = all
         .iter()
-        .map(|c| (c.market.as_str(), c.channel.as_str(), c.counts.n, c.counts.promoters, c.counts.detractors))
+        .map(|c| {
+            (
+                c.market.as_str(),
+                c.channel.as_str(),
+                c.counts.n,
+                c.counts.promoters,
+                c.counts.detractors,
+            )
+        })
         .collect();
-    assert_eq!(summary, [("DE", "app", 1, 0, 1), ("DE", "call", 2, 1, 0), ("FR", "call", 1, 1, 0)]);
+    assert_eq!(
+        summary,
+        [
+            ("DE", "app", 1, 0, 1),
+            ("DE", "call", 2, 1, 0),
+            ("FR", "call", 1, 1, 0)
+        ]
+    );
 
-    let scoped = NpsCellQuery { markets: Some(vec!["FR".into()]), ..NpsCellQuery::default() };
+    let scoped = NpsCellQuery {
+        markets: Some(vec!["FR".into()]),
+        ..NpsCellQuery::default()
+    };
     assert_eq!(warehouse.nps_cells(&scoped).unwrap().len(), 1);
-    let nothing = NpsCellQuery { markets: Some(vec![]), ..NpsCellQuery::default() };
+    let nothing = NpsCellQuery {
+        markets: Some(vec![]),
+        ..NpsCellQuery::default()
+    };
     assert!(warehouse.nps_cells(&nothing).unwrap().is_empty());
-    let later = NpsCellQuery { from: NaiveDate::from_ymd_opt(2026, 3, 2), ..NpsCellQuery::default() };
+    let later = NpsCellQuery {
+        from: NaiveDate::from_ymd_opt(2026, 3, 2),
+        ..NpsCellQuery::default()
+    };
     assert!(warehouse.nps_cells(&later).unwrap().is_empty());
     let same_day = NpsCellQuery {
         from: NaiveDate::from_ymd_opt(2026, 3, 1),

@@ -41,12 +41,20 @@ impl Connector for Misbehaving {
     }
 
     fn open(settings: serde_json::Value) -> Result<Self, ConnectorError> {
-        let text = |key: &str| settings.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let text = |key: &str| {
+            settings
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
         let mode = text("mode").ok_or_else(|| ConnectorError::new("settings.mode is required"))?;
         if mode == "refuse_open" {
             return Err(ConnectorError::new("settings refused on purpose"));
         }
-        Ok(Misbehaving { mode, market: text("market").unwrap_or_else(|| "DE".into()) })
+        Ok(Misbehaving {
+            mode,
+            market: text("market").unwrap_or_else(|| "DE".into()),
+        })
     }
 
     fn check(&mut self) -> Result<(), ConnectorError> {
@@ -64,7 +72,12 @@ impl Connector for Misbehaving {
             }),
             ("good_then_panic", Some(_)) => panic!("deliberate panic in the second read"),
             ("garbage_records", _) => Ok(Batch {
-                records: vec![self.record(0, 10), self.record(1, 42), self.record(2, -1), self.record(3, 5)],
+                records: vec![
+                    self.record(0, 10),
+                    self.record(1, 42),
+                    self.record(2, -1),
+                    self.record(3, 5),
+                ],
                 cursor: Some("done".into()),
                 has_more: false,
                 ..Batch::default()
