@@ -12,10 +12,36 @@ use crate::connector::{Connector, ConnectorError};
 
 /// Generates the entry symbol for a type implementing [`Connector`].
 ///
-/// ```ignore
-/// struct MyConnector;
-/// impl chorus_plugin_api::Connector for MyConnector { /* ... */ }
-/// chorus_plugin_api::export_connector!(MyConnector);
+/// ```
+/// use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest};
+///
+/// struct Empty;
+///
+/// impl Connector for Empty {
+///     fn manifest() -> Manifest {
+///         Manifest {
+///             name: "empty".into(),
+///             version: "0.1.0".into(),
+///             source_kind: "survey".into(),
+///             description: "Has no records.".into(),
+///             config_schema: serde_json::json!({"type": "object"}),
+///         }
+///     }
+///     fn open(_settings: serde_json::Value) -> Result<Self, ConnectorError> {
+///         Ok(Empty)
+///     }
+///     fn check(&mut self) -> Result<(), ConnectorError> {
+///         Ok(())
+///     }
+///     fn read(&mut self, _cursor: Option<&str>, _max: usize) -> Result<Batch, ConnectorError> {
+///         Ok(Batch::default())
+///     }
+/// }
+///
+/// chorus_plugin_api::export_connector!(Empty);
+///
+/// // The generated entry point hands the host a pointer to the static table.
+/// assert!(!chorus_connector_entry().is_null());
 /// ```
 #[macro_export]
 macro_rules! export_connector {

@@ -1,5 +1,6 @@
 //! Logging setup: `tracing` with an env filter (`RUST_LOG`), one span per request (from
-//! `tracing-actix-web`) and per connector run.
+//! `tracing-actix-web`) and per connector run. Logs go to stderr; stdout carries only what a
+//! person asked for (the address, a token).
 
 use tracing_subscriber::EnvFilter;
 
@@ -11,5 +12,6 @@ pub fn init(default_filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
         .try_init();
 }
