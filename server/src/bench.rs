@@ -16,6 +16,7 @@ use crate::config::Settings;
 use crate::domain::Role;
 use crate::startup::Application;
 use crate::warehouse::queries::NpsCellQuery;
+use crate::warehouse::{BatchWrite, NewRecord, Warehouse};
 
 /// Options of `chorus bench`.
 #[derive(Debug, clap::Args)]
@@ -264,12 +265,70 @@ async fn measure(args: &BenchArgs, dir: &Path, export: &Path) -> anyhow::Result<
             ms(api_median) / ms(sql_median)
         );
     }
+    // Baseline, after the queries so they see only the ingested rows: the same number of
+    // already-normalised rows written straight into the warehouse, with the same batch size
+    // and transactions, skipping plugin and pipeline.
+    let baseline = {
+        let (warehouse, records, batch) =
+            (warehouse.clone(), args.records, args.batch_size as usize);
+        tokio::task::spawn_blocking(move || store_directly(&warehouse, records, batch)).await??
+    };
+    println!(
+        "baseline (storage only, same batches): {:.1} s = {:.0} records/s | full pipeline takes {:.2}x as long",
+        baseline.as_secs_f64(),
+        args.records as f64 / baseline.as_secs_f64(),
+        seconds / baseline.as_secs_f64()
+    );
     println!(
         "peak resident memory: {}",
         peak_memory().unwrap_or_else(|| "unknown".into())
     );
     server.abort();
     Ok(())
+}
+
+/// Commits `records` synthetic rows in batches of `batch`, as the ingest pipeline would after
+/// normalisation; returns the time taken.
+fn store_directly(warehouse: &Warehouse, records: usize, batch: usize) -> anyhow::Result<Duration> {
+    let occurred_at = chrono::NaiveDate::from_ymd_opt(2026, 5, 1)
+        .and_then(|d| d.and_hms_opt(12, 0, 0))
+        .context("a valid date")?;
+    let run_id = warehouse.start_run("baseline", "bench")?;
+    let started = Instant::now();
+    let mut rows = Vec::with_capacity(batch);
+    for chunk_start in (0..records).step_by(batch.max(1)) {
+        rows.clear();
+        for i in chunk_start..(chunk_start + batch).min(records) {
+            let (market, language) = MARKETS[i % 4];
+            rows.push(NewRecord {
+                external_id: format!("x{i}"),
+                market: market.into(),
+                region: "europe".into(),
+                channel: CHANNELS[i % 2].into(),
+                touchpoint: None,
+                occurred_at,
+                nps: Some((i % 11) as u8),
+                csat: None,
+                ces: None,
+                stars: None,
+                text: (i % 10 < 6).then(|| COMMENTS[(i % 4) * 2].1.to_owned()),
+                language: Some(language.into()),
+                language_confidence: Some(1.0),
+                language_decided_by: Some("detector"),
+                consent_contact: None,
+                attributes: None,
+            });
+        }
+        warehouse.commit_batch(&BatchWrite {
+            run_id,
+            instance: "baseline",
+            records_read: rows.len() as u64,
+            records: &rows,
+            rejections: &[],
+            cursor: Some("bench"),
+        })?;
+    }
+    Ok(started.elapsed())
 }
 
 fn ms(d: Duration) -> f64 {
