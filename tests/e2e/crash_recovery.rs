@@ -11,7 +11,7 @@ use chorus::config::AuthSettings;
 use chorus::domain::Role;
 use serde_json::Value;
 
-use crate::helpers::{built_artifacts, SECRET};
+use crate::helpers::{built_artifacts, ONE_MARKET, SECRET};
 
 const ROWS: usize = 120_000;
 
@@ -41,17 +41,7 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
             [plugins]
             dir = {plugins:?}
             batch_size = 1000
-            [[regions]]
-            id = "central"
-            name = "Central"
-            [[markets]]
-            code = "DE"
-            name = "Germany"
-            region = "central"
-            languages = ["de"]
-            [[channels]]
-            id = "survey.relational"
-            name = "Relational"
+            {ONE_MARKET}
             [[connectors]]
             id = "big"
             plugin = "survey_csv"

@@ -115,6 +115,21 @@ pub fn copy_demo_exports(dir: &Path) {
     copy(&repo_root().join("config/demo/exports"), dir);
 }
 
+/// Regions, one market (DE) and one channel: enough configuration for tests of one source.
+pub const ONE_MARKET: &str = r#"
+[[regions]]
+id = "central"
+name = "Central"
+[[markets]]
+code = "DE"
+name = "Germany"
+region = "central"
+languages = ["de"]
+[[channels]]
+id = "survey.relational"
+name = "Relational"
+"#;
+
 /// A running application on a random port with its own DuckDB file.
 pub struct TestApp {
     pub address: String,
@@ -159,18 +174,21 @@ impl TestApp {
 
     /// GET with an optional bearer token; returns status and JSON body.
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        let mut request = self.client.get(format!("{}{path}", self.address));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("request is sent");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.send(self.client.get(format!("{}{path}", self.address)), token)
+            .await
     }
 
     /// POST without a body.
     pub async fn post(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        let mut request = self.client.post(format!("{}{path}", self.address));
+        self.send(self.client.post(format!("{}{path}", self.address)), token)
+            .await
+    }
+
+    async fn send(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        token: Option<&str>,
+    ) -> (u16, Value) {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

@@ -4,28 +4,12 @@ use chorus::config::Settings;
 use chorus::domain::Role;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_with, TestApp, ONE_MARKET};
 
 fn settings(dir: &std::path::Path) -> Settings {
     let export = dir.join("good.csv");
     std::fs::write(&export, "id,when,nps\ng1,2026-09-01,9\ng2,2026-09-02,3\n").unwrap();
-    let mut text = String::from(
-        r#"
-        [warehouse]
-        path = "unused"
-        [[regions]]
-        id = "central"
-        name = "Central"
-        [[markets]]
-        code = "DE"
-        name = "Germany"
-        region = "central"
-        languages = ["de"]
-        [[channels]]
-        id = "survey.relational"
-        name = "Relational"
-        "#,
-    );
+    let mut text = format!("[warehouse]\npath = \"unused\"\n{ONE_MARKET}");
     for mode in [
         "panic_on_read",
         "invalid_json",
