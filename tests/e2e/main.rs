@@ -9,3 +9,4 @@ mod crash_recovery;
 mod errors;
 mod nps;
 mod plugin_failures;
+mod scheduling;

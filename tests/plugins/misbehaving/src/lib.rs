@@ -5,6 +5,8 @@
 //! - `good_then_panic`: returns one good batch with `has_more`, then panics.
 //! - `garbage_records`: returns a batch mixing valid records and out-of-range ones.
 //! - `refuse_open`: refuses its settings.
+//! - `slow`: sleeps `settings.sleep_ms` (default 500) in `read`, then returns an empty batch.
+//! - anything else: returns an empty batch at once.
 //!
 //! Records are for market `settings.market` (default `DE`), ids prefixed with the mode.
 
@@ -15,6 +17,7 @@ use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, SourceRecord
 pub struct Misbehaving {
     mode: String,
     market: String,
+    sleep_ms: u64,
 }
 
 impl Misbehaving {
@@ -54,6 +57,10 @@ impl Connector for Misbehaving {
         Ok(Misbehaving {
             mode,
             market: text("market").unwrap_or_else(|| "DE".into()),
+            sleep_ms: settings
+                .get("sleep_ms")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(500),
         })
     }
 
@@ -82,6 +89,10 @@ impl Connector for Misbehaving {
                 has_more: false,
                 ..Batch::default()
             }),
+            ("slow", _) => {
+                std::thread::sleep(std::time::Duration::from_millis(self.sleep_ms));
+                Ok(Batch::default())
+            }
             _ => Ok(Batch::default()),
         }
     }
