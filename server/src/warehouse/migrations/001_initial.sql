@@ -26,7 +26,8 @@ CREATE TABLE records (
 );
 
 -- A batch is appended here first, then moved into records with ON CONFLICT DO NOTHING, inside
--- the batch's transaction. Always empty between transactions.
+-- the batch's transaction. Always empty between transactions. Its columns must stay those of
+-- records, in order: a migration that changes records recreates it the same way.
 CREATE TABLE ingest_staging AS SELECT * FROM records LIMIT 0;
 
 -- Where each connector instance resumes; written in the same transaction as its records.
