@@ -361,10 +361,11 @@ fn apply_override(table: &mut toml::Table, key: &str, value: &str) -> Result<(),
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const MINIMAL: &str = r#"
+    /// One region (`west`), one market (FR), one channel (`survey.relational`).
+    pub(crate) const MINIMAL: &str = r#"
         [warehouse]
         path = "x.duckdb"
         [[regions]]

@@ -11,7 +11,7 @@ use chorus::config::AuthSettings;
 use chorus::domain::Role;
 use serde_json::Value;
 
-use crate::helpers::{built_artifacts, ONE_MARKET, SECRET};
+use crate::helpers::{built_artifacts, metric, ONE_MARKET, SECRET};
 
 const ROWS: usize = 120_000;
 
@@ -91,20 +91,6 @@ async fn get(client: &reqwest::Client, url: String, token: &str) -> Value {
         .json()
         .await
         .unwrap()
-}
-
-async fn metric(client: &reqwest::Client, address: &str, name: &str) -> u64 {
-    let text = client
-        .get(format!("{address}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name))
-        .map_or(0, |v| v.trim().parse().unwrap())
 }
 
 #[tokio::test]

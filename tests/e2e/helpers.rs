@@ -115,6 +115,15 @@ pub fn copy_demo_exports(dir: &Path) {
     copy(&repo_root().join("config/demo/exports"), dir);
 }
 
+/// A value of the server's `/metrics` (0 when the line is absent).
+pub async fn metric(client: &reqwest::Client, address: &str, name: &str) -> u64 {
+    let url = format!("{address}/metrics");
+    let text = client.get(url).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
 /// Regions, one market (DE) and one channel: enough configuration for tests of one source.
 pub const ONE_MARKET: &str = r#"
 [[regions]]

@@ -4,7 +4,7 @@ use chorus::config::Settings;
 use chorus::domain::Role;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app_with, TestApp, ONE_MARKET};
+use crate::helpers::{metric, spawn_app_with, TestApp, ONE_MARKET};
 
 fn settings(dir: &std::path::Path) -> Settings {
     let export = dir.join("good.csv");
@@ -34,20 +34,7 @@ fn settings(dir: &std::path::Path) -> Settings {
 }
 
 async fn stored_records(app: &TestApp) -> u64 {
-    let body = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    body.lines()
-        .find_map(|l| l.strip_prefix("chorus_warehouse_records "))
-        .expect("the gauge is exported")
-        .parse()
-        .unwrap()
+    metric(&app.client, &app.address, "chorus_warehouse_records ").await
 }
 
 fn assert_failed_with(run: &Value, needle: &str) {

@@ -153,28 +153,16 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::config::tests::MINIMAL;
     use crate::config::Settings;
 
     fn fixture() -> (Settings, Catalog) {
-        let text = r#"
-            [warehouse]
-            path = "x"
-            [[regions]]
-            id = "west"
-            name = "West"
-            [[markets]]
-            code = "FR"
-            name = "France"
-            region = "west"
-            languages = ["fr"]
+        let extra = r#"
             [[markets]]
             code = "ES"
             name = "Spain"
             region = "west"
             languages = ["es"]
-            [[channels]]
-            id = "survey.relational"
-            name = "Relational"
             [[connectors]]
             id = "fr"
             plugin = "p"
@@ -185,7 +173,8 @@ mod tests {
             plugin = "p"
             markets = ["FR"]
         "#;
-        let settings = Settings::from_toml(text, [], Path::new("t")).unwrap();
+        let text = format!("{MINIMAL}{extra}");
+        let settings = Settings::from_toml(&text, [], Path::new("t")).unwrap();
         let catalog = Catalog::new(&settings);
         (settings, catalog)
     }
