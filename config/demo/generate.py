@@ -3,7 +3,7 @@
 
 Deterministic (fixed seed): re-running it reproduces the committed files. The channel mixes
 differ on purpose: Germany and Poland answer mostly the relational survey, France mostly the
-after-service-call survey. Germany scores higher than France in *both* channels, yet pooling
+after-service-call and digital surveys. Germany scores higher than France in *both* channels, yet pooling
 all German and all French answers would rank France first (Simpson's paradox), which is why
 Chorus never pools channels.
 
@@ -102,6 +102,8 @@ LEVELS = {
     ("PL", "relational"): (0.40, 0.25), ("PL", "service"): (0.62, 0.14),
     ("FR", "relational"): (0.38, 0.23), ("FR", "service"): (0.63, 0.13),
     ("ES", "relational"): (0.42, 0.22), ("ES", "service"): (0.66, 0.12),
+    ("DE", "digital"): (0.30, 0.30), ("PL", "digital"): (0.28, 0.32),
+    ("FR", "digital"): (0.24, 0.36), ("ES", "digital"): (0.27, 0.33),
 }
 # Responses per market and channel: very different channel mixes.
 SIZES = {
@@ -109,9 +111,12 @@ SIZES = {
     ("PL", "relational"): 200, ("PL", "service"): 40,
     ("FR", "relational"): 120, ("FR", "service"): 500,
     ("ES", "relational"): 350, ("ES", "service"): 300,
+    ("DE", "digital"): 90, ("PL", "digital"): 60, ("FR", "digital"): 420, ("ES", "digital"): 200,
 }
 LANG = {"DE": "de", "PL": "pl", "FR": "fr", "ES": "es"}
-TOUCHPOINTS = {"relational": ["annual_survey"], "service": ["hotline", "chat", "store"]}
+TOUCHPOINTS = {"relational": ["annual_survey"], "service": ["hotline", "chat", "store"],
+               "digital": ["web", "app"]}
+CSAT = {"promoter": [4, 5, 5], "passive": [3, 4], "detractor": [1, 2, 3]}
 START = datetime(2026, 8, 1)
 
 
@@ -137,6 +142,7 @@ def rows(market, channel):
             "comment": comment,
             "touchpoint": random.choice(TOUCHPOINTS[channel]),
             "market": market,
+            "kind": kind,
         }
 
 
@@ -188,6 +194,15 @@ def main():
           ["response_id", "submitted_at", "country", "nps", "comment", "touchpoint", "agent_team"],
           [[r["id"], r["when"].strftime("%Y-%m-%dT%H:%M:%SZ"), r["market"], r["score"], r["comment"],
             r["touchpoint"], random.choice(["team-a", "team-b"])] for r in shared])
+    # Digital (after an online order): transactional like the service survey, so /compare
+    # standardises both over one reference mix; it asks CSAT too. Generated last, so the
+    # files above stay as they were.
+    digital = [r for market in ["DE", "PL", "FR", "ES"] for r in rows(market, "digital")]
+    digital.sort(key=lambda r: r["when"])
+    write(f"{OUT}/digital-orders.csv",
+          ["order_ref", "answered_at", "market", "nps", "csat", "comment", "device"],
+          [[r["id"], r["when"].strftime("%Y-%m-%dT%H:%M:%SZ"), r["market"], r["score"],
+            random.choice(CSAT[r["kind"]]), r["comment"], r["touchpoint"]] for r in digital])
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::analysis::language::MarketLanguages;
 use crate::config::Settings;
-use crate::domain::MarketCode;
+use crate::domain::{MarketCode, Programme};
 
 /// One configured market.
 #[derive(Debug)]
@@ -22,7 +22,7 @@ pub struct Market {
 #[derive(Debug, Default)]
 pub struct Catalog {
     markets: BTreeMap<MarketCode, Market>,
-    channels: BTreeSet<String>,
+    channels: BTreeMap<String, Programme>,
 }
 
 impl Catalog {
@@ -41,7 +41,11 @@ impl Catalog {
                     (m.code.clone(), market)
                 })
                 .collect(),
-            channels: settings.channels.iter().map(|c| c.id.clone()).collect(),
+            channels: settings
+                .channels
+                .iter()
+                .map(|c| (c.id.clone(), c.programme))
+                .collect(),
         }
     }
 
@@ -68,6 +72,20 @@ impl Catalog {
 
     /// Whether a channel id is configured.
     pub fn has_channel(&self, channel: &str) -> bool {
-        self.channels.contains(channel)
+        self.channels.contains_key(channel)
+    }
+
+    /// The programme of a configured channel.
+    pub fn programme(&self, channel: &str) -> Option<Programme> {
+        self.channels.get(channel).copied()
+    }
+
+    /// The configured channels of a programme.
+    pub fn channels_of(&self, programme: Programme) -> BTreeSet<String> {
+        self.channels
+            .iter()
+            .filter(|(_, p)| **p == programme)
+            .map(|(c, _)| c.clone())
+            .collect()
     }
 }

@@ -3,12 +3,13 @@
 //! Secrets never live in the file: the JWT secret is read from the environment variable the
 //! file names (`auth.secret_env`), and connector credentials likewise (by later connectors).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::MarketCode;
+use crate::analysis::standardise::ReferenceMix;
+use crate::domain::{MarketCode, Programme};
 
 /// Everything `chorus serve` needs, as read from `config/chorus.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -95,13 +96,17 @@ impl Default for AuthSettings {
 }
 
 /// Statistical thresholds (DESIGN.md, "Metrics").
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnalysisSettings {
-    /// Cells with fewer responses are flagged `low_n`.
+    /// Cells with fewer responses are flagged `low_n`, and a market's standardised figure
+    /// needs at least this many in every reference channel.
     pub n_min: u64,
     /// Cells with fewer responses have their values withheld.
     pub privacy_floor: u64,
+    /// Channel → weight of the reference channel mix used to compare markets (set by HQ;
+    /// weights sum to 1). Empty: the channel mix of all markets in the compared period.
+    pub reference_mix: BTreeMap<String, f64>,
 }
 
 impl Default for AnalysisSettings {
@@ -109,6 +114,7 @@ impl Default for AnalysisSettings {
         AnalysisSettings {
             n_min: 30,
             privacy_floor: 5,
+            reference_mix: BTreeMap::new(),
         }
     }
 }
@@ -168,6 +174,10 @@ pub struct ChannelConfig {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// `relational` or `transactional` (default): channels of different programmes are
+    /// never combined in a comparison.
+    #[serde(default)]
+    pub programme: Programme,
 }
 
 /// One connector instance: a plugin configured for a market (or a market column) and channel.
@@ -309,6 +319,34 @@ impl Settings {
             if connector.interval_seconds == Some(0) {
                 problems.push(format!("connector {id}: interval_seconds must be positive"));
             }
+        }
+        if !self.analysis.reference_mix.is_empty() {
+            if let Err(problem) = ReferenceMix::new(self.analysis.reference_mix.clone()) {
+                problems.push(format!("analysis.reference_mix: {problem}"));
+            }
+            for channel in self.analysis.reference_mix.keys() {
+                if !channels.contains(channel.as_str()) {
+                    problems.push(format!(
+                        "analysis.reference_mix: unknown channel {channel:?}"
+                    ));
+                }
+            }
+            let programmes: BTreeSet<Programme> = self
+                .channels
+                .iter()
+                .filter(|c| self.analysis.reference_mix.contains_key(&c.id))
+                .map(|c| c.programme)
+                .collect();
+            if programmes.len() > 1 {
+                problems.push(
+                    "analysis.reference_mix: combines relational and transactional channels, \
+                     which measure different things; give a mix of one programme"
+                        .to_owned(),
+                );
+            }
+        }
+        if self.analysis.n_min < 2 {
+            problems.push("analysis.n_min must be at least 2".to_owned());
         }
         if self.analysis.privacy_floor > self.analysis.n_min {
             problems.push("analysis.privacy_floor must not exceed analysis.n_min".to_owned());

@@ -81,3 +81,33 @@ impl Role {
         matches!(self, Role::Admin | Role::Integrator)
     }
 }
+
+/// A feedback programme. Relational surveys (asked yearly, about the relationship) and
+/// transactional feedback (after a contact, purchase or visit) measure different things:
+/// channels of different programmes are never combined, not even standardised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Programme {
+    /// The periodic relationship survey.
+    Relational,
+    /// Feedback on one contact, purchase, visit or review.
+    #[default]
+    Transactional,
+}
+
+impl Programme {
+    /// Name in config and API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Programme::Relational => "relational",
+            Programme::Transactional => "transactional",
+        }
+    }
+
+    /// The programme with this name.
+    pub fn parse(name: &str) -> Option<Programme> {
+        [Programme::Relational, Programme::Transactional]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+}

@@ -7,8 +7,9 @@ use clap::{Parser, Subcommand};
 
 use chorus::auth::{parse_ttl, AuthKeys};
 use chorus::config::Settings;
-use chorus::domain::Role;
+use chorus::domain::{MarketCode, Role};
 use chorus::startup::Application;
+use chorus::warehouse::Warehouse;
 
 #[derive(Parser)]
 #[command(
@@ -53,8 +54,29 @@ enum Command {
     },
     /// Validate the configuration and exit.
     CheckConfig,
-    /// Measure ingest throughput and NPS query latency on synthetic data.
-    Bench(chorus::bench::BenchArgs),
+    /// Measure ingest throughput or query latency on synthetic data.
+    Bench {
+        #[command(subcommand)]
+        what: chorus::bench::BenchCommand,
+    },
+    /// Write records and per-cell score counts as hive-partitioned Parquet (market, month).
+    /// Run it while the server is stopped: DuckDB lets one process open the file.
+    Export {
+        /// Output format; Parquet is the one there is.
+        #[arg(long, value_enum, default_value = "parquet")]
+        format: ExportFormat,
+        /// Folder to write `records/` and `score_counts/` into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only these markets, e.g. `DE,FR`.
+        #[arg(long, value_delimiter = ',')]
+        markets: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Parquet,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -92,8 +114,37 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Bench(args) => chorus::bench::run(args),
+        Command::Bench { what } => chorus::bench::run(what),
+        Command::Export {
+            format: ExportFormat::Parquet,
+            out,
+            markets,
+        } => export(&cli.config, &out, &markets),
     }
+}
+
+fn export(
+    config: &std::path::Path,
+    out: &std::path::Path,
+    markets: &[String],
+) -> anyhow::Result<()> {
+    let settings = load(config)?;
+    let markets = markets
+        .iter()
+        .map(|m| MarketCode::parse(m))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let warehouse = Warehouse::open(&settings.warehouse.path)?;
+    let summary =
+        warehouse.export_parquet(out, (!markets.is_empty()).then_some(markets.as_slice()))?;
+    println!(
+        "wrote {} records to {} and {} score-count rows to {}",
+        summary.records,
+        summary.records_dir.display(),
+        summary.score_count_rows,
+        summary.score_counts_dir.display()
+    );
+    Ok(())
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<Settings> {

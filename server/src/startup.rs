@@ -76,7 +76,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let keys = web::Data::new(AuthKeys::hs256(jwt_secret, &settings.auth));
         let max_body = settings.server.max_body_bytes;
-        let analysis = settings.analysis;
+        let analysis = web::Data::new(settings.analysis.clone());
         let (warehouse_data, ingestor_data) = (warehouse.clone(), ingestor.clone());
         let server = HttpServer::new(move || {
             let counters_for_requests = counters.clone();
@@ -104,7 +104,7 @@ impl Application {
                 .app_data(web::Data::new(warehouse_data.clone()))
                 .app_data(web::Data::new(ingestor_data.clone()))
                 .app_data(web::Data::new(counters.clone()))
-                .app_data(web::Data::new(analysis))
+                .app_data(analysis.clone())
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })

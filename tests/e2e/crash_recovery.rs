@@ -1,9 +1,8 @@
 //! Killing the real `chorus` process in the middle of a run loses nothing and duplicates
 //! nothing after a restart: records and cursor commit together.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chorus::auth::AuthKeys;
@@ -11,7 +10,7 @@ use chorus::config::AuthSettings;
 use chorus::domain::Role;
 use serde_json::Value;
 
-use crate::helpers::{built_artifacts, metric, ONE_MARKET, SECRET};
+use crate::helpers::{built_artifacts, metric, start_server, ONE_MARKET, SECRET};
 
 const ROWS: usize = 120_000;
 
@@ -58,29 +57,6 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
     config
 }
 
-/// Starts `chorus serve` and returns it with its address, read from its first output line.
-fn start(config: &Path) -> (Child, String) {
-    let mut child = Command::new(built_artifacts().join("chorus"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("CHORUS_JWT_SECRET", std::str::from_utf8(SECRET).unwrap())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chorus starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(
-        address.starts_with("http://127.0.0.1:"),
-        "unexpected first line {line:?}"
-    );
-    (child, address)
-}
-
 async fn get(client: &reqwest::Client, url: String, token: &str) -> Value {
     client
         .get(url)
@@ -107,7 +83,7 @@ async fn killing_the_server_mid_run_loses_nothing_and_repeats_nothing() {
     let client = reqwest::Client::new();
 
     // First life: kill -9 as soon as some batches are in.
-    let (mut child, address) = start(&config);
+    let (mut child, address) = start_server(&config, &[]);
     let deadline = Instant::now() + Duration::from_secs(120);
     let inserted_before_kill = loop {
         let inserted = metric(
@@ -127,7 +103,7 @@ async fn killing_the_server_mid_run_loses_nothing_and_repeats_nothing() {
     eprintln!("killed after at least {inserted_before_kill} of {ROWS} records");
 
     // Second life: the startup run resumes from the stored cursor.
-    let (mut child, address) = start(&config);
+    let (mut child, address) = start_server(&config, &[]);
     let deadline = Instant::now() + Duration::from_secs(300);
     let runs = loop {
         let body = get(

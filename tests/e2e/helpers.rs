@@ -1,6 +1,8 @@
 //! Spawning the real application and talking HTTP to it.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -248,4 +250,29 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Starts the real `chorus serve` with `config` and extra environment variables; returns
+/// the process and its address, read from its first output line.
+pub fn start_server(config: &Path, env: &[(&str, String)]) -> (Child, String) {
+    let mut child = Command::new(built_artifacts().join("chorus"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("CHORUS_JWT_SECRET", std::str::from_utf8(SECRET).unwrap())
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chorus starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(
+        address.starts_with("http://127.0.0.1:"),
+        "unexpected first line {line:?}"
+    );
+    (child, address)
 }

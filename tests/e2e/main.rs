@@ -5,8 +5,10 @@
 mod helpers;
 
 mod auth;
+mod compare;
 mod crash_recovery;
 mod errors;
+mod export;
 mod nps;
 mod plugin_failures;
 mod scheduling;

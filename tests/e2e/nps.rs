@@ -113,7 +113,7 @@ async fn the_demo_ingests_into_per_market_per_channel_nps_that_matches_the_expor
 
     let body = app.nps("").await;
     let cells = cells_of(&body);
-    assert_eq!(cells.len(), 8, "4 markets × 2 channels: {body}");
+    assert_eq!(cells.len(), 12, "4 markets × 3 channels: {body}");
     assert_eq!(
         cells.keys().cloned().collect::<Vec<_>>(),
         expected.keys().cloned().collect::<Vec<_>>()
@@ -232,5 +232,5 @@ async fn a_regional_lead_sees_its_regions_markets_with_the_same_numbers_as_hq() 
     let de_lead = app.token(Role::MarketLead, &[], &["DE"]);
     let (_, de_body) = app.get("/api/v1/nps?markets=de", Some(&de_lead)).await;
     assert!(cells_of(&de_body).keys().all(|(m, _)| m == "DE"));
-    assert_eq!(cells_of(&de_body).len(), 2);
+    assert_eq!(cells_of(&de_body).len(), 3);
 }

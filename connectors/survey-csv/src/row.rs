@@ -13,6 +13,8 @@ pub struct Layout {
     id: usize,
     timestamp: usize,
     nps: Option<usize>,
+    csat: Option<usize>,
+    ces: Option<usize>,
     comment: Option<usize>,
     market: Option<usize>,
     channel: Option<usize>,
@@ -43,6 +45,8 @@ impl Layout {
             id: find(&columns.id)?,
             timestamp: find(&columns.timestamp)?,
             nps: optional(&columns.nps)?,
+            csat: optional(&columns.csat)?,
+            ces: optional(&columns.ces)?,
             comment: optional(&columns.comment)?,
             market: optional(&columns.market)?,
             channel: optional(&columns.channel)?,
@@ -55,6 +59,8 @@ impl Layout {
             Some(layout.id),
             Some(layout.timestamp),
             layout.nps,
+            layout.csat,
+            layout.ces,
             layout.comment,
             layout.market,
             layout.channel,
@@ -87,13 +93,23 @@ impl Layout {
         let raw_time = cell(self.timestamp).ok_or("missing timestamp")?;
         let occurred_at = parse_timestamp(raw_time, settings.timestamp_format.as_deref())
             .ok_or_else(|| format!("unparsable timestamp {raw_time:?}"))?;
-        let nps = match self.nps.and_then(cell) {
-            None => None,
-            Some(raw) => match raw.parse::<i64>() {
-                Ok(score) if (0..=10).contains(&score) => Some(score),
-                _ => return Err(format!("NPS score {raw:?} is not an integer in 0-10")),
-            },
-        };
+        let score =
+            |column: Option<usize>, name: &str, scale: std::ops::RangeInclusive<i64>| match column
+                .and_then(cell)
+            {
+                None => Ok(None),
+                Some(raw) => match raw.parse::<i64>() {
+                    Ok(score) if scale.contains(&score) => Ok(Some(score)),
+                    _ => Err(format!(
+                        "{name} score {raw:?} is not an integer in {}-{}",
+                        scale.start(),
+                        scale.end()
+                    )),
+                },
+            };
+        let nps = score(self.nps, "NPS", 0..=10)?;
+        let csat = score(self.csat, "CSAT", 1..=5)?;
+        let ces = score(self.ces, "CES", 1..=7)?;
         let consent_contact = match self.consent.and_then(cell) {
             None => None,
             Some(raw) => {
@@ -113,6 +129,8 @@ impl Layout {
             channel: text(self.channel),
             touchpoint: text(self.touchpoint),
             nps,
+            csat,
+            ces,
             text: text(self.comment),
             language_hint: text(self.language),
             consent_contact,

@@ -36,6 +36,12 @@ pub struct Columns {
     /// NPS answer 0-10.
     #[serde(default)]
     pub nps: Option<String>,
+    /// CSAT answer 1-5.
+    #[serde(default)]
+    pub csat: Option<String>,
+    /// Customer effort answer 1-7.
+    #[serde(default)]
+    pub ces: Option<String>,
     /// Free-text comment.
     #[serde(default)]
     pub comment: Option<String>,

@@ -1,5 +1,11 @@
 //! Pure analysis: statistics and text functions. No I/O, no async, no clock.
 
+pub mod estimate;
 pub mod language;
+pub mod multiple;
 pub mod normal;
 pub mod nps;
+pub mod proportion;
+pub mod scale;
+pub mod standardise;
+pub mod trend;

@@ -1,13 +1,13 @@
-//! Net Promoter Score of one cell, its variance and interval, and the comparisons built on
-//! cells (DESIGN.md, "Metrics — the math"). Everything works on counts, so figures computed
-//! from shipped counts equal figures computed from records.
+//! Net Promoter Score of one cell, its variance and interval (DESIGN.md, "Metrics — the
+//! math"). Everything works on counts, so figures computed from shipped counts equal figures
+//! computed from records.
 
 use serde::Serialize;
 
-use super::normal::two_sided_p;
+use super::estimate::{Estimate, Interval};
 
-/// z for a two-sided 95 % interval.
-pub const Z_95: f64 = 1.959_963_984_540_054;
+/// What an NPS can take.
+pub const NPS_BOUNDS: (f64, f64) = (-100.0, 100.0);
 
 /// Responses of one cell (one market, one channel, maybe one month).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -52,6 +52,14 @@ impl NpsCounts {
         self.variance().map(|v| 100.0 * v.sqrt())
     }
 
+    /// NPS with its standard error; `None` for an empty cell.
+    pub fn estimate(&self) -> Option<Estimate> {
+        Some(Estimate {
+            value: self.nps()?,
+            standard_error: self.standard_error()?,
+        })
+    }
+
     /// Adjusted-Wald interval (Rocks 2016): ¾ of a promoter and of a detractor added, ñ = n + 3,
     /// clipped to [−100, 100]. Defined for n = 0 too (it is then wide, as it should be).
     pub fn adjusted_wald_interval(&self, z: f64) -> Interval {
@@ -61,9 +69,10 @@ impl NpsCounts {
         let m = p - d;
         let half = z * ((p + d - m * m) / n).sqrt();
         Interval {
-            low: (100.0 * (m - half)).max(-100.0),
-            high: (100.0 * (m + half)).min(100.0),
+            low: 100.0 * (m - half),
+            high: 100.0 * (m + half),
         }
+        .clipped(NPS_BOUNDS)
     }
 
     fn shares(&self) -> Option<(f64, f64)> {
@@ -75,87 +84,19 @@ impl NpsCounts {
     }
 }
 
-/// A confidence interval in NPS points.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Interval {
-    /// Lower bound.
-    pub low: f64,
-    /// Upper bound.
-    pub high: f64,
-}
-
-/// An estimate with its standard error, both in NPS points.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Estimate {
-    /// Point estimate.
-    pub value: f64,
-    /// Standard error.
-    pub standard_error: f64,
-}
-
-impl Estimate {
-    /// Normal-approximation interval value ± z·SE, clipped to [−100, 100].
-    pub fn interval(&self, z: f64) -> Interval {
-        let half = z * self.standard_error;
-        Interval {
-            low: (self.value - half).max(-100.0),
-            high: (self.value + half).min(100.0),
-        }
-    }
-}
-
-/// Directly standardised NPS over a reference channel mix: S = Σ w_c·NPS_c,
-/// Var(S) = Σ w_c²·Var_c. `cells` pairs each reference weight with that channel's counts.
-///
-/// Returns `None` if any cell is empty or the weights do not sum to 1 (±1e-9): a missing
-/// channel is the caller's to report, never silently dropped here.
-pub fn standardised(cells: &[(f64, NpsCounts)]) -> Option<Estimate> {
-    let total: f64 = cells.iter().map(|(w, _)| w).sum();
-    if cells.is_empty() || (total - 1.0).abs() > 1e-9 {
-        return None;
-    }
-    let mut value = 0.0;
-    let mut variance = 0.0;
-    for (weight, counts) in cells {
-        value += weight * counts.nps()?;
-        variance += weight * weight * counts.variance()?;
-    }
-    Some(Estimate {
-        value,
-        standard_error: 100.0 * variance.sqrt(),
-    })
-}
-
-/// Test of the difference between two independent estimates.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Difference {
-    /// a − b in NPS points.
-    pub difference: f64,
-    /// (a − b)/√(SE_a² + SE_b²).
-    pub z: f64,
-    /// Two-sided p-value.
-    pub p_value: f64,
-    /// p < 0.05.
-    pub significant: bool,
-}
-
-/// z-test of a − b for independent estimates.
-pub fn difference(a: Estimate, b: Estimate) -> Difference {
-    let difference = a.value - b.value;
-    let se = (a.standard_error.powi(2) + b.standard_error.powi(2)).sqrt();
-    let z = if se > 0.0 { difference / se } else { 0.0 };
-    let p_value = if se > 0.0 { two_sided_p(z) } else { 1.0 };
-    Difference {
-        difference,
-        z,
-        p_value,
-        significant: p_value < 0.05,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::estimate::{difference, weighted_sum, Z_95};
+
+    /// Σ w·NPS over channels, as the comparison computes it.
+    fn standardised(cells: &[(f64, NpsCounts)]) -> Option<Estimate> {
+        let terms: Option<Vec<_>> = cells
+            .iter()
+            .map(|(w, c)| Some((*w, c.estimate()?)))
+            .collect();
+        weighted_sum(&terms?)
+    }
 
     fn close(actual: f64, expected: f64, tolerance: f64) {
         assert!(
@@ -243,17 +184,6 @@ mod tests {
         let s = standardised(&[(1.0, only), (0.0, other)]).unwrap();
         close(s.value, only.nps().unwrap(), 1e-9);
         close(s.standard_error, only.standard_error().unwrap(), 1e-9);
-    }
-
-    #[test]
-    fn standardisation_refuses_missing_cells_and_bad_weights() {
-        let some = cell(100, 0.5, 0.2);
-        assert_eq!(
-            standardised(&[(0.5, some), (0.5, NpsCounts::default())]),
-            None
-        );
-        assert_eq!(standardised(&[(0.5, some), (0.4, some)]), None);
-        assert_eq!(standardised(&[]), None);
     }
 
     #[test]

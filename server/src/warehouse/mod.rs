@@ -6,6 +6,7 @@
 //! DuckDB's MVCC gives them the last committed state. Every method blocks; async callers run
 //! them on blocking threads.
 
+mod export;
 mod migrations;
 pub mod queries;
 mod runs;
@@ -16,6 +17,7 @@ use std::sync::Mutex;
 use chrono::NaiveDateTime;
 use duckdb::{params, Connection};
 
+pub use export::ExportSummary;
 pub use runs::{RunStatus, RunSummary, StoredRejection};
 
 /// Errors of the warehouse layer.
@@ -30,6 +32,12 @@ pub enum WarehouseError {
     /// The file was written by a newer Chorus.
     #[error("warehouse schema version {found} is newer than this build supports ({supported})")]
     TooNew { found: i64, supported: i64 },
+    /// An export would overwrite something, or cannot create its folder.
+    #[error("export: {0}")]
+    ExportTarget(String),
+    /// Stored data breaks an invariant the schema should have enforced.
+    #[error("warehouse data is inconsistent: {0}")]
+    Corrupt(String),
 }
 
 /// A validated, normalised record ready to store.
@@ -134,7 +142,7 @@ impl Warehouse {
     }
 
     /// Runs `f` with the writer connection, serialised with every other write.
-    fn write<T>(
+    pub(crate) fn write<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, WarehouseError>,
     ) -> Result<T, WarehouseError> {

@@ -1,16 +1,21 @@
 //! Read queries behind the API. Scope arrives here as an explicit market list and is part of
-//! the SQL, so no caller can forget it.
+//! the SQL, so no caller can forget it. Every figure is computed from counts per score value,
+//! so one query shape serves all measures, and shipped counts give the same figures.
+
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use duckdb::params_from_iter;
 
 use super::{Warehouse, WarehouseError};
-use crate::analysis::nps::NpsCounts;
+use crate::analysis::scale::{Histogram, Measure};
 
-/// Which NPS cells to count. Cells are always per market and channel: pooling either would
+/// Which cells to count. Cells are always per market and channel: pooling either would
 /// produce a number that means nothing (DESIGN.md).
-#[derive(Debug, Clone, Default)]
-pub struct NpsCellQuery {
+#[derive(Debug, Clone)]
+pub struct CellQuery {
+    /// The score counted.
+    pub measure: Measure,
     /// Also split by calendar month of `occurred_at`.
     pub by_month: bool,
     /// Markets to include; `None` for every market (only for callers scoped to all).
@@ -23,19 +28,52 @@ pub struct NpsCellQuery {
     pub to: Option<NaiveDate>,
 }
 
-/// Counts of one (market, channel[, month]) cell.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NpsCellRow {
-    pub market: String,
-    pub channel: String,
-    /// `YYYY-MM` when split by month.
-    pub month: Option<String>,
-    pub counts: NpsCounts,
-}
+impl CellQuery {
+    /// Every market and channel of one measure, whole history.
+    pub fn all(measure: Measure) -> CellQuery {
+        CellQuery {
+            measure,
+            by_month: false,
+            markets: None,
+            channels: None,
+            from: None,
+            to: None,
+        }
+    }
 
-impl NpsCellQuery {
     /// The SQL and its parameters. Public so the benchmark can time the same statement.
     pub fn to_sql(&self) -> (String, Vec<String>) {
+        let (filters, params) = self.filters();
+        let month = if self.by_month {
+            "strftime(occurred_at, '%Y-%m')"
+        } else {
+            "NULL::VARCHAR"
+        };
+        let column = self.measure.name();
+        let sql = format!(
+            "SELECT market, channel, {month} AS month, {column} AS score, count(*) AS n \
+             FROM records WHERE {column} IS NOT NULL{filters} GROUP BY ALL"
+        );
+        (sql, params)
+    }
+
+    /// Responses per channel over every market, whatever `markets` says: the warehouse's
+    /// channel mix, which must not depend on who asks.
+    pub fn mix_sql(&self) -> (String, Vec<String>) {
+        let unscoped = CellQuery {
+            markets: None,
+            ..self.clone()
+        };
+        let (filters, params) = unscoped.filters();
+        let column = self.measure.name();
+        let sql = format!(
+            "SELECT channel, count(*) AS n FROM records WHERE {column} IS NOT NULL{filters} \
+             GROUP BY channel"
+        );
+        (sql, params)
+    }
+
+    fn filters(&self) -> (String, Vec<String>) {
         let mut filters = String::new();
         let mut params = Vec::new();
         let mut list = |column: &str, values: &[String], filters: &mut String| {
@@ -57,45 +95,76 @@ impl NpsCellQuery {
             filters.push_str(" AND occurred_at < ?::DATE + INTERVAL 1 DAY");
             params.push(to.to_string());
         }
-        let month = if self.by_month {
-            "strftime(occurred_at, '%Y-%m')"
-        } else {
-            "NULL::VARCHAR"
-        };
-        let sql = format!(
-            "SELECT market, channel, {month} AS month, count(*) AS n, \
-             count(*) FILTER (WHERE nps >= 9) AS promoters, \
-             count(*) FILTER (WHERE nps <= 6) AS detractors \
-             FROM records WHERE nps IS NOT NULL{filters} \
-             GROUP BY ALL ORDER BY market, channel, month"
-        );
-        (sql, params)
+        (filters, params)
+    }
+
+    fn selects_nothing(&self) -> bool {
+        self.markets.as_ref().is_some_and(Vec::is_empty)
+            || self.channels.as_ref().is_some_and(Vec::is_empty)
     }
 }
 
+/// The key of one cell.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CellKey {
+    pub market: String,
+    pub channel: String,
+    /// `YYYY-MM` when split by month.
+    pub month: Option<String>,
+}
+
 impl Warehouse {
-    /// NPS counts per cell.
+    /// Counts per score of every cell, ordered by market, channel and month.
     ///
     /// # Errors
-    /// On a database error.
-    pub fn nps_cells(&self, query: &NpsCellQuery) -> Result<Vec<NpsCellRow>, WarehouseError> {
-        if query.markets.as_ref().is_some_and(Vec::is_empty) {
-            return Ok(Vec::new());
+    /// On a database error, or a stored score off its scale.
+    pub fn score_cells(
+        &self,
+        query: &CellQuery,
+    ) -> Result<BTreeMap<CellKey, Histogram>, WarehouseError> {
+        let mut cells = BTreeMap::new();
+        if query.selects_nothing() {
+            return Ok(cells);
         }
         let (sql, params) = query.to_sql();
-        self.read(|c| {
+        let rows: Vec<(CellKey, u8, i64)> = self.read(|c| {
             let mut statement = c.prepare(&sql)?;
             let rows = statement.query_map(params_from_iter(params.iter()), |r| {
-                Ok(NpsCellRow {
+                let key = CellKey {
                     market: r.get(0)?,
                     channel: r.get(1)?,
                     month: r.get(2)?,
-                    counts: NpsCounts {
-                        n: r.get::<_, i64>(3)? as u64,
-                        promoters: r.get::<_, i64>(4)? as u64,
-                        detractors: r.get::<_, i64>(5)? as u64,
-                    },
-                })
+                };
+                Ok((key, r.get(3)?, r.get(4)?))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
+        for (key, score, n) in rows {
+            cells
+                .entry(key)
+                .or_insert_with(|| Histogram::new(query.measure))
+                .add(score, n as u64)
+                .map_err(WarehouseError::Corrupt)?;
+        }
+        Ok(cells)
+    }
+
+    /// Responses per channel across all markets for the query's measure, channels and dates.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn responses_per_channel(
+        &self,
+        query: &CellQuery,
+    ) -> Result<BTreeMap<String, u64>, WarehouseError> {
+        if query.channels.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(BTreeMap::new());
+        }
+        let (sql, params) = query.mix_sql();
+        self.read(|c| {
+            let mut statement = c.prepare(&sql)?;
+            let rows = statement.query_map(params_from_iter(params.iter()), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })

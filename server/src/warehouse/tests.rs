@@ -2,8 +2,9 @@
 
 use chrono::NaiveDate;
 
-use super::queries::NpsCellQuery;
+use super::queries::CellQuery;
 use super::*;
+use crate::analysis::scale::Measure;
 
 fn record(id: &str, market: &str, channel: &str, nps: u8) -> NewRecord {
     NewRecord {
@@ -121,7 +122,7 @@ fn reopening_keeps_data_and_marks_unfinished_runs_interrupted() {
 }
 
 #[test]
-fn nps_cells_are_split_by_market_and_channel_and_filtered_by_scope() {
+fn score_cells_are_split_by_market_and_channel_and_filtered_by_scope() {
     let dir = tempfile::tempdir().unwrap();
     let warehouse = Warehouse::open(&dir.path().join("w.duckdb")).unwrap();
     let run = warehouse.start_run("de-survey", "api").unwrap();
@@ -132,16 +133,19 @@ fn nps_cells_are_split_by_market_and_channel_and_filtered_by_scope() {
         record("4", "FR", "call", 9),
     ];
     warehouse.commit_batch(&batch(run, &records, "c")).unwrap();
-    let all = warehouse.nps_cells(&NpsCellQuery::default()).unwrap();
+    let all = warehouse
+        .score_cells(&CellQuery::all(Measure::Nps))
+        .unwrap();
     let summary: Vec<(&str, &str, u64, u64, u64)> = all
         .iter()
-        .map(|c| {
+        .map(|(key, histogram)| {
+            let counts = histogram.nps_counts();
             (
-                c.market.as_str(),
-                c.channel.as_str(),
-                c.counts.n,
-                c.counts.promoters,
-                c.counts.detractors,
+                key.market.as_str(),
+                key.channel.as_str(),
+                counts.n,
+                counts.promoters,
+                counts.detractors,
             )
         })
         .collect();
@@ -153,29 +157,43 @@ fn nps_cells_are_split_by_market_and_channel_and_filtered_by_scope() {
             ("FR", "call", 1, 1, 0)
         ]
     );
+    // No CSAT was given: no CSAT cells, and NPS never shows up as another measure.
+    assert!(warehouse
+        .score_cells(&CellQuery::all(Measure::Csat))
+        .unwrap()
+        .is_empty());
 
-    let scoped = NpsCellQuery {
+    let scoped = CellQuery {
         markets: Some(vec!["FR".into()]),
-        ..NpsCellQuery::default()
+        ..CellQuery::all(Measure::Nps)
     };
-    assert_eq!(warehouse.nps_cells(&scoped).unwrap().len(), 1);
-    let nothing = NpsCellQuery {
+    assert_eq!(warehouse.score_cells(&scoped).unwrap().len(), 1);
+    // The channel mix ignores the market filter: it must not depend on who asks.
+    let mix = warehouse.responses_per_channel(&scoped).unwrap();
+    assert_eq!(
+        mix,
+        [("app".to_string(), 1), ("call".to_string(), 3)].into()
+    );
+    let nothing = CellQuery {
         markets: Some(vec![]),
-        ..NpsCellQuery::default()
+        ..CellQuery::all(Measure::Nps)
     };
-    assert!(warehouse.nps_cells(&nothing).unwrap().is_empty());
-    let later = NpsCellQuery {
+    assert!(warehouse.score_cells(&nothing).unwrap().is_empty());
+    let later = CellQuery {
         from: NaiveDate::from_ymd_opt(2026, 3, 2),
-        ..NpsCellQuery::default()
+        ..CellQuery::all(Measure::Nps)
     };
-    assert!(warehouse.nps_cells(&later).unwrap().is_empty());
-    let same_day = NpsCellQuery {
+    assert!(warehouse.score_cells(&later).unwrap().is_empty());
+    let same_day = CellQuery {
         from: NaiveDate::from_ymd_opt(2026, 3, 1),
         to: NaiveDate::from_ymd_opt(2026, 3, 1),
         by_month: true,
-        ..NpsCellQuery::default()
+        ..CellQuery::all(Measure::Nps)
     };
-    let cells = warehouse.nps_cells(&same_day).unwrap();
+    let cells = warehouse.score_cells(&same_day).unwrap();
     assert_eq!(cells.len(), 3);
-    assert_eq!(cells[0].month.as_deref(), Some("2026-03"));
+    assert_eq!(
+        cells.keys().next().unwrap().month.as_deref(),
+        Some("2026-03")
+    );
 }

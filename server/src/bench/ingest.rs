@@ -1,9 +1,7 @@
-//! `chorus bench`: ingest throughput through the real pipeline (survey-csv plugin loaded with
-//! libloading, validation, language detection, DuckDB commits) and NPS endpoint latency next
-//! to the same SQL run directly on the same DuckDB file, in one invocation.
-//!
-//! Figures are reported with their baseline (plain SQL) so that noisy machines still give
-//! comparable ratios. The HTTP client keeps its connection alive, as a dashboard would.
+//! `chorus bench ingest`: ingest throughput through the real pipeline (survey-csv plugin
+//! loaded with libloading, validation, language detection, DuckDB commits) next to a
+//! storage-only baseline, and NPS endpoint latency next to the same SQL run directly on the
+//! same DuckDB file, in one invocation.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,16 +9,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use super::{peak_memory, report, time_against_sql};
+use crate::analysis::scale::Measure;
 use crate::auth::AuthKeys;
 use crate::config::Settings;
 use crate::domain::Role;
 use crate::startup::Application;
-use crate::warehouse::queries::NpsCellQuery;
+use crate::warehouse::queries::CellQuery;
 use crate::warehouse::{BatchWrite, NewRecord, Warehouse};
 
-/// Options of `chorus bench`.
+/// Options of `chorus bench ingest`.
 #[derive(Debug, clap::Args)]
-pub struct BenchArgs {
+pub struct IngestArgs {
     /// Synthetic survey records to generate and ingest.
     #[arg(long, default_value_t = 1_000_000)]
     records: usize,
@@ -70,7 +70,7 @@ const COMMENTS: [(&str, &str); 8] = [
 ///
 /// # Errors
 /// When generating, ingesting or querying fails.
-pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     let temp = match &args.dir {
         Some(_) => None,
         None => Some(tempfile::Builder::new().prefix("chorus-bench-").tempdir()?),
@@ -163,7 +163,7 @@ fn settings(dir: &Path, export: &Path, batch_size: u32) -> anyhow::Result<Settin
     Ok(Settings::from_toml(&text, [], Path::new("bench.toml"))?)
 }
 
-async fn measure(args: &BenchArgs, dir: &Path, export: &Path) -> anyhow::Result<()> {
+async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result<()> {
     let settings = settings(dir, export, args.batch_size)?;
     let secret = b"bench-secret-bench-secret-bench-secret";
     let token = AuthKeys::hs256(secret, &settings.auth).mint(
@@ -201,69 +201,29 @@ async fn measure(args: &BenchArgs, dir: &Path, export: &Path) -> anyhow::Result<
     for (label, query, path) in [
         (
             "nps by market,channel",
-            NpsCellQuery::default(),
+            CellQuery::all(Measure::Nps),
             "/api/v1/nps",
         ),
         (
             "nps by market,channel,month",
-            NpsCellQuery {
+            CellQuery {
                 by_month: true,
-                ..NpsCellQuery::default()
+                ..CellQuery::all(Measure::Nps)
             },
             "/api/v1/nps?group_by=market,channel,month",
         ),
     ] {
-        let (sql, params) = query.to_sql();
-        let mut api = Vec::with_capacity(args.repetitions);
-        let mut plain = Vec::with_capacity(args.repetitions);
-        // One untimed round each to warm caches, then alternate so drift hits both alike.
-        for round in 0..=args.repetitions {
-            let t = Instant::now();
-            let response = client
-                .get(format!("{base}{path}"))
-                .bearer_auth(&token)
-                .send()
-                .await?;
-            anyhow::ensure!(
-                response.status().is_success(),
-                "{path}: {}",
-                response.status()
-            );
-            let body = response.text().await?;
-            let api_time = t.elapsed();
-            anyhow::ensure!(body.contains("\"cells\""), "unexpected answer: {body}");
-
-            let (warehouse, sql, params) = (warehouse.clone(), sql.clone(), params.clone());
-            let t = Instant::now();
-            let rows = tokio::task::spawn_blocking(move || {
-                warehouse.read(|c| {
-                    let mut statement = c.prepare(&sql)?;
-                    let mut rows = statement.query(duckdb::params_from_iter(params.iter()))?;
-                    let mut n = 0;
-                    while rows.next()?.is_some() {
-                        n += 1;
-                    }
-                    Ok(n)
-                })
-            })
-            .await??;
-            let sql_time = t.elapsed();
-            anyhow::ensure!(rows > 0, "the SQL returned no rows");
-            if round > 0 {
-                api.push(api_time);
-                plain.push(sql_time);
-            }
-        }
-        let (api_median, api_p95) = percentiles(&mut api);
-        let (sql_median, sql_p95) = percentiles(&mut plain);
-        println!(
-            "{label}: API median {:.2} ms, p95 {:.2} ms | plain SQL median {:.2} ms, p95 {:.2} ms | API/SQL median {:.2}x",
-            ms(api_median),
-            ms(api_p95),
-            ms(sql_median),
-            ms(sql_p95),
-            ms(api_median) / ms(sql_median)
-        );
+        let url = format!("{base}{path}");
+        let timings = time_against_sql(
+            &client,
+            &url,
+            &token,
+            &warehouse,
+            &[query.to_sql()],
+            args.repetitions,
+        )
+        .await?;
+        report(label, timings);
     }
     // Baseline, after the queries so they see only the ingested rows: the same number of
     // already-normalised rows written straight into the warehouse, with the same batch size
@@ -279,10 +239,7 @@ async fn measure(args: &BenchArgs, dir: &Path, export: &Path) -> anyhow::Result<
         args.records as f64 / baseline.as_secs_f64(),
         seconds / baseline.as_secs_f64()
     );
-    println!(
-        "peak resident memory: {}",
-        peak_memory().unwrap_or_else(|| "unknown".into())
-    );
+    println!("peak resident memory: {}", peak_memory());
     server.abort();
     Ok(())
 }
@@ -329,23 +286,4 @@ fn store_directly(warehouse: &Warehouse, records: usize, batch: usize) -> anyhow
         })?;
     }
     Ok(started.elapsed())
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.95))
-}
-
-/// Peak resident set size of this process (Linux).
-fn peak_memory() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .map(|v| v.trim().to_owned())
 }

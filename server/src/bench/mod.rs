@@ -1,0 +1,136 @@
+//! `chorus bench`: measurements on synthetic data, each reported next to a baseline run in
+//! the same invocation (plain SQL on the same DuckDB file, or storage without the pipeline),
+//! so that noisy machines still give comparable ratios. The HTTP client keeps its connection
+//! alive, as a dashboard would.
+
+mod ingest;
+mod queries;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use ingest::IngestArgs;
+pub use queries::QueryArgs;
+
+use crate::warehouse::Warehouse;
+
+/// What to measure.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Ingest throughput through the real plugin and pipeline, and NPS latency.
+    Ingest(IngestArgs),
+    /// Latency of the analysis endpoints on millions of generated records.
+    Queries(QueryArgs),
+}
+
+/// Runs a benchmark and prints its report.
+///
+/// # Errors
+/// When generating, ingesting or querying fails.
+pub fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Ingest(args) => ingest::run(args),
+        BenchCommand::Queries(args) => queries::run(args),
+    }
+}
+
+/// One SQL statement and its parameters.
+pub type Statement = (String, Vec<String>);
+
+/// Latencies of an endpoint and of the SQL it runs.
+#[derive(Debug)]
+pub struct Timings {
+    api: Vec<Duration>,
+    sql: Vec<Duration>,
+}
+
+/// Times `url` and, alternately, `statements` run one after the other directly on the
+/// warehouse, `repetitions` times each after one untimed warm-up round.
+///
+/// # Errors
+/// When a request fails or answers non-2xx, or the SQL fails or returns no rows.
+pub async fn time_against_sql(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    warehouse: &Arc<Warehouse>,
+    statements: &[Statement],
+    repetitions: usize,
+) -> anyhow::Result<Timings> {
+    let mut timings = Timings {
+        api: Vec::with_capacity(repetitions),
+        sql: Vec::with_capacity(repetitions),
+    };
+    // Alternate so that drift hits both alike.
+    for round in 0..=repetitions {
+        let t = Instant::now();
+        let response = client.get(url).bearer_auth(token).send().await?;
+        let status = response.status();
+        let body = response.text().await?;
+        let api_time = t.elapsed();
+        anyhow::ensure!(status.is_success(), "{url}: {status} {body}");
+
+        let (warehouse, statements) = (warehouse.clone(), statements.to_vec());
+        let t = Instant::now();
+        let rows = tokio::task::spawn_blocking(move || {
+            warehouse.read(|c| {
+                let mut n = 0;
+                for (sql, params) in &statements {
+                    let mut statement = c.prepare(sql)?;
+                    let mut rows = statement.query(duckdb::params_from_iter(params.iter()))?;
+                    while rows.next()?.is_some() {
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            })
+        })
+        .await??;
+        let sql_time = t.elapsed();
+        anyhow::ensure!(rows > 0, "the SQL behind {url} returned no rows");
+        if round > 0 {
+            timings.api.push(api_time);
+            timings.sql.push(sql_time);
+        }
+    }
+    Ok(timings)
+}
+
+/// Prints median and p95 of both sides and their ratio.
+pub fn report(label: &str, mut timings: Timings) {
+    let (api_median, api_p95) = percentiles(&mut timings.api);
+    let (sql_median, sql_p95) = percentiles(&mut timings.sql);
+    println!(
+        "{label}: API median {:.1} ms, p95 {:.1} ms | plain SQL median {:.1} ms, p95 {:.1} ms | \
+         API/SQL median {:.2}x, p95 {:.2}x",
+        ms(api_median),
+        ms(api_p95),
+        ms(sql_median),
+        ms(sql_p95),
+        ms(api_median) / ms(sql_median),
+        ms(api_p95) / ms(sql_p95),
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+/// Peak resident set size of this process (Linux).
+pub fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .map(|v| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}

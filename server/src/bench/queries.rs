@@ -1,0 +1,245 @@
+//! `chorus bench queries`: latency of the analysis endpoints on millions of records (several
+//! markets, channels and months), each next to the same SQL run directly on the same DuckDB
+//! file in the same invocation, plus peak memory.
+//!
+//! Records are generated inside DuckDB (`INSERT … SELECT FROM range()`), not through a
+//! plugin: this benchmark is about reading; `bench ingest` measures writing.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+
+use super::{peak_memory, report, time_against_sql, Statement};
+use crate::analysis::scale::Measure;
+use crate::auth::AuthKeys;
+use crate::config::Settings;
+use crate::domain::Role;
+use crate::startup::Application;
+use crate::warehouse::queries::CellQuery;
+use crate::warehouse::Warehouse;
+
+/// Options of `chorus bench queries`.
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    /// Records to generate.
+    #[arg(long, default_value_t = 10_000_000)]
+    records: u64,
+    /// Timed repetitions of each endpoint.
+    #[arg(long, default_value_t = 30)]
+    repetitions: usize,
+    /// Folder for the DuckDB file (default: a temporary folder). An existing file with
+    /// enough generated records is reused.
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+}
+
+const MARKETS: [&str; 8] = ["DE", "FR", "ES", "PL", "IT", "NL", "PT", "SE"];
+/// Channel and programme. Survey channels carry NPS (transactional ones CSAT too), the
+/// review channel stars only.
+const CHANNELS: [(&str, &str); 4] = [
+    ("survey.relational", "relational"),
+    ("survey.after_service_call", "transactional"),
+    ("survey.digital", "transactional"),
+    ("review.app_store", "transactional"),
+];
+/// Records span the 24 months from here.
+const FIRST_DAY: &str = "2025-01-01";
+
+/// Runs the benchmark and prints its report.
+///
+/// # Errors
+/// When generating or querying fails.
+pub fn run(args: QueryArgs) -> anyhow::Result<()> {
+    let temp = match &args.dir {
+        Some(_) => None,
+        None => Some(tempfile::Builder::new().prefix("chorus-bench-").tempdir()?),
+    };
+    let dir = args
+        .dir
+        .clone()
+        .or_else(|| temp.as_ref().map(|t| t.path().to_path_buf()))
+        .ok_or_else(|| anyhow::anyhow!("no folder for the benchmark"))?;
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("bench-queries.duckdb");
+    {
+        let warehouse = Warehouse::open(&path)?;
+        let started = Instant::now();
+        generate(&warehouse, args.records)?;
+        println!(
+            "warehouse holds {} records ({:.1} s to generate)",
+            warehouse.record_count()?,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(measure(&args, &path))
+}
+
+/// Inserts records until the warehouse holds `records`, one million per transaction.
+fn generate(warehouse: &Warehouse, records: u64) -> anyhow::Result<()> {
+    let have = warehouse.record_count()?;
+    let chunk = 1_000_000;
+    let mut start = have;
+    while start < records {
+        let end = (start + chunk).min(records);
+        let markets = MARKETS.map(|m| format!("'{m}'")).join(", ");
+        let channels = CHANNELS.map(|(c, _)| format!("'{c}'")).join(", ");
+        // Each market has its own level, so markets differ as they would in life.
+        let sql = format!(
+            "INSERT INTO records (source_instance, external_id, market, region, channel, \
+             occurred_at, ingested_at, nps, csat, stars, run_id) \
+             SELECT 'bench', 'q' || i, market, 'europe', channel, \
+               TIMESTAMP '{FIRST_DAY}' + to_hours((hash(i, 3) % (730 * 24))::BIGINT), now(), \
+               CASE WHEN channel <> 'review.app_store' THEN least(10, (hash(i, 4) % 11) + level % 2) END, \
+               CASE WHEN channel IN ('survey.after_service_call', 'survey.digital') \
+                    THEN 1 + (hash(i, 5) % 5) END, \
+               CASE WHEN channel = 'review.app_store' THEN 1 + (hash(i, 6) % 5) END, 0 \
+             FROM (SELECT i, [{markets}][1 + (hash(i, 1) % 8)::BIGINT] AS market, \
+                          [{channels}][1 + (hash(i, 2) % 4)::BIGINT] AS channel, \
+                          hash(i, 1) % 8 AS level \
+                   FROM range({start}, {end}) t(i))"
+        );
+        warehouse.write(|c| Ok(c.execute_batch(&sql)?))?;
+        println!("generated {end} of {records} records");
+        start = end;
+    }
+    Ok(())
+}
+
+fn settings(path: &Path) -> anyhow::Result<Settings> {
+    let mut text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\npath = {:?}\n\
+         [[regions]]\nid = \"europe\"\nname = \"Europe\"\n",
+        path.display().to_string()
+    );
+    for code in MARKETS {
+        text.push_str(&format!(
+            "[[markets]]\ncode = \"{code}\"\nname = \"{code}\"\nregion = \"europe\"\nlanguages = [\"en\"]\n"
+        ));
+    }
+    for (channel, programme) in CHANNELS {
+        text.push_str(&format!(
+            "[[channels]]\nid = \"{channel}\"\nname = \"{channel}\"\nprogramme = \"{programme}\"\n"
+        ));
+    }
+    Ok(Settings::from_toml(&text, [], Path::new("bench.toml"))?)
+}
+
+async fn measure(args: &QueryArgs, path: &Path) -> anyhow::Result<()> {
+    let settings = settings(path)?;
+    let secret = b"bench-secret-bench-secret-bench-secret";
+    let token = AuthKeys::hs256(secret, &settings.auth).mint(
+        "bench",
+        Role::HqAnalyst,
+        &[],
+        &[],
+        Duration::from_secs(3600),
+    );
+    let app = Application::build(settings, secret).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let client = reqwest::Client::new();
+    let warehouse = app.warehouse();
+    let server = tokio::spawn(app.run_until_stopped());
+
+    let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    // In the order the server lists them (sorted), so the statements are the same.
+    let mut all_markets = MARKETS.map(str::to_owned).to_vec();
+    all_markets.sort();
+    let all_markets = Some(all_markets);
+    let by_month = |measure| CellQuery {
+        by_month: true,
+        ..CellQuery::all(measure)
+    };
+    // What /compare runs for a half year of the transactional programme: the mix over all
+    // markets, then the cells of the period and of the previous half year, in the mix's
+    // channels (the review channel has no NPS, so it is not in the mix).
+    let half_year = CellQuery {
+        markets: all_markets.clone(),
+        from: date("2026-07-01"),
+        to: date("2026-12-31"),
+        ..CellQuery::all(Measure::Nps)
+    };
+    let mix = CellQuery {
+        markets: None,
+        channels: Some(vec![
+            "review.app_store".into(),
+            "survey.after_service_call".into(),
+            "survey.digital".into(),
+        ]),
+        ..half_year.clone()
+    };
+    let with_channels = |query: &CellQuery| CellQuery {
+        channels: Some(vec![
+            "survey.after_service_call".into(),
+            "survey.digital".into(),
+        ]),
+        ..query.clone()
+    };
+    let previous = CellQuery {
+        from: date("2025-12-29"),
+        to: date("2026-06-30"),
+        ..half_year.clone()
+    };
+    // /trends for a year reads its 12 months and the 12 before.
+    let trend = CellQuery {
+        by_month: true,
+        markets: all_markets,
+        from: date("2025-01-01"),
+        to: date("2026-12-31"),
+        ..CellQuery::all(Measure::Nps)
+    };
+    let cases: [(&str, String, Vec<Statement>); 6] = [
+        (
+            "/nps by market,channel",
+            "/api/v1/nps".into(),
+            vec![CellQuery::all(Measure::Nps).to_sql()],
+        ),
+        (
+            "/nps by market,channel,month",
+            "/api/v1/nps?group_by=market,channel,month".into(),
+            vec![by_month(Measure::Nps).to_sql()],
+        ),
+        (
+            "/csat by market,channel,month",
+            "/api/v1/csat?group_by=market,channel,month".into(),
+            vec![by_month(Measure::Csat).to_sql()],
+        ),
+        (
+            "/stars by market,channel",
+            "/api/v1/stars".into(),
+            vec![CellQuery::all(Measure::Stars).to_sql()],
+        ),
+        (
+            "/compare half year, 8 markets, against DE",
+            "/api/v1/compare?from=2026-07-01&to=2026-12-31&against=DE".into(),
+            vec![
+                mix.mix_sql(),
+                with_channels(&half_year).to_sql(),
+                with_channels(&previous).to_sql(),
+            ],
+        ),
+        (
+            "/trends 12 months, 8 markets",
+            "/api/v1/trends?from=2026-01&to=2026-12".into(),
+            vec![trend.to_sql()],
+        ),
+    ];
+    for (label, path, statements) in cases {
+        let timings = time_against_sql(
+            &client,
+            &format!("{base}{path}"),
+            &token,
+            &warehouse,
+            &statements,
+            args.repetitions,
+        )
+        .await?;
+        report(label, timings);
+    }
+    println!("peak resident memory: {}", peak_memory());
+    server.abort();
+    Ok(())
+}

@@ -1,0 +1,691 @@
+//! `GET /api/v1/compare`: markets side by side on the same footing. Each market's figure is
+//! directly standardised over one reference channel mix, with its interval, the cells it was
+//! built from, and tests against a chosen market and against its own baseline period.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use chrono::{Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use super::params;
+use crate::analysis::estimate::{difference, Difference, Estimate, Interval, ALPHA, Z_95};
+use crate::analysis::multiple::holm;
+use crate::analysis::scale::{Headline, Histogram, Measure};
+use crate::analysis::standardise::{standardise, ChannelCell, ReferenceMix, Standardised};
+use crate::auth::Caller;
+use crate::catalog::Catalog;
+use crate::config::AnalysisSettings;
+use crate::domain::{MarketCode, Programme};
+use crate::error::ApiError;
+use crate::warehouse::queries::{CellKey, CellQuery};
+use crate::warehouse::Warehouse;
+
+/// Query string of `/api/v1/compare`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareParams {
+    /// First day of the period, `YYYY-MM-DD` (required).
+    from: Option<String>,
+    /// Last day of the period, included (required).
+    to: Option<String>,
+    /// Comma list of markets; default: every market in the caller's scope.
+    markets: Option<String>,
+    /// `transactional` or `relational`: which programme's channels are compared. Default:
+    /// the programme of the configured reference mix, else transactional.
+    programme: Option<String>,
+    /// Restrict the comparison to these channels of the programme (the reference mix is
+    /// renormalised).
+    channels: Option<String>,
+    /// `nps` (default), `csat`, `ces` or `stars`.
+    measure: Option<String>,
+    /// Test every market against this one.
+    against: Option<String>,
+    /// `previous_period` (default: the same number of days just before) or `trailing_12m`.
+    baseline: Option<String>,
+    /// Standardise over the usable channels when some are missing, flagged.
+    partial: Option<bool>,
+    /// `none` (default) or `holm`, across the markets compared.
+    adjust: Option<String>,
+}
+
+/// Which earlier period a market is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum BaselineKind {
+    PreviousPeriod,
+    Trailing12m,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Adjustment {
+    None,
+    Holm,
+}
+
+#[derive(Debug, Serialize)]
+struct Period {
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+#[derive(Debug, Serialize)]
+struct MixAnswer {
+    /// `config` (set by HQ) or `warehouse` (all markets' mix in the period).
+    source: &'static str,
+    weights: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct ChannelAnswer {
+    channel: String,
+    weight: f64,
+    n: u64,
+    value: Option<f64>,
+    se: Option<f64>,
+    ci95: Option<Interval>,
+    low_n: bool,
+    suppressed: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Test {
+    #[serde(flatten)]
+    difference: Difference,
+    /// Holm-adjusted p-value, when asked for; `significant` then uses it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p_adjusted: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct AgainstMarket {
+    market: String,
+    #[serde(flatten)]
+    test: Test,
+}
+
+#[derive(Debug, Serialize)]
+struct AgainstBaseline {
+    baseline_value: f64,
+    baseline_se: f64,
+    #[serde(flatten)]
+    test: Test,
+}
+
+#[derive(Debug, Serialize)]
+struct MarketAnswer {
+    market: String,
+    name: Option<String>,
+    /// `complete`, `partial` or `unavailable`.
+    status: &'static str,
+    value: Option<f64>,
+    se: Option<f64>,
+    ci95: Option<Interval>,
+    /// 1 = highest value among the markets with one.
+    rank: Option<usize>,
+    /// Share of the reference mix the figure covers (1 unless partial).
+    coverage: Option<f64>,
+    /// Why the figure is null or partial.
+    reason: Option<String>,
+    /// Responses in the reference channels.
+    n: u64,
+    cells: Vec<ChannelAnswer>,
+    vs_market: Option<AgainstMarket>,
+    vs_baseline: Option<AgainstBaseline>,
+}
+
+#[derive(Debug, Serialize)]
+struct Answer {
+    measure: Measure,
+    programme: Programme,
+    statistic: Headline,
+    period: Period,
+    baseline: BaselineAnswer,
+    reference_mix: MixAnswer,
+    partial: bool,
+    adjust: Adjustment,
+    against: Option<String>,
+    n_min: u64,
+    privacy_floor: u64,
+    markets: Vec<MarketAnswer>,
+}
+
+#[derive(Debug, Serialize)]
+struct BaselineAnswer {
+    kind: BaselineKind,
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+/// What the handler asks of the warehouse.
+struct Request {
+    measure: Measure,
+    markets: Vec<String>,
+    /// The programme's channels, maybe narrowed by the caller.
+    channels: BTreeSet<String>,
+    period: (NaiveDate, NaiveDate),
+    baseline: (NaiveDate, NaiveDate),
+}
+
+/// What the warehouse answers.
+struct Counts {
+    mix: Option<(ReferenceMix, &'static str)>,
+    current: BTreeMap<CellKey, Histogram>,
+    baseline: BTreeMap<CellKey, Histogram>,
+}
+
+/// Handler.
+pub async fn compare(
+    caller: Caller,
+    params: web::Query<CompareParams>,
+    warehouse: web::Data<Arc<Warehouse>>,
+    catalog: web::Data<Arc<Catalog>>,
+    analysis: web::Data<AnalysisSettings>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_feedback_reader()?;
+    let params = params.into_inner();
+    let measure = params::measure(params.measure.as_deref())?;
+    let from = required_date("from", params.from.as_deref())?;
+    let to = required_date("to", params.to.as_deref())?;
+    params::ordered(Some(from), Some(to))?;
+    let baseline_kind = match params.baseline.as_deref() {
+        None | Some("previous_period") => BaselineKind::PreviousPeriod,
+        Some("trailing_12m") => BaselineKind::Trailing12m,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_baseline",
+                format!("unknown baseline {other:?}; use previous_period or trailing_12m"),
+            ))
+        }
+    };
+    let adjust = match params.adjust.as_deref() {
+        None | Some("none") => Adjustment::None,
+        Some("holm") => Adjustment::Holm,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_adjust",
+                format!("unknown adjustment {other:?}; use none or holm"),
+            ))
+        }
+    };
+    let partial = params.partial.unwrap_or(false);
+
+    let mut markets = match caller
+        .scope
+        .filter(params::markets(params.markets.as_deref())?)?
+    {
+        Some(markets) => markets,
+        None => catalog
+            .market_codes()
+            .map(|m| m.as_str().to_owned())
+            .collect(),
+    };
+    let against = params::markets(params.against.as_deref())?
+        .map(|list| match <[MarketCode; 1]>::try_from(list) {
+            Ok([one]) => Ok(one),
+            Err(_) => Err(ApiError::bad_request(
+                "invalid_market",
+                "against names exactly one market",
+            )),
+        })
+        .transpose()?;
+    if let Some(against) = &against {
+        caller.scope.filter(Some(vec![against.clone()]))?;
+        if !markets.iter().any(|m| m == against.as_str()) {
+            markets.push(against.as_str().to_owned());
+        }
+    }
+    let baseline = baseline_period(baseline_kind, from, to)?;
+    let configured = (!analysis.reference_mix.is_empty())
+        .then(|| ReferenceMix::new(analysis.reference_mix.clone()))
+        .transpose()
+        .map_err(ApiError::Internal)?;
+    let configured_programme = configured
+        .as_ref()
+        .and_then(|mix| mix.weights().keys().next())
+        .and_then(|channel| catalog.programme(channel));
+    let programme = match params.programme.as_deref() {
+        None => configured_programme.unwrap_or_default(),
+        Some(name) => Programme::parse(name).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_programme",
+                format!("unknown programme {name:?}; use transactional or relational"),
+            )
+        })?,
+    };
+    let channels = programme_channels(&catalog, programme, params.channels.as_deref())?;
+    let configured = configured.filter(|_| configured_programme == Some(programme));
+    let request = Request {
+        measure,
+        markets: markets.clone(),
+        channels,
+        period: (from, to),
+        baseline,
+    };
+    let warehouse = warehouse.get_ref().clone();
+    let counts = web::block(move || count(&warehouse, &request, configured)).await??;
+
+    let Some((mix, source)) = counts.mix.as_ref() else {
+        return Err(ApiError::bad_request(
+            "no_reference_channels",
+            format!(
+                "no {} channel of the reference mix has responses of {measure} in the period",
+                programme.name()
+            ),
+        ));
+    };
+    let footing = Footing {
+        measure,
+        mix,
+        partial,
+        analysis: &analysis,
+    };
+    let mut answers: Vec<MarketAnswer> = markets
+        .iter()
+        .map(|market| {
+            let cells = channel_cells(&counts.current, market, mix);
+            let previous = channel_cells(&counts.baseline, market, mix);
+            let name = MarketCode::parse(market)
+                .ok()
+                .and_then(|code| catalog.market(&code).map(|m| m.name.clone()));
+            market_answer(market, name, &cells, &previous, &footing)
+        })
+        .collect();
+    if let Some(against) = &against {
+        add_market_tests(&mut answers, against.as_str(), &counts, &footing);
+    }
+    rank(&mut answers);
+    if adjust == Adjustment::Holm {
+        adjust_holm(&mut answers);
+    }
+    Ok(HttpResponse::Ok().json(Answer {
+        measure,
+        programme,
+        statistic: measure.headline(),
+        period: Period { from, to },
+        baseline: BaselineAnswer {
+            kind: baseline_kind,
+            from: baseline.0,
+            to: baseline.1,
+        },
+        reference_mix: MixAnswer {
+            source,
+            weights: mix.weights().clone(),
+        },
+        partial,
+        adjust,
+        against: against.map(|a| a.as_str().to_owned()),
+        n_min: analysis.n_min,
+        privacy_floor: analysis.privacy_floor,
+        markets: answers,
+    }))
+}
+
+/// The channels of `programme`, narrowed to `asked` when given.
+fn programme_channels(
+    catalog: &Catalog,
+    programme: Programme,
+    asked: Option<&str>,
+) -> Result<BTreeSet<String>, ApiError> {
+    let all = catalog.channels_of(programme);
+    let Some(asked) = asked else {
+        return Ok(all);
+    };
+    let mut chosen = BTreeSet::new();
+    for channel in params::comma_list(asked) {
+        match catalog.programme(&channel) {
+            None => {
+                return Err(ApiError::bad_request(
+                    "unknown_channel",
+                    format!("no channel {channel:?} is configured"),
+                ))
+            }
+            Some(other) if other != programme => {
+                return Err(ApiError::bad_request(
+                    "programmes_not_combined",
+                    format!(
+                        "{channel} belongs to the {} programme, not {}: relational and \
+                         transactional feedback measure different things and are never combined",
+                        other.name(),
+                        programme.name()
+                    ),
+                ))
+            }
+            Some(_) => {
+                chosen.insert(channel);
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+fn required_date(name: &str, text: Option<&str>) -> Result<NaiveDate, ApiError> {
+    params::date(name, text)?.ok_or_else(|| {
+        ApiError::bad_request(
+            "missing_period",
+            format!("{name} is required: compare a period, e.g. from=2026-01-01&to=2026-03-31"),
+        )
+    })
+}
+
+fn baseline_period(
+    kind: BaselineKind,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let out_of_range = || ApiError::bad_request("invalid_range", "the period is out of range");
+    let end = from.pred_opt().ok_or_else(out_of_range)?;
+    let start = match kind {
+        BaselineKind::PreviousPeriod => end - (to - from),
+        BaselineKind::Trailing12m => from
+            .checked_sub_months(Months::new(12))
+            .ok_or_else(out_of_range)?,
+    };
+    Ok((start, end))
+}
+
+/// The three queries: the mix (over all markets, so it never depends on the caller), and the
+/// cells of the asked markets in the period and in its baseline.
+fn count(
+    warehouse: &Warehouse,
+    request: &Request,
+    configured: Option<ReferenceMix>,
+) -> Result<Counts, ApiError> {
+    let in_period = |(from, to): (NaiveDate, NaiveDate), channels: Vec<String>| CellQuery {
+        measure: request.measure,
+        by_month: false,
+        markets: Some(request.markets.clone()),
+        channels: Some(channels),
+        from: Some(from),
+        to: Some(to),
+    };
+    let mix = match configured {
+        Some(mix) => mix.restricted_to(&request.channels).map(|m| (m, "config")),
+        None => {
+            let channels = request.channels.iter().cloned().collect();
+            let responses =
+                warehouse.responses_per_channel(&in_period(request.period, channels))?;
+            ReferenceMix::from_responses(&responses).map(|m| (m, "warehouse"))
+        }
+    };
+    let Some((reference, _)) = &mix else {
+        return Ok(Counts {
+            mix,
+            current: BTreeMap::new(),
+            baseline: BTreeMap::new(),
+        });
+    };
+    let channels: Vec<String> = reference.weights().keys().cloned().collect();
+    let current = warehouse.score_cells(&in_period(request.period, channels.clone()))?;
+    let baseline = warehouse.score_cells(&in_period(request.baseline, channels))?;
+    Ok(Counts {
+        mix,
+        current,
+        baseline,
+    })
+}
+
+fn channel_cells(
+    cells: &BTreeMap<CellKey, Histogram>,
+    market: &str,
+    mix: &ReferenceMix,
+) -> BTreeMap<String, Histogram> {
+    mix.weights()
+        .keys()
+        .filter_map(|channel| {
+            let key = CellKey {
+                market: market.to_owned(),
+                channel: channel.clone(),
+                month: None,
+            };
+            cells.get(&key).map(|h| (channel.clone(), h.clone()))
+        })
+        .collect()
+}
+
+/// What every market of one answer is computed with.
+#[derive(Clone, Copy)]
+struct Footing<'a> {
+    measure: Measure,
+    mix: &'a ReferenceMix,
+    partial: bool,
+    analysis: &'a AnalysisSettings,
+}
+
+fn standardised(cells: &BTreeMap<String, Histogram>, footing: &Footing<'_>) -> Standardised {
+    let inputs: BTreeMap<String, ChannelCell> = cells
+        .iter()
+        .map(|(channel, h)| {
+            let cell = ChannelCell {
+                n: h.n(),
+                estimate: h.headline(),
+            };
+            (channel.clone(), cell)
+        })
+        .collect();
+    standardise(
+        footing.mix,
+        &inputs,
+        footing.analysis.n_min,
+        footing.partial,
+    )
+}
+
+fn market_answer(
+    market: &str,
+    name: Option<String>,
+    cells: &BTreeMap<String, Histogram>,
+    previous: &BTreeMap<String, Histogram>,
+    footing: &Footing<'_>,
+) -> MarketAnswer {
+    let Footing {
+        measure,
+        mix,
+        analysis,
+        ..
+    } = *footing;
+    let result = standardised(cells, footing);
+    let (status, coverage, reason) = match &result {
+        Standardised::Complete(_) => ("complete", Some(1.0), None),
+        Standardised::Partial {
+            coverage, left_out, ..
+        } => (
+            "partial",
+            Some(*coverage),
+            Some(format!(
+                "partial: standardised over the channels present; left out {}",
+                describe(&[], left_out, analysis.n_min)
+            )),
+        ),
+        Standardised::Unavailable { missing, too_small } => (
+            "unavailable",
+            None,
+            Some(describe(missing, too_small, analysis.n_min)),
+        ),
+    };
+    let estimate = result.estimate();
+    let vs_baseline = estimate.and_then(|now| {
+        let before = standardised(previous, footing).estimate()?;
+        Some(AgainstBaseline {
+            baseline_value: before.value,
+            baseline_se: before.standard_error,
+            test: Test {
+                difference: difference(now, before),
+                p_adjusted: None,
+            },
+        })
+    });
+    MarketAnswer {
+        market: market.to_owned(),
+        name,
+        status,
+        value: estimate.map(|e| e.value),
+        se: estimate.map(|e| e.standard_error),
+        ci95: estimate.map(|e| e.interval(Z_95, measure.headline_bounds())),
+        rank: None,
+        coverage,
+        reason,
+        n: cells.values().map(Histogram::n).sum(),
+        cells: mix
+            .weights()
+            .iter()
+            .map(|(channel, weight)| channel_answer(channel, *weight, cells.get(channel), analysis))
+            .collect(),
+        vs_market: None,
+        vs_baseline,
+    }
+}
+
+fn channel_answer(
+    channel: &str,
+    weight: f64,
+    histogram: Option<&Histogram>,
+    analysis: &AnalysisSettings,
+) -> ChannelAnswer {
+    let n = histogram.map_or(0, Histogram::n);
+    let suppressed = n < analysis.privacy_floor;
+    let shown = histogram.filter(|_| !suppressed);
+    let estimate = shown.and_then(Histogram::headline);
+    ChannelAnswer {
+        channel: channel.to_owned(),
+        weight,
+        n,
+        value: estimate.map(|e| e.value),
+        se: estimate.map(|e| e.standard_error),
+        ci95: shown.and_then(|h| h.headline_interval(Z_95)),
+        low_n: n < analysis.n_min,
+        suppressed,
+    }
+}
+
+/// "no responses in a, b; fewer than 30 responses in c (n = 12)".
+fn describe(missing: &[String], too_small: &[(String, u64)], n_min: u64) -> String {
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("no responses in {}", missing.join(", ")));
+    }
+    let empty: Vec<&String> = too_small
+        .iter()
+        .filter(|(_, n)| *n == 0)
+        .map(|(c, _)| c)
+        .collect();
+    if !empty.is_empty() {
+        let names: Vec<&str> = empty.iter().map(|c| c.as_str()).collect();
+        parts.push(format!("no responses in {}", names.join(", ")));
+    }
+    let small: Vec<String> = too_small
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(c, n)| format!("{c} (n = {n})"))
+        .collect();
+    if !small.is_empty() {
+        parts.push(format!(
+            "fewer than {n_min} responses in {}",
+            small.join(", ")
+        ));
+    }
+    parts.join("; ")
+}
+
+fn add_market_tests(
+    answers: &mut [MarketAnswer],
+    against: &str,
+    counts: &Counts,
+    footing: &Footing<'_>,
+) {
+    let estimate_of = |answer: &MarketAnswer| -> Option<Estimate> {
+        Some(Estimate {
+            value: answer.value?,
+            standard_error: answer.se?,
+        })
+    };
+    let reference = answers
+        .iter()
+        .find(|a| a.market == against)
+        .and_then(estimate_of)
+        .or_else(|| {
+            let cells = channel_cells(&counts.current, against, footing.mix);
+            standardised(&cells, footing).estimate()
+        });
+    let Some(reference) = reference else {
+        return;
+    };
+    for answer in answers.iter_mut().filter(|a| a.market != against) {
+        answer.vs_market = estimate_of(answer).map(|own| AgainstMarket {
+            market: against.to_owned(),
+            test: Test {
+                difference: difference(own, reference),
+                p_adjusted: None,
+            },
+        });
+    }
+}
+
+fn rank(answers: &mut [MarketAnswer]) {
+    let mut order: Vec<(usize, f64)> = answers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| a.value.map(|v| (i, v)))
+        .collect();
+    order.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (rank, (index, _)) in order.into_iter().enumerate() {
+        answers[index].rank = Some(rank + 1);
+    }
+}
+
+/// Holm within each family: the tests against the chosen market, and the tests against
+/// each market's own baseline.
+fn adjust_holm(answers: &mut [MarketAnswer]) {
+    fn apply(tests: Vec<&mut Test>) {
+        let p: Vec<f64> = tests.iter().map(|t| t.difference.p_value).collect();
+        for (test, adjusted) in tests.into_iter().zip(holm(&p)) {
+            test.p_adjusted = Some(adjusted);
+            test.difference.significant = adjusted < ALPHA;
+        }
+    }
+    apply(
+        answers
+            .iter_mut()
+            .filter_map(|a| a.vs_market.as_mut().map(|t| &mut t.test))
+            .collect(),
+    );
+    apply(
+        answers
+            .iter_mut()
+            .filter_map(|a| a.vs_baseline.as_mut().map(|t| &mut t.test))
+            .collect(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baselines_end_the_day_before_the_period() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            baseline_period(
+                BaselineKind::PreviousPeriod,
+                d("2026-04-01"),
+                d("2026-06-30")
+            )
+            .unwrap(),
+            (d("2025-12-31"), d("2026-03-31"))
+        );
+        assert_eq!(
+            baseline_period(BaselineKind::Trailing12m, d("2026-04-01"), d("2026-06-30")).unwrap(),
+            (d("2025-04-01"), d("2026-03-31"))
+        );
+    }
+
+    #[test]
+    fn reasons_name_the_channels_and_their_n() {
+        assert_eq!(
+            describe(&["app".into()], &[("call".into(), 12)], 30),
+            "no responses in app; fewer than 30 responses in call (n = 12)"
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! `GET /api/v1/{nps,csat,ces,stars}`: one measure per market and channel (and month), never
+//! pooled across markets, channels or measures.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::params;
+use crate::analysis::scale::{Figures, Histogram, Measure};
+use crate::auth::Caller;
+use crate::config::AnalysisSettings;
+use crate::error::ApiError;
+use crate::warehouse::queries::{CellKey, CellQuery};
+use crate::warehouse::Warehouse;
+
+/// Query string of the score routes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreParams {
+    /// Comma list of `market`, `channel`, `month`; `market` and `channel` are required.
+    group_by: Option<String>,
+    /// Comma list of market codes.
+    markets: Option<String>,
+    /// Comma list of channel ids.
+    channels: Option<String>,
+    /// First day, `YYYY-MM-DD`.
+    from: Option<String>,
+    /// Last day included, `YYYY-MM-DD`.
+    to: Option<String>,
+}
+
+/// One cell of the answer.
+#[derive(Debug, Serialize)]
+pub struct Cell {
+    pub market: String,
+    pub channel: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
+    pub n: u64,
+    #[serde(flatten)]
+    pub figures: Figures,
+    /// n below `n_min`: read with care.
+    pub low_n: bool,
+    /// n below the privacy floor: values withheld, n still shown.
+    pub suppressed: bool,
+}
+
+impl Cell {
+    /// A cell's figures with the thresholds applied.
+    pub fn new(key: CellKey, histogram: &Histogram, analysis: &AnalysisSettings) -> Cell {
+        let n = histogram.n();
+        let suppressed = n < analysis.privacy_floor;
+        Cell {
+            market: key.market,
+            channel: key.channel,
+            month: key.month,
+            n,
+            figures: Figures::of(histogram, suppressed),
+            low_n: n < analysis.n_min,
+            suppressed,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Answer {
+    measure: Measure,
+    group_by: Vec<&'static str>,
+    n_min: u64,
+    privacy_floor: u64,
+    cells: Vec<Cell>,
+}
+
+/// Handler; the measure comes from the route's app data.
+pub async fn cells(
+    caller: Caller,
+    measure: web::Data<Measure>,
+    params: web::Query<ScoreParams>,
+    warehouse: web::Data<Arc<Warehouse>>,
+    analysis: web::Data<AnalysisSettings>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_feedback_reader()?;
+    let params = params.into_inner();
+    let group_by = parse_group_by(params.group_by.as_deref())?;
+    let query = CellQuery {
+        measure: **measure,
+        by_month: group_by.contains(&"month"),
+        markets: caller
+            .scope
+            .filter(params::markets(params.markets.as_deref())?)?,
+        channels: params.channels.as_deref().map(params::comma_list),
+        from: params::date("from", params.from.as_deref())?,
+        to: params::date("to", params.to.as_deref())?,
+    };
+    params::ordered(query.from, query.to)?;
+    let warehouse = warehouse.get_ref().clone();
+    let cells = web::block(move || warehouse.score_cells(&query)).await??;
+    Ok(HttpResponse::Ok().json(Answer {
+        measure: **measure,
+        group_by,
+        n_min: analysis.n_min,
+        privacy_floor: analysis.privacy_floor,
+        cells: cells
+            .into_iter()
+            .map(|(key, histogram)| Cell::new(key, &histogram, &analysis))
+            .collect(),
+    }))
+}
+
+fn parse_group_by(text: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
+    let mut group_by = vec!["market", "channel"];
+    let Some(text) = text else {
+        return Ok(group_by);
+    };
+    let asked = params::comma_list(text);
+    for key in &asked {
+        match key.as_str() {
+            "market" | "channel" => {}
+            "month" => group_by.push("month"),
+            other => {
+                return Err(ApiError::bad_request(
+                    "invalid_group_by",
+                    format!("cannot group by {other:?}; use market, channel and optionally month"),
+                ))
+            }
+        }
+    }
+    for required in ["market", "channel"] {
+        if !asked.iter().any(|k| k == required) {
+            return Err(ApiError::bad_request(
+                "pooling_not_allowed",
+                format!(
+                    "group_by must include {required}: scores of different markets or channels are \
+                     never pooled, because channel levels and mixes differ; compare markets with a \
+                     standardised channel mix instead (/api/v1/compare)"
+                ),
+            ));
+        }
+    }
+    Ok(group_by)
+}
