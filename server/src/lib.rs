@@ -3,17 +3,19 @@
 //!
 //! # Layout
 //! - [`config`]: settings from `config/chorus.toml` and `CHORUS_…__…` variables.
-//! - [`domain`]: small validated types (`MarketCode`, `Role`); [`catalog`]: markets, regions
+//! - [`domain`]: small validated types (`MarketCode`, `Role`, `Programme`); [`catalog`]: markets, regions
 //!   and channels indexed from the config.
-//! - [`analysis`]: pure math and text functions (NPS, intervals, language). No I/O.
+//! - [`analysis`]: pure math and text functions (NPS, CSAT/CES/stars, intervals, direct
+//!   standardisation, Holm, monthly windows, language). No I/O.
 //! - [`plugins`]: loading connector libraries and calling the C ABI (the only host-side unsafe).
 //! - [`ingest`]: runs an instance through its plugin, validates, normalises, commits; and the
 //!   scheduler.
-//! - [`warehouse`]: the DuckDB file: migrations, batch commits with cursors, read queries.
+//! - [`warehouse`]: the DuckDB file: migrations, batch commits with cursors, read queries
+//!   (counts per score value), Parquet export.
 //! - [`auth`]: JWT validation, scopes, development tokens.
 //! - [`routes`] and [`error`]: the HTTP API and the one mapping of errors to responses.
 //! - [`startup`], [`telemetry`], [`counters`]: wiring, logging, `/metrics`.
-//! - [`bench`]: the ingest and query benchmark behind `chorus bench`.
+//! - [`bench`]: the ingest and query benchmarks behind `chorus bench ingest|queries`.
 
 pub mod analysis;
 pub mod auth;

@@ -8,4 +8,6 @@ pub mod nps;
 pub mod proportion;
 pub mod scale;
 pub mod standardise;
+#[cfg(test)]
+mod testing;
 pub mod trend;

@@ -88,6 +88,7 @@ impl NpsCounts {
 mod tests {
     use super::*;
     use crate::analysis::estimate::{difference, weighted_sum, Z_95};
+    use crate::analysis::testing::Lcg;
 
     /// Σ w·NPS over channels, as the comparison computes it.
     fn standardised(cells: &[(f64, NpsCounts)]) -> Option<Estimate> {
@@ -205,32 +206,11 @@ mod tests {
 
     #[test]
     fn the_variance_formula_agrees_with_a_simulation() {
-        // Deterministic linear congruential generator: no randomness crate, same numbers
-        // every run.
-        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut uniform = move || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut random = Lcg::new(0x2545_f491_4f6c_dd1d);
         let (p, d, n, trials) = (0.45, 0.25, 200u64, 4_000);
-        let mut estimates = Vec::with_capacity(trials);
-        for _ in 0..trials {
-            let mut counts = NpsCounts {
-                n,
-                ..NpsCounts::default()
-            };
-            for _ in 0..n {
-                let u = uniform();
-                if u < p {
-                    counts.promoters += 1;
-                } else if u < p + d {
-                    counts.detractors += 1;
-                }
-            }
-            estimates.push(counts.nps().unwrap());
-        }
+        let estimates: Vec<f64> = (0..trials)
+            .map(|_| random.nps_sample(n, p, d).nps().unwrap())
+            .collect();
         let mean = estimates.iter().sum::<f64>() / trials as f64;
         let sd = (estimates.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (trials - 1) as f64)
             .sqrt();

@@ -168,6 +168,7 @@ pub fn standardise(
 mod tests {
     use super::*;
     use crate::analysis::nps::NpsCounts;
+    use crate::analysis::testing::Lcg;
 
     fn mix(pairs: &[(&str, f64)]) -> ReferenceMix {
         ReferenceMix::new(pairs.iter().map(|(c, w)| (c.to_string(), *w)).collect()).unwrap()
@@ -282,6 +283,101 @@ mod tests {
         assert_eq!(
             standardise(&mix, &forward, 30, false),
             standardise(&mix, &backward, 30, false)
+        );
+    }
+
+    /// Random mixes and markets: every property below must hold for each case.
+    #[test]
+    fn properties_hold_for_random_markets() {
+        let mut random = Lcg::new(7);
+        for case in 0..300 {
+            let channels = random.between(1, 5) as usize;
+            let names: Vec<String> = (0..channels).map(|c| format!("c{c}")).collect();
+            let raw: BTreeMap<String, u64> = names
+                .iter()
+                .map(|c| (c.clone(), random.between(1, 100)))
+                .collect();
+            let mix = ReferenceMix::from_responses(&raw).unwrap();
+            let market: BTreeMap<String, ChannelCell> = names
+                .iter()
+                .map(|c| {
+                    let n = random.between(30, 2_000);
+                    let p = random.uniform() * 0.8;
+                    let d = random.uniform() * (1.0 - p);
+                    let counts = random.nps_sample(n, p, d);
+                    (
+                        c.clone(),
+                        ChannelCell {
+                            n,
+                            estimate: counts.estimate(),
+                        },
+                    )
+                })
+                .collect();
+            let s = standardise(&mix, &market, 30, false).estimate().unwrap();
+            // A convex combination stays between the lowest and highest channel.
+            let values: Vec<f64> = market.values().map(|c| c.estimate.unwrap().value).collect();
+            let (low, high) = values
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+            assert!(
+                s.value >= low - 1e-9 && s.value <= high + 1e-9,
+                "case {case}"
+            );
+            // Its SE never exceeds the largest channel SE.
+            let largest = market
+                .values()
+                .map(|c| c.estimate.unwrap().standard_error)
+                .fold(0.0, f64::max);
+            assert!(s.standard_error <= largest + 1e-9, "case {case}");
+            // All weight on one channel gives that channel's own figure.
+            let pick = &names[random.between(0, channels as u64 - 1) as usize];
+            let one = ReferenceMix::new([(pick.clone(), 1.0)].into()).unwrap();
+            assert_eq!(
+                standardise(&one, &market, 30, false).estimate(),
+                market[pick].estimate,
+                "case {case}"
+            );
+            // Reversing the order the cells arrive in changes nothing.
+            let reversed: BTreeMap<String, ChannelCell> = market
+                .iter()
+                .rev()
+                .map(|(c, cell)| (c.clone(), *cell))
+                .collect();
+            assert_eq!(standardise(&mix, &reversed, 30, false).estimate(), Some(s));
+        }
+    }
+
+    #[test]
+    fn the_standardised_variance_agrees_with_a_simulation() {
+        let mut random = Lcg::new(11);
+        let mix = mix(&[("a", 0.3), ("b", 0.7)]);
+        let (a, b) = ((150, 0.6, 0.1), (400, 0.3, 0.4));
+        let trials = 3_000;
+        let estimates: Vec<f64> = (0..trials)
+            .map(|_| {
+                let cell = |(n, p, d): (u64, f64, f64), random: &mut Lcg| {
+                    let counts = random.nps_sample(n, p, d);
+                    ChannelCell {
+                        n,
+                        estimate: counts.estimate(),
+                    }
+                };
+                let market = cells(&[("a", cell(a, &mut random)), ("b", cell(b, &mut random))]);
+                standardise(&mix, &market, 30, false)
+                    .estimate()
+                    .unwrap()
+                    .value
+            })
+            .collect();
+        let mean = estimates.iter().sum::<f64>() / trials as f64;
+        let sd = (estimates.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (trials - 1) as f64)
+            .sqrt();
+        let var = |(n, p, d): (u64, f64, f64)| (p + d - (p - d) * (p - d)) / n as f64;
+        let expected = 100.0 * (0.09 * var(a) + 0.49 * var(b)).sqrt();
+        assert!(
+            (sd - expected).abs() < expected * 0.05,
+            "{sd} vs {expected}"
         );
     }
 }

@@ -184,9 +184,9 @@ async fn measure(args: &QueryArgs, path: &Path) -> anyhow::Result<()> {
         ..half_year.clone()
     };
     // /trends for a year reads its 12 months and the 12 before.
+    // An HQ caller asks for no markets: no market filter, as on /nps.
     let trend = CellQuery {
         by_month: true,
-        markets: all_markets,
         from: date("2025-01-01"),
         to: date("2026-12-31"),
         ..CellQuery::all(Measure::Nps)
