@@ -6,8 +6,11 @@ pub mod multiple;
 pub mod normal;
 pub mod nps;
 pub mod proportion;
+pub mod redact;
 pub mod scale;
 pub mod standardise;
+pub mod topics;
 #[cfg(test)]
 mod testing;
 pub mod trend;
+pub mod words;
