@@ -116,6 +116,16 @@ SIZES = {
 LANG = {"DE": "de", "PL": "pl", "FR": "fr", "ES": "es"}
 TOUCHPOINTS = {"relational": ["annual_survey"], "service": ["hotline", "chat", "store"],
                "digital": ["web", "app"]}
+PII = {
+    "DE": ["Lieferung kam nie an, bitte rufen Sie mich an: 0171 2345678",
+           "Frau Schneider an der Hotline war sehr freundlich, danke!"],
+    "PL": ["Paczka nie dotarła, proszę o kontakt: jan.kowalski@example.pl",
+           "Zwrot pieniędzy na konto PL61 1090 1014 0000 0712 1981 2874 nadal nie dotarł"],
+    "FR": ["Colis jamais reçu, rappelez-moi au 06 12 34 56 78 svp",
+           "Remboursement promis sur FR14 2004 1010 0505 0001 3M02 606, toujours rien"],
+    "ES": ["El pedido no llegó, escríbanme a maria.garcia@example.es",
+           "Me cobraron dos veces en la tarjeta 4111 1111 1111 1111"],
+}
 CSAT = {"promoter": [4, 5, 5], "passive": [3, 4], "detractor": [1, 2, 3]}
 START = datetime(2026, 8, 1)
 
@@ -199,6 +209,10 @@ def main():
     # files above stay as they were.
     digital = [r for market in ["DE", "PL", "FR", "ES"] for r in rows(market, "digital")]
     digital.sort(key=lambda r: r["when"])
+    # Some comments carry personal data, which Chorus redacts before storage.
+    for i, r in enumerate(digital):
+        if i % 20 == 7:
+            r["comment"] = PII[r["market"]][(i // 20) % 2]
     write(f"{OUT}/digital-orders.csv",
           ["order_ref", "answered_at", "market", "nps", "csat", "comment", "device"],
           [[r["id"], r["when"].strftime("%Y-%m-%dT%H:%M:%SZ"), r["market"], r["score"],

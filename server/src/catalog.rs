@@ -16,6 +16,10 @@ pub struct Market {
     pub region: String,
     /// Language detector over the market's languages.
     pub languages: MarketLanguages,
+    /// Whether original texts are kept.
+    pub store_original_text: bool,
+    /// Words redacted from its texts.
+    pub redact_terms: Vec<String>,
 }
 
 /// Markets, regions and channels from the configuration.
@@ -37,6 +41,8 @@ impl Catalog {
                         name: m.name.clone(),
                         region: m.region.clone(),
                         languages: MarketLanguages::new(&m.languages),
+                        store_original_text: m.store_original_text,
+                        redact_terms: m.redact_terms.clone(),
                     };
                     (m.code.clone(), market)
                 })

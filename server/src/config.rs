@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::analysis::standardise::ReferenceMix;
-use crate::domain::{MarketCode, Programme};
+use crate::analysis::topics::Taxonomy;
+use crate::domain::{MarketCode, Programme, Role};
 
 /// Everything `chorus serve` needs, as read from `config/chorus.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +30,9 @@ pub struct Settings {
     /// Where plugin libraries are and how they are called.
     #[serde(default)]
     pub plugins: PluginSettings,
+    /// Comment text: topics, redaction, original text.
+    #[serde(default)]
+    pub text: TextSettings,
     /// Regions, each a set of markets.
     #[serde(default)]
     pub regions: Vec<RegionConfig>,
@@ -119,6 +123,43 @@ impl Default for AnalysisSettings {
     }
 }
 
+/// What happens to comment texts before storage.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TextSettings {
+    /// Topic taxonomy file (relative paths: to the working directory); none: no tagging.
+    pub taxonomy: Option<PathBuf>,
+    /// Extra redaction patterns: placeholder name → regular expression.
+    pub redact_patterns: BTreeMap<String, String>,
+    /// Roles that may read original texts, in markets that keep them.
+    pub original_text_roles: Vec<Role>,
+}
+
+impl TextSettings {
+    /// Reads and checks the taxonomy file, if one is configured.
+    ///
+    /// # Errors
+    /// When the file cannot be read or parsed, or its topics are invalid.
+    pub fn load_taxonomy(&self) -> Result<Option<Taxonomy>, ConfigError> {
+        let Some(path) = &self.taxonomy else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let taxonomy: Taxonomy = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let problems = taxonomy.problems();
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
+        Ok(Some(taxonomy))
+    }
+}
+
 /// Plugin loading and calling.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -164,6 +205,13 @@ pub struct MarketConfig {
     pub region: String,
     /// Expected languages (ISO 639-1), main language first.
     pub languages: Vec<String>,
+    /// Keep the original text next to the redacted one (only where local law and policy
+    /// allow); readable only by `text.original_text_roles`.
+    #[serde(default)]
+    pub store_original_text: bool,
+    /// Words removed from texts of this market, e.g. staff names (whole words, any case).
+    #[serde(default)]
+    pub redact_terms: Vec<String>,
 }
 
 /// A feedback channel.
@@ -343,6 +391,16 @@ impl Settings {
                      which measure different things; give a mix of one programme"
                         .to_owned(),
                 );
+            }
+        }
+        for (name, pattern) in &self.text.redact_patterns {
+            if let Err(e) = regex::Regex::new(pattern) {
+                problems.push(format!("text.redact_patterns.{name}: {e}"));
+            }
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                problems.push(format!(
+                    "text.redact_patterns: name {name:?} must match [A-Za-z0-9_]+"
+                ));
             }
         }
         if self.analysis.n_min < 2 {

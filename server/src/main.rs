@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use chorus::auth::{parse_ttl, AuthKeys};
 use chorus::config::Settings;
 use chorus::domain::{MarketCode, Role};
+use chorus::ingest::TextStage;
 use chorus::startup::Application;
 use chorus::warehouse::Warehouse;
 
@@ -105,12 +106,15 @@ fn main() -> anyhow::Result<()> {
         }
         Command::CheckConfig => {
             let settings = load(&cli.config)?;
+            let taxonomy = settings.text.load_taxonomy()?;
+            TextStage::new(&settings.text, taxonomy.as_ref()).map_err(anyhow::Error::msg)?;
             println!(
-                "{}: ok ({} markets, {} channels, {} connector instances)",
+                "{}: ok ({} markets, {} channels, {} connector instances, {} topics)",
                 cli.config.display(),
                 settings.markets.len(),
                 settings.channels.len(),
-                settings.connectors.len()
+                settings.connectors.len(),
+                taxonomy.map_or(0, |t| t.topics.len())
             );
             Ok(())
         }

@@ -14,7 +14,7 @@ use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::counters::Counters;
 use crate::error::{json_error, not_found, path_error, query_error};
-use crate::ingest::{scheduler, Ingestor};
+use crate::ingest::{scheduler, Ingestor, TextStage};
 use crate::plugins::PluginRegistry;
 use crate::routes;
 use crate::warehouse::Warehouse;
@@ -55,6 +55,13 @@ impl Application {
         let warehouse =
             Arc::new(tokio::task::spawn_blocking(move || Warehouse::open(&path)).await??);
         let catalog = Arc::new(Catalog::new(&settings));
+        let taxonomy = settings.text.load_taxonomy()?;
+        if let Some(taxonomy) = &taxonomy {
+            tracing::info!(topics = taxonomy.topics.len(), "topic taxonomy loaded");
+        }
+        let text = Arc::new(
+            TextStage::new(&settings.text, taxonomy.as_ref()).map_err(anyhow::Error::msg)?,
+        );
         let plugin_dir = settings
             .plugins
             .dir
@@ -66,6 +73,7 @@ impl Application {
         let ingestor = Arc::new(Ingestor::new(
             settings.clone(),
             catalog.clone(),
+            text,
             warehouse.clone(),
             plugins,
             counters.clone(),

@@ -18,10 +18,7 @@ fn demo_config(dir: &Path) -> std::path::PathBuf {
     let root = repo_root();
     let text = std::fs::read_to_string(root.join("config/chorus.toml"))
         .unwrap()
-        .replace(
-            "\"config/demo/",
-            &format!("\"{}/config/demo/", root.display()),
-        );
+        .replace("\"config/", &format!("\"{}/config/", root.display()));
     let path = dir.join("chorus.toml");
     std::fs::write(&path, text).unwrap();
     path

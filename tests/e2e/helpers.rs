@@ -81,6 +81,9 @@ pub fn demo_settings(exports: Option<&Path>) -> Settings {
         Path::new("config/chorus.toml"),
     )
     .unwrap();
+    if let Some(taxonomy) = &settings.text.taxonomy {
+        settings.text.taxonomy = Some(root.join(taxonomy));
+    }
     for connector in &mut settings.connectors {
         if let Some(toml::Value::String(path)) = connector.settings.get("path").cloned() {
             let absolute = match exports {

@@ -9,8 +9,8 @@ pub mod proportion;
 pub mod redact;
 pub mod scale;
 pub mod standardise;
-pub mod topics;
 #[cfg(test)]
 mod testing;
+pub mod topics;
 pub mod trend;
 pub mod words;

@@ -37,7 +37,9 @@ impl Redactor {
     pub fn new(patterns: Vec<NamedPattern>) -> Redactor {
         let compile = |p: &str| Regex::new(p).expect("built-in patterns are valid");
         Redactor {
-            email: compile(r"(?i)\b[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b"),
+            email: compile(
+                r"(?i)\b[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b",
+            ),
             iban: compile(r"(?i)[a-z]{2}\d{2}(?: ?[a-z0-9]){11,30}"),
             card: compile(r"\d(?:[ -]?\d){12,18}"),
             phone: compile(r"(?:\+|\(0|0)\d{1,4}\)?(?:[ ./-]?\(?\d{1,5}\)?){1,6}"),
@@ -149,7 +151,10 @@ fn longest_valid(candidate: &str, rest: &str, valid: &impl Fn(&str) -> bool) -> 
         .map(|(i, c)| i + c.len_utf8())
         .collect();
     ends.into_iter().rev().find(|&end| {
-        let next = candidate[end..].chars().next().or_else(|| rest.chars().next());
+        let next = candidate[end..]
+            .chars()
+            .next()
+            .or_else(|| rest.chars().next());
         !next.is_some_and(char::is_alphanumeric) && valid(&candidate[..end])
     })
 }
@@ -247,7 +252,10 @@ mod tests {
             ("llámame al +34 612 345 678", "llámame al [phone]"),
             ("zadzwoń 0048 601 234 567", "zadzwoń [phone]"),
             ("call (020) 7946 0958 today", "call [phone] today"),
-            ("am 10.03.2026 0171 1234567 angerufen", "am 10.03.2026 [phone] angerufen"),
+            (
+                "am 10.03.2026 0171 1234567 angerufen",
+                "am 10.03.2026 [phone] angerufen",
+            ),
         ] {
             assert_eq!(redact(text), expected, "{text}");
         }
@@ -282,14 +290,20 @@ mod tests {
 
     #[test]
     fn card_numbers_need_a_valid_luhn_checksum() {
-        assert_eq!(redact("Karte 4111 1111 1111 1111 belastet"), "Karte [card] belastet");
+        assert_eq!(
+            redact("Karte 4111 1111 1111 1111 belastet"),
+            "Karte [card] belastet"
+        );
         assert_eq!(redact("card 5500-0000-0000-0004"), "card [card]");
         // An order number that fails Luhn is not a card.
         assert_eq!(
             redact("Order 4111 1111 1111 1112 missing"),
             "Order 4111 1111 1111 1112 missing"
         );
-        assert!(luhn_is_valid("79927398713") == false, "too short for a card");
+        assert!(
+            luhn_is_valid("79927398713") == false,
+            "too short for a card"
+        );
         assert!(luhn_is_valid("4012888888881881"));
     }
 

@@ -221,9 +221,17 @@ mod tests {
     fn no_match_inside_longer_words_or_in_other_languages() {
         let t = tagger();
         // "bill" must not match inside "billion" or "billiards"; "prix" not in "prixe".
-        assert!(t.tag("A billion thanks for the billiards table", "en").is_empty());
-        assert!(t.tag("Sehr teuer", "de").is_empty(), "'zu teuer' needs both words");
-        assert!(t.tag("invoice", "de").is_empty(), "English terms only for English");
+        assert!(t
+            .tag("A billion thanks for the billiards table", "en")
+            .is_empty());
+        assert!(
+            t.tag("Sehr teuer", "de").is_empty(),
+            "'zu teuer' needs both words"
+        );
+        assert!(
+            t.tag("invoice", "de").is_empty(),
+            "English terms only for English"
+        );
         assert!(t.tag("invoice", "xx").is_empty());
         assert!(t.tag("", "en").is_empty());
     }

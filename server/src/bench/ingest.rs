@@ -274,6 +274,9 @@ fn store_directly(warehouse: &Warehouse, records: usize, batch: usize) -> anyhow
                 language_decided_by: Some("detector"),
                 consent_contact: None,
                 attributes: None,
+                topics: Vec::new(),
+                redactions: Vec::new(),
+                text_original: None,
             });
         }
         warehouse.commit_batch(&BatchWrite {

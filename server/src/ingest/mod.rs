@@ -7,6 +7,7 @@
 
 mod normalise;
 pub mod scheduler;
+mod text;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 pub use normalise::normalise;
+pub use text::{ProcessedText, TextStage};
 
 use crate::catalog::Catalog;
 use crate::config::{ConnectorConfig, Settings};
@@ -54,6 +56,8 @@ pub struct Ingestor {
     settings: Arc<Settings>,
     /// Markets and channels for validation.
     catalog: Arc<Catalog>,
+    /// Redaction and topics.
+    text: Arc<TextStage>,
     /// Where records go.
     warehouse: Arc<Warehouse>,
     /// Where plugins come from.
@@ -93,6 +97,7 @@ impl Ingestor {
     pub fn new(
         settings: Arc<Settings>,
         catalog: Arc<Catalog>,
+        text: Arc<TextStage>,
         warehouse: Arc<Warehouse>,
         plugins: Arc<PluginRegistry>,
         counters: Arc<Counters>,
@@ -100,6 +105,7 @@ impl Ingestor {
         Ingestor {
             settings,
             catalog,
+            text,
             warehouse,
             plugins,
             counters,
@@ -281,7 +287,7 @@ impl Ingestor {
         let mut rows = Vec::with_capacity(batch.records.len());
         for (index, record) in batch.records.into_iter().enumerate() {
             let id = record.external_id.clone();
-            match normalise(record, config, &self.catalog, now) {
+            match normalise(record, config, &self.catalog, &self.text, now) {
                 Ok(row) => rows.push(row),
                 Err(reason) => {
                     tracing::debug!(external_id = %id, %reason, "record rejected");

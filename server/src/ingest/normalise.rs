@@ -3,6 +3,7 @@
 use chorus_plugin_api::SourceRecord;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
+use super::text::TextStage;
 use crate::catalog::Catalog;
 use crate::config::ConnectorConfig;
 use crate::domain::MarketCode;
@@ -21,6 +22,7 @@ pub fn normalise(
     record: SourceRecord,
     instance: &ConnectorConfig,
     catalog: &Catalog,
+    text_stage: &TextStage,
     now: DateTime<Utc>,
 ) -> Result<NewRecord, String> {
     let external_id = record.external_id.trim().to_owned();
@@ -86,6 +88,9 @@ pub fn normalise(
             .languages
             .detect(t, record.language_hint.as_deref())
     });
+    let processed = text
+        .as_deref()
+        .map(|t| text_stage.process(t, language.as_ref().map(|l| l.code.as_str()), market_info));
 
     Ok(NewRecord {
         external_id,
@@ -101,13 +106,22 @@ pub fn normalise(
         csat,
         ces,
         stars,
-        text,
+        text: processed.as_ref().map(|p| p.text.clone()),
         language_confidence: language.as_ref().map(|l| l.confidence),
         language_decided_by: language.as_ref().map(|l| l.decided_by.as_str()),
         language: language.map(|l| l.code),
         consent_contact: record.consent_contact,
         attributes: (!record.attributes.is_empty())
             .then(|| serde_json::Value::Object(record.attributes).to_string()),
+        topics: processed
+            .as_ref()
+            .map(|p| p.topics.clone())
+            .unwrap_or_default(),
+        redactions: processed
+            .as_ref()
+            .map(|p| p.redactions.clone())
+            .unwrap_or_default(),
+        text_original: processed.and_then(|p| p.original),
     })
 }
 
@@ -196,6 +210,7 @@ mod tests {
             source(9),
             settings.connector("fr").unwrap(),
             &catalog,
+            &TextStage::redaction_only(),
             Utc::now(),
         )
         .unwrap();
@@ -212,7 +227,14 @@ mod tests {
         let fr = settings.connector("fr").unwrap();
         let multi = settings.connector("multi").unwrap();
         let reject = |record: SourceRecord, instance| {
-            normalise(record, instance, &catalog, Utc::now()).unwrap_err()
+            normalise(
+                record,
+                instance,
+                &catalog,
+                &TextStage::redaction_only(),
+                Utc::now(),
+            )
+            .unwrap_err()
         };
 
         assert_eq!(reject(source(11), fr), "nps 11 is not in 0-10");

@@ -5,7 +5,10 @@ use duckdb::{params, Connection};
 use super::WarehouseError;
 
 /// (version, SQL). Append only: a released migration is never edited.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/001_initial.sql")),
+    (2, include_str!("migrations/002_text.sql")),
+];
 
 /// Brings the schema to the latest version.
 pub(super) fn apply(connection: &mut Connection) -> Result<(), WarehouseError> {

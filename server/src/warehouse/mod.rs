@@ -60,6 +60,12 @@ pub struct NewRecord {
     pub consent_contact: Option<bool>,
     /// JSON object text.
     pub attributes: Option<String>,
+    /// Topic ids (empty without text).
+    pub topics: Vec<String>,
+    /// Kinds of PII redacted from `text`.
+    pub redactions: Vec<String>,
+    /// The unredacted text, where the market keeps it.
+    pub text_original: Option<String>,
 }
 
 /// A rejected row or record of a batch.
@@ -205,12 +211,20 @@ impl Warehouse {
                         r.consent_contact,
                         r.attributes,
                         batch.run_id,
+                        r.text.as_ref().map(|_| r.topics.join("|")),
+                        r.text.as_ref().map(|_| r.redactions.join("|")),
+                        r.text_original,
                     ])?;
                 }
                 appender.flush()?;
             }
             let inserted = tx.execute(
-                "INSERT INTO records SELECT * FROM ingest_staging ON CONFLICT DO NOTHING",
+                "INSERT INTO records BY NAME SELECT * REPLACE ( \
+                   CASE WHEN topics = '' THEN []::VARCHAR[] ELSE string_split(topics, '|') END \
+                     AS topics, \
+                   CASE WHEN redactions = '' THEN []::VARCHAR[] \
+                     ELSE string_split(redactions, '|') END AS redactions) \
+                 FROM ingest_staging ON CONFLICT DO NOTHING",
                 [],
             )? as u64;
             tx.execute("DELETE FROM ingest_staging", [])?;

@@ -27,6 +27,9 @@ fn record(id: &str, market: &str, channel: &str, nps: u8) -> NewRecord {
         language_decided_by: Some("detector"),
         consent_contact: None,
         attributes: None,
+        topics: Vec::new(),
+        redactions: Vec::new(),
+        text_original: None,
     }
 }
 
