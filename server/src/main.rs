@@ -60,6 +60,9 @@ enum Command {
         #[command(subcommand)]
         what: chorus::bench::BenchCommand,
     },
+    /// Apply the current topic taxonomy to every stored record, in place. Run it with the
+    /// server stopped (DuckDB lets one process open the file).
+    Retag,
     /// Write records and per-cell score counts as hive-partitioned Parquet (market, month).
     /// Run it while the server is stopped: DuckDB lets one process open the file.
     Export {
@@ -119,6 +122,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench { what } => chorus::bench::run(what),
+        Command::Retag => retag(&cli.config),
         Command::Export {
             format: ExportFormat::Parquet,
             out,
@@ -147,6 +151,29 @@ fn export(
         summary.records_dir.display(),
         summary.score_count_rows,
         summary.score_counts_dir.display()
+    );
+    Ok(())
+}
+
+fn retag(config: &std::path::Path) -> anyhow::Result<()> {
+    let settings = load(config)?;
+    let taxonomy = settings
+        .text
+        .load_taxonomy()?
+        .context("text.taxonomy is not set: there are no topics to apply")?;
+    let text = TextStage::new(&settings.text, Some(&taxonomy)).map_err(anyhow::Error::msg)?;
+    let warehouse = Warehouse::open(&settings.warehouse.path)?;
+    let started = std::time::Instant::now();
+    let summary = warehouse.retag(
+        |body, language| text.topics(body, language),
+        |done, total| println!("retagged {done} of {total} records"),
+    )?;
+    println!(
+        "done: {} records with text, {} with changed topics, {} topics, {:.1} s",
+        summary.records,
+        summary.changed,
+        taxonomy.topics.len(),
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

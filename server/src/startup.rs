@@ -16,7 +16,7 @@ use crate::counters::Counters;
 use crate::error::{json_error, not_found, path_error, query_error};
 use crate::ingest::{scheduler, Ingestor, TextStage};
 use crate::plugins::PluginRegistry;
-use crate::routes;
+use crate::routes::{self, TopicList};
 use crate::warehouse::Warehouse;
 
 /// A built, bound, not yet running application.
@@ -62,6 +62,14 @@ impl Application {
         let text = Arc::new(
             TextStage::new(&settings.text, taxonomy.as_ref()).map_err(anyhow::Error::msg)?,
         );
+        let topic_list = web::Data::new(TopicList(
+            taxonomy
+                .iter()
+                .flat_map(|t| &t.topics)
+                .map(|t| (t.id.clone(), t.name.clone()))
+                .collect(),
+        ));
+        let text_settings = web::Data::new(settings.text.clone());
         let plugin_dir = settings
             .plugins
             .dir
@@ -113,6 +121,8 @@ impl Application {
                 .app_data(web::Data::new(ingestor_data.clone()))
                 .app_data(web::Data::new(counters.clone()))
                 .app_data(analysis.clone())
+                .app_data(topic_list.clone())
+                .app_data(text_settings.clone())
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })

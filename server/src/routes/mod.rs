@@ -4,8 +4,12 @@ mod compare;
 mod connectors;
 mod health;
 mod params;
+mod records;
 mod scores;
+mod topics;
 mod trends;
+
+pub use topics::TopicList;
 
 use actix_web::web;
 
@@ -16,6 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let mut api = web::scope("/api/v1")
         .route("/compare", web::get().to(compare::compare))
         .route("/trends", web::get().to(trends::trends))
+        .route("/records", web::get().to(records::records))
+        .route("/topics", web::get().to(topics::topics))
         .route("/connectors", web::get().to(connectors::list))
         .route("/connectors/{id}/run", web::post().to(connectors::run))
         .route("/connectors/{id}/runs", web::get().to(connectors::runs))

@@ -108,7 +108,11 @@ pub async fn cells(
     }))
 }
 
-fn parse_group_by(text: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
+/// `group_by` with market and channel required and month optional.
+///
+/// # Errors
+/// `400 invalid_group_by` or `400 pooling_not_allowed`.
+pub fn parse_group_by(text: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
     let mut group_by = vec!["market", "channel"];
     let Some(text) = text else {
         return Ok(group_by);

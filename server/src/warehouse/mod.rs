@@ -9,7 +9,9 @@
 mod export;
 mod migrations;
 pub mod queries;
+pub mod records;
 mod runs;
+pub mod topics;
 
 use std::path::Path;
 use std::sync::Mutex;

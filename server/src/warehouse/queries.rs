@@ -73,7 +73,8 @@ impl CellQuery {
         (sql, params)
     }
 
-    fn filters(&self) -> (String, Vec<String>) {
+    /// ` AND …` conditions for markets, channels and dates, with their parameters.
+    pub(crate) fn filters(&self) -> (String, Vec<String>) {
         let mut filters = String::new();
         let mut params = Vec::new();
         let mut list = |column: &str, values: &[String], filters: &mut String| {

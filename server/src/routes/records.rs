@@ -1,0 +1,181 @@
+//! `GET /api/v1/records`: single records (texts redacted) for drill-down, scoped, filtered,
+//! newest first, with an opaque cursor for the next page.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use chrono::DateTime;
+use serde::{Deserialize, Serialize};
+
+use super::params;
+use crate::auth::Caller;
+use crate::config::TextSettings;
+use crate::error::ApiError;
+use crate::warehouse::records::{RecordCursor, RecordQuery, StoredRecord};
+use crate::warehouse::Warehouse;
+
+/// Records per page unless `limit` says otherwise, and the most a page may hold.
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 500;
+
+/// Query string of `/api/v1/records`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordParams {
+    markets: Option<String>,
+    channels: Option<String>,
+    /// Comma list of ISO 639-1 codes.
+    languages: Option<String>,
+    /// A topic id.
+    topic: Option<String>,
+    /// The measure `score_min`/`score_max` apply to (default nps).
+    measure: Option<String>,
+    score_min: Option<u8>,
+    score_max: Option<u8>,
+    from: Option<String>,
+    to: Option<String>,
+    /// Case-insensitive text search in the redacted text.
+    q: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct Answer {
+    records: Vec<StoredRecord>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// Handler.
+pub async fn records(
+    caller: Caller,
+    params: web::Query<RecordParams>,
+    warehouse: web::Data<Arc<Warehouse>>,
+    text: web::Data<TextSettings>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_feedback_reader()?;
+    let params = params.into_inner();
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be 1-{MAX_LIMIT}"),
+        ));
+    }
+    let query = RecordQuery {
+        markets: caller
+            .scope
+            .filter(params::markets(params.markets.as_deref())?)?,
+        channels: params.channels.as_deref().map(params::comma_list),
+        languages: params.languages.as_deref().map(params::comma_list),
+        topic: params.topic,
+        measure: params::measure(params.measure.as_deref())?,
+        score_min: params.score_min,
+        score_max: params.score_max,
+        from: params::date("from", params.from.as_deref())?,
+        to: params::date("to", params.to.as_deref())?,
+        contains: params.q.filter(|q| !q.trim().is_empty()),
+        after: params.cursor.as_deref().map(decode_cursor).transpose()?,
+        // One more than asked tells whether another page follows.
+        limit: limit + 1,
+    };
+    params::ordered(query.from, query.to)?;
+    params::ordered(query.score_min, query.score_max)?;
+    let warehouse = warehouse.get_ref().clone();
+    let mut records = web::block(move || warehouse.records(&query)).await??;
+    let next_cursor = (records.len() > limit as usize).then(|| {
+        records.truncate(limit as usize);
+        records.last().map(encode_cursor)
+    });
+    if !text.original_text_roles.contains(&caller.role) {
+        records.iter_mut().for_each(|r| r.text_original = None);
+    }
+    Ok(HttpResponse::Ok().json(Answer {
+        records,
+        next_cursor: next_cursor.flatten(),
+    }))
+}
+
+/// Hex of "micros␟instance␟external id": opaque to clients, safe in a URL.
+fn encode_cursor(record: &StoredRecord) -> String {
+    let micros = record.occurred_at.and_utc().timestamp_micros();
+    let raw = format!(
+        "{micros}\u{1f}{}\u{1f}{}",
+        record.instance, record.external_id
+    );
+    raw.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_cursor(text: &str) -> Result<RecordCursor, ApiError> {
+    let invalid = || ApiError::bad_request("invalid_cursor", "cursor is not one this API gave out");
+    if !text.len().is_multiple_of(2) {
+        return Err(invalid());
+    }
+    let bytes = (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2).unwrap_or("x"), 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| invalid())?;
+    let raw = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let mut parts = raw.split('\u{1f}');
+    let (Some(micros), Some(instance), Some(external_id), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid());
+    };
+    let occurred_at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(invalid)?
+        .naive_utc();
+    Ok(RecordCursor {
+        occurred_at,
+        instance: instance.to_owned(),
+        external_id: external_id.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let record = StoredRecord {
+            instance: "de|survey".into(),
+            external_id: "r 1/ä".into(),
+            market: "DE".into(),
+            channel: "c".into(),
+            touchpoint: None,
+            occurred_at: chrono::NaiveDate::from_ymd_opt(2026, 3, 1)
+                .unwrap()
+                .and_hms_micro_opt(10, 0, 0, 123_456)
+                .unwrap(),
+            nps: None,
+            csat: None,
+            ces: None,
+            stars: None,
+            text: None,
+            language: None,
+            language_confidence: None,
+            language_decided_by: None,
+            topics: Vec::new(),
+            redactions: Vec::new(),
+            consent_contact: None,
+            text_original: None,
+        };
+        let cursor = decode_cursor(&encode_cursor(&record)).unwrap();
+        assert_eq!(cursor.occurred_at, record.occurred_at);
+        assert_eq!(
+            (cursor.instance.as_str(), cursor.external_id.as_str()),
+            ("de|survey", "r 1/ä")
+        );
+        for bad in ["", "zz", "abc", "6869"] {
+            assert!(decode_cursor(bad).is_err(), "{bad}");
+        }
+    }
+}
