@@ -210,9 +210,11 @@ def main():
     digital = [r for market in ["DE", "PL", "FR", "ES"] for r in rows(market, "digital")]
     digital.sort(key=lambda r: r["when"])
     # Some comments carry personal data, which Chorus redacts before storage.
-    for i, r in enumerate(digital):
-        if i % 20 == 7:
-            r["comment"] = PII[r["market"]][(i // 20) % 2]
+    seen = {}
+    for r in digital:
+        n = seen[r["market"]] = seen.get(r["market"], 0) + 1
+        if n % 15 == 7:
+            r["comment"] = PII[r["market"]][(n // 15) % 2]
     write(f"{OUT}/digital-orders.csv",
           ["order_ref", "answered_at", "market", "nps", "csat", "comment", "device"],
           [[r["id"], r["when"].strftime("%Y-%m-%dT%H:%M:%SZ"), r["market"], r["score"],

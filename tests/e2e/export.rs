@@ -24,7 +24,8 @@ fn demo_config(dir: &Path) -> std::path::PathBuf {
     path
 }
 
-async fn wait_for_runs(address: &str, token: &str) {
+/// Waits until every connector instance of the server at `address` has finished a run.
+pub async fn wait_for_runs(address: &str, token: &str) {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {

@@ -12,3 +12,4 @@ mod export;
 mod nps;
 mod plugin_failures;
 mod scheduling;
+mod text;
