@@ -133,6 +133,8 @@ pub struct TextSettings {
     pub redact_patterns: BTreeMap<String, String>,
     /// Roles that may read original texts, in markets that keep them.
     pub original_text_roles: Vec<Role>,
+    /// Languages detected in every market besides its own (e.g. `["en"]`).
+    pub global_languages: Vec<String>,
 }
 
 impl TextSettings {

@@ -15,7 +15,8 @@
 //! - [`auth`]: JWT validation, scopes, development tokens.
 //! - [`routes`] and [`error`]: the HTTP API and the one mapping of errors to responses.
 //! - [`startup`], [`telemetry`], [`counters`]: wiring, logging, `/metrics`.
-//! - [`bench`]: the ingest and query benchmarks behind `chorus bench ingest|queries`.
+//! - [`bench`]: the ingest and query benchmarks behind `chorus bench ingest|queries`;
+//!   [`eval`]: accuracy of language detection and tagging behind `chorus eval`.
 
 pub mod analysis;
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod config;
 pub mod counters;
 pub mod domain;
 pub mod error;
+pub mod eval;
 pub mod ingest;
 pub mod plugins;
 pub mod routes;

@@ -60,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         what: chorus::bench::BenchCommand,
     },
+    /// Measure language detection or topic tagging against a labelled set.
+    Eval {
+        #[command(subcommand)]
+        what: chorus::eval::EvalCommand,
+    },
     /// Apply the current topic taxonomy to every stored record, in place. Run it with the
     /// server stopped (DuckDB lets one process open the file).
     Retag,
@@ -123,6 +128,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Bench { what } => chorus::bench::run(what),
         Command::Retag => retag(&cli.config),
+        Command::Eval { what } => chorus::eval::run(what),
         Command::Export {
             format: ExportFormat::Parquet,
             out,

@@ -2,7 +2,7 @@
 //! fallbacks when it is unsure (short texts are the norm in CX feedback).
 
 use serde::Serialize;
-use whatlang::{Detector, Lang};
+use whatlang::{Detector, Lang, Script};
 
 /// Which step decided the language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,11 +38,16 @@ pub struct LanguageGuess {
     pub decided_by: DecidedBy,
 }
 
-/// Detector for one market: its languages are the allowlist, the first is the default.
+/// Detector for one market: its languages (plus the global ones) are the allowlist, the
+/// first is the default.
 #[derive(Debug)]
 pub struct MarketLanguages {
+    /// `None` with fewer than two languages: whatlang then always answers the only one with
+    /// full confidence, which would pass a default off as a detection.
     detector: Option<Detector>,
     default: Option<String>,
+    /// Scripts the allowlisted languages are written in.
+    scripts: Vec<Script>,
 }
 
 /// ISO 639-1 codes Chorus maps to whatlang languages.
@@ -81,7 +86,23 @@ pub fn lang_of(code: &str) -> Option<Lang> {
         .map(|(_, l)| *l)
 }
 
-fn code_of(lang: Lang) -> Option<&'static str> {
+/// The scripts a language is written in.
+fn scripts_of(lang: Lang) -> &'static [Script] {
+    match lang {
+        Lang::Ara => &[Script::Arabic],
+        Lang::Ell => &[Script::Greek],
+        Lang::Heb => &[Script::Hebrew],
+        Lang::Hin => &[Script::Devanagari],
+        Lang::Jpn => &[Script::Hiragana, Script::Katakana, Script::Mandarin],
+        Lang::Kor => &[Script::Hangul],
+        Lang::Rus | Lang::Ukr => &[Script::Cyrillic],
+        Lang::Cmn => &[Script::Mandarin],
+        _ => &[Script::Latin],
+    }
+}
+
+/// ISO 639-1 code of a whatlang language Chorus knows.
+pub fn code_of(lang: Lang) -> Option<&'static str> {
     CODES.iter().find(|(_, l)| *l == lang).map(|(c, _)| *c)
 }
 
@@ -89,13 +110,26 @@ fn code_of(lang: Lang) -> Option<&'static str> {
 const MIN_LETTERS: usize = 3;
 
 impl MarketLanguages {
-    /// A detector for languages given as ISO 639-1 codes, main language first. Unknown codes
-    /// are kept as the default but not detected.
-    pub fn new(codes: &[String]) -> MarketLanguages {
-        let langs: Vec<Lang> = codes.iter().filter_map(|c| lang_of(c)).collect();
+    /// A detector for a market's languages given as ISO 639-1 codes, main language first,
+    /// plus `global` languages allowed in every market. Unknown codes are kept as the
+    /// default but not detected.
+    pub fn new(codes: &[String], global: &[String]) -> MarketLanguages {
+        let mut langs: Vec<Lang> = Vec::new();
+        for lang in codes.iter().chain(global).filter_map(|c| lang_of(c)) {
+            if !langs.contains(&lang) {
+                langs.push(lang);
+            }
+        }
+        let mut scripts: Vec<Script> = Vec::new();
+        for script in langs.iter().flat_map(|l| scripts_of(*l)) {
+            if !scripts.contains(script) {
+                scripts.push(*script);
+            }
+        }
         MarketLanguages {
-            detector: (!langs.is_empty()).then(|| Detector::with_allowlist(langs)),
+            detector: (langs.len() > 1).then(|| Detector::with_allowlist(langs)),
             default: codes.first().map(|c| c.to_ascii_lowercase()),
+            scripts,
         }
     }
 
@@ -105,6 +139,25 @@ impl MarketLanguages {
         let letters = text.chars().filter(|c| c.is_alphabetic()).count();
         if letters < MIN_LETTERS {
             return hint.map(|h| fallback(h, DecidedBy::SourceHint));
+        }
+        // Written in a script none of the market's languages uses (a Russian comment in
+        // Germany): the market's languages say nothing, so ask the unrestricted detector and
+        // believe it only when it is sure; never assume the market's language.
+        if let Some(script) = whatlang::detect_script(text) {
+            if !self.scripts.is_empty() && !self.scripts.contains(&script) {
+                let all = Detector::with_allowlist(CODES.iter().map(|(_, l)| *l).collect());
+                return all
+                    .detect(text)
+                    .filter(whatlang::Info::is_reliable)
+                    .and_then(|info| {
+                        Some(LanguageGuess {
+                            code: code_of(info.lang())?.to_owned(),
+                            confidence: info.confidence(),
+                            decided_by: DecidedBy::Detector,
+                        })
+                    })
+                    .or_else(|| hint.map(|h| fallback(h, DecidedBy::SourceHint)));
+            }
         }
         if let Some(info) = self.detector.as_ref().and_then(|d| d.detect(text)) {
             if info.is_reliable() {
@@ -138,7 +191,10 @@ mod tests {
     use super::*;
 
     fn market(codes: &[&str]) -> MarketLanguages {
-        MarketLanguages::new(&codes.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>())
+        MarketLanguages::new(
+            &codes.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>(),
+            &[],
+        )
     }
 
     #[test]
@@ -166,6 +222,46 @@ mod tests {
         );
         let unhinted = swiss.detect("Top Service, danke", None).unwrap();
         assert_eq!(unhinted.code, "de");
+    }
+
+    #[test]
+    fn a_text_in_a_foreign_script_is_not_given_the_market_language() {
+        let de = market(&["de", "en"]);
+        let russian = de
+            .detect("Очень медленная доставка, посылка пришла через две недели.", None)
+            .unwrap();
+        assert_eq!(
+            (russian.code.as_str(), russian.decided_by),
+            ("ru", DecidedBy::Detector)
+        );
+        // Too short to be sure in a foreign script: no language rather than a wild guess.
+        assert_eq!(de.detect("Спасибо", None), None);
+        // Mixed scripts: the dominant one decides.
+        let mostly_german = de
+            .detect("Die Lieferung war schnell und der Fahrer sehr nett, спасибо", None)
+            .unwrap();
+        assert_eq!(mostly_german.code, "de");
+    }
+
+    #[test]
+    fn global_languages_join_every_market() {
+        let with_english = MarketLanguages::new(&["pl".into()], &["en".into()]);
+        let guess = with_english
+            .detect(
+                "The courier was very friendly and the parcel arrived a day early.",
+                None,
+            )
+            .unwrap();
+        assert_eq!((guess.code.as_str(), guess.decided_by), ("en", DecidedBy::Detector));
+        // With one language there is nothing to detect: the market default decides, and
+        // says so.
+        let polish_only = market(&["pl"]);
+        assert_eq!(
+            polish_only
+                .detect("The courier was very friendly and the parcel arrived a day early.", None)
+                .map(|g| g.decided_by),
+            Some(DecidedBy::MarketDefault),
+        );
     }
 
     #[test]
