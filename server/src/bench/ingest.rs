@@ -12,6 +12,9 @@ use anyhow::Context;
 use super::{peak_memory, report, time_against_sql};
 use crate::analysis::scale::Measure;
 use crate::auth::AuthKeys;
+use crate::catalog::Catalog;
+use crate::domain::MarketCode;
+use crate::ingest::TextStage;
 use crate::config::Settings;
 use crate::domain::Role;
 use crate::startup::Application;
@@ -33,6 +36,9 @@ pub struct IngestArgs {
     /// Folder for the generated export and the DuckDB file (default: a temporary folder).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
+    /// Topic taxonomy used by the text stage (tagging is part of what is measured).
+    #[arg(long, default_value = "config/taxonomy/cx.toml")]
+    taxonomy: std::path::PathBuf,
 }
 
 const MARKETS: [(&str, &str); 4] = [("DE", "de"), ("FR", "fr"), ("ES", "es"), ("PL", "pl")];
@@ -137,11 +143,17 @@ fn generate(path: &Path, records: usize) -> anyhow::Result<u64> {
     Ok(std::fs::metadata(path)?.len())
 }
 
-fn settings(dir: &Path, export: &Path, batch_size: u32) -> anyhow::Result<Settings> {
+fn settings(
+    dir: &Path,
+    export: &Path,
+    batch_size: u32,
+    taxonomy: &Path,
+) -> anyhow::Result<Settings> {
     let mut text = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\npath = {:?}\n[plugins]\nbatch_size = {batch_size}\n\
-         [[regions]]\nid = \"europe\"\nname = \"Europe\"\n",
-        dir.join("bench.duckdb").display().to_string()
+         [text]\ntaxonomy = {:?}\n[[regions]]\nid = \"europe\"\nname = \"Europe\"\n",
+        dir.join("bench.duckdb").display().to_string(),
+        taxonomy.display().to_string()
     );
     for (code, language) in MARKETS {
         text.push_str(&format!(
@@ -164,7 +176,8 @@ fn settings(dir: &Path, export: &Path, batch_size: u32) -> anyhow::Result<Settin
 }
 
 async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result<()> {
-    let settings = settings(dir, export, args.batch_size)?;
+    let settings = settings(dir, export, args.batch_size, &args.taxonomy)?;
+    text_stage_alone(&settings, args.records)?;
     let secret = b"bench-secret-bench-secret-bench-secret";
     let token = AuthKeys::hs256(secret, &settings.auth).mint(
         "bench",
@@ -241,6 +254,46 @@ async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result
     );
     println!("peak resident memory: {}", peak_memory());
     server.abort();
+    Ok(())
+}
+
+/// The text stage on its own (language detection, redaction, tagging) over the comments the
+/// generated export holds, single-threaded, as ingest runs it per record.
+fn text_stage_alone(settings: &Settings, records: usize) -> anyhow::Result<()> {
+    let catalog = Catalog::new(settings);
+    let taxonomy = settings.text.load_taxonomy()?;
+    let stage = TextStage::new(&settings.text, taxonomy.as_ref()).map_err(anyhow::Error::msg)?;
+    let texts = records * 6 / 10; // the generator comments on 60 % of records
+    let markets: Vec<_> = MARKETS
+        .iter()
+        .map(|(code, language)| {
+            let market = MarketCode::parse(code).map_err(anyhow::Error::msg)?;
+            let info = catalog.market(&market).context("a configured market")?;
+            let comments: Vec<&str> = COMMENTS
+                .iter()
+                .filter(|(l, _)| l == language)
+                .map(|(_, c)| *c)
+                .collect();
+            Ok((info, comments))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let started = Instant::now();
+    let (mut bytes, mut topics) = (0usize, 0usize);
+    for i in 0..texts {
+        let (market, comments) = &markets[i % markets.len()];
+        let text = comments[(i / markets.len()) % comments.len()];
+        let language = market.languages.detect(text, None);
+        let processed = stage.process(text, language.as_ref().map(|l| l.code.as_str()), market);
+        bytes += text.len();
+        topics += processed.topics.len();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "text stage alone (detect + redact + tag, one thread): {texts} texts in {seconds:.1} s = \
+         {:.0} texts/s, {:.1} MB/s ({topics} topic tags)",
+        texts as f64 / seconds,
+        bytes as f64 / 1e6 / seconds
+    );
     Ok(())
 }
 
