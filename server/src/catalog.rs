@@ -40,7 +40,10 @@ impl Catalog {
                     let market = Market {
                         name: m.name.clone(),
                         region: m.region.clone(),
-                        languages: MarketLanguages::new(&m.languages, &settings.text.global_languages),
+                        languages: MarketLanguages::new(
+                            &m.languages,
+                            &settings.text.global_languages,
+                        ),
                         store_original_text: m.store_original_text,
                         redact_terms: m.redact_terms.clone(),
                     };

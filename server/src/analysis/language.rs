@@ -228,7 +228,10 @@ mod tests {
     fn a_text_in_a_foreign_script_is_not_given_the_market_language() {
         let de = market(&["de", "en"]);
         let russian = de
-            .detect("Очень медленная доставка, посылка пришла через две недели.", None)
+            .detect(
+                "Очень медленная доставка, посылка пришла через две недели.",
+                None,
+            )
             .unwrap();
         assert_eq!(
             (russian.code.as_str(), russian.decided_by),
@@ -238,7 +241,10 @@ mod tests {
         assert_eq!(de.detect("Спасибо", None), None);
         // Mixed scripts: the dominant one decides.
         let mostly_german = de
-            .detect("Die Lieferung war schnell und der Fahrer sehr nett, спасибо", None)
+            .detect(
+                "Die Lieferung war schnell und der Fahrer sehr nett, спасибо",
+                None,
+            )
             .unwrap();
         assert_eq!(mostly_german.code, "de");
     }
@@ -252,13 +258,19 @@ mod tests {
                 None,
             )
             .unwrap();
-        assert_eq!((guess.code.as_str(), guess.decided_by), ("en", DecidedBy::Detector));
+        assert_eq!(
+            (guess.code.as_str(), guess.decided_by),
+            ("en", DecidedBy::Detector)
+        );
         // With one language there is nothing to detect: the market default decides, and
         // says so.
         let polish_only = market(&["pl"]);
         assert_eq!(
             polish_only
-                .detect("The courier was very friendly and the parcel arrived a day early.", None)
+                .detect(
+                    "The courier was very friendly and the parcel arrived a day early.",
+                    None
+                )
                 .map(|g| g.decided_by),
             Some(DecidedBy::MarketDefault),
         );
@@ -273,5 +285,30 @@ mod tests {
             de.detect("123", Some("de")).unwrap().decided_by,
             DecidedBy::SourceHint
         );
+    }
+
+    #[test]
+    fn each_of_the_eight_languages_is_detected_in_a_multilingual_market() {
+        let everywhere = market(&["de", "en", "es", "fr", "it", "nl", "pl", "pt"]);
+        for (language, text) in [
+            ("de", "Die Lieferung kam zwei Tage zu spät und niemand hat mich informiert."),
+            ("en", "The delivery arrived two days late and nobody told me anything."),
+            ("es", "El pedido llegó dos días tarde, el repartidor fue muy antipático y nadie me avisó."),
+            ("fr", "La livraison est arrivée avec deux jours de retard et personne ne m'a prévenu."),
+            ("it", "La consegna è arrivata con due giorni di ritardo e nessuno mi ha avvisato."),
+            ("nl", "De levering kwam twee dagen te laat en niemand heeft me iets laten weten."),
+            ("pl", "Dostawa przyszła dwa dni później i nikt mnie o tym nie poinformował."),
+            ("pt", "A entrega chegou com dois dias de atraso e ninguém me avisou de nada."),
+        ] {
+            let guess = everywhere.detect(text, None).unwrap();
+            assert_eq!(
+                (guess.code.as_str(), guess.decided_by),
+                (language, DecidedBy::Detector),
+                "{text}"
+            );
+        }
+        // Two words say too little: the main language, and the record says so.
+        let short = everywhere.detect("super service", None).unwrap();
+        assert_ne!(short.decided_by, DecidedBy::Detector, "{short:?}");
     }
 }

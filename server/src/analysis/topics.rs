@@ -254,4 +254,38 @@ mod tests {
         let problems = taxonomy.problems();
         assert_eq!(problems.len(), 4, "{problems:?}");
     }
+
+    /// The shipped taxonomy: inflected, upper-case and accent-less forms in every language.
+    #[test]
+    fn the_shipped_taxonomy_tags_every_language() {
+        let taxonomy: Taxonomy =
+            toml::from_str(include_str!("../../../config/taxonomy/cx.toml")).unwrap();
+        assert!(taxonomy.problems().is_empty(), "{:?}", taxonomy.problems());
+        assert_eq!(taxonomy.topics.len(), 10);
+        let t = Tagger::new(&taxonomy).unwrap();
+        for (language, text, topic) in [
+            ("de", "Die RÜCKERSTATTUNGEN dauern", "returns_refunds"),
+            ("de", "Lieferzeiten sind ein Witz", "delivery"),
+            ("en", "Two REFUNDS still missing", "returns_refunds"),
+            ("fr", "Les factures etaient fausses", "price_billing"),
+            ("es", "Los paquetes llegaron tarde", "delivery"),
+            ("it", "Le commesse erano GENTILISSIME", "staff_friendliness"),
+            ("it", "Commessa gentile", "staff_friendliness"),
+            ("nl", "De bezorging was snel", "delivery"),
+            ("pl", "Przesyłki dotarły uszkodzone", "delivery"),
+            ("pl", "Przesylki dotarly", "delivery"),
+            ("pt", "As faturas estavam erradas", "price_billing"),
+        ] {
+            assert!(
+                t.tag(text, language).iter().any(|found| found == topic),
+                "[{language}] {text:?} → {:?}, expected {topic}",
+                t.tag(text, language)
+            );
+        }
+        // Word boundaries: "Appetit" is not the app, "sitemap" not the site.
+        assert!(t.tag("Guten Appetit", "de").is_empty());
+        assert!(!t
+            .tag("See the sitemap", "en")
+            .contains(&"app_website".to_string()));
+    }
 }

@@ -60,7 +60,13 @@ pub fn run(set: &Path) -> anyhow::Result<()> {
     );
     println!(
         "{:<5} {:>5} {:>13} {:>10} {:>15} {:>22} {:>10}",
-        "lang", "n", "unrestricted%", "8 langs%", "market+fallb.%", "market, detector only%", "fallback%"
+        "lang",
+        "n",
+        "unrestricted%",
+        "8 langs%",
+        "market+fallb.%",
+        "market, detector only%",
+        "fallback%"
     );
     let mut total = Tally::default();
     for (language, t) in &tallies {

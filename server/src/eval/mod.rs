@@ -46,8 +46,8 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
 
 /// Rows of a TSV file with a header line, each split into at most `columns` fields.
 fn read_tsv(path: &Path, columns: usize) -> anyhow::Result<Vec<Vec<String>>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut rows = Vec::new();
     for (number, line) in text.lines().enumerate().skip(1) {
         if line.trim().is_empty() || line.starts_with('#') {

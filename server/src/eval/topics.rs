@@ -61,7 +61,11 @@ pub fn run(set: &Path, taxonomy_path: &Path) -> anyhow::Result<()> {
             .map(str::to_owned)
             .collect();
         if let Some(unknown) = labelled.iter().find(|t| !known.contains(*t)) {
-            anyhow::bail!("{}: row {}: unknown topic {unknown:?}", set.display(), number + 2);
+            anyhow::bail!(
+                "{}: row {}: unknown topic {unknown:?}",
+                set.display(),
+                number + 2
+            );
         }
         let found: BTreeSet<String> = tagger.tag(text, language).into_iter().collect();
         let entry = by_language.entry(language.clone()).or_default();
