@@ -279,3 +279,91 @@ pub fn start_server(config: &Path, env: &[(&str, String)]) -> (Child, String) {
     );
     (child, address)
 }
+
+/// The demo run through the real `chorus` binary: a config file with absolute paths (and
+/// maybe another taxonomy), a warehouse file, and the environment pointing the binary at them.
+pub struct DemoFiles {
+    pub config: PathBuf,
+    pub database: PathBuf,
+    env: Vec<(&'static str, String)>,
+}
+
+impl DemoFiles {
+    /// Writes the config into `dir`.
+    pub fn new(dir: &Path, taxonomy: Option<&Path>) -> DemoFiles {
+        let root = repo_root();
+        let mut text = std::fs::read_to_string(root.join("config/chorus.toml"))
+            .unwrap()
+            .replace("\"config/", &format!("\"{}/config/", root.display()));
+        if let Some(taxonomy) = taxonomy {
+            text = text.replace(
+                &format!("{}/config/taxonomy/cx.toml", root.display()),
+                &taxonomy.display().to_string(),
+            );
+        }
+        let config = dir.join("chorus.toml");
+        std::fs::write(&config, text).unwrap();
+        let database = dir.join("chorus.duckdb");
+        let env = vec![
+            ("CHORUS_WAREHOUSE__PATH", database.display().to_string()),
+            (
+                "CHORUS_PLUGINS__DIR",
+                built_artifacts().display().to_string(),
+            ),
+            ("CHORUS_SERVER__LISTEN", "127.0.0.1:0".to_owned()),
+        ];
+        DemoFiles {
+            config,
+            database,
+            env,
+        }
+    }
+
+    /// Serves until every instance has run once, then kills the server: DuckDB lets one
+    /// process open the file, so offline commands run after this.
+    pub async fn ingest(&self) {
+        let (mut server, address) = start_server(&self.config, &self.env);
+        let token = AuthKeys::hs256(SECRET, &chorus::config::AuthSettings::default()).mint(
+            "e2e",
+            Role::Admin,
+            &[],
+            &[],
+            Duration::from_secs(600),
+        );
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let body: Value = client
+                .get(format!("{address}/api/v1/connectors"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let done = body["connectors"].as_array().unwrap().iter().all(|c| {
+                !c["running"].as_bool().unwrap() && c["last_run"]["finished_at"].is_string()
+            });
+            if done {
+                break;
+            }
+            assert!(Instant::now() < deadline, "runs did not finish: {body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server.kill().unwrap();
+        server.wait().unwrap();
+    }
+
+    /// Runs `chorus <args> --config <config>` to completion.
+    pub fn chorus(&self, args: &[&str]) -> std::process::Output {
+        Command::new(built_artifacts().join("chorus"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+}

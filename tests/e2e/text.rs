@@ -3,20 +3,15 @@
 //! retag` applying a changed taxonomy to stored records.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
 
-use chorus::auth::AuthKeys;
-use chorus::config::AuthSettings;
+use chorus::analysis::scale::Measure;
 use chorus::domain::Role;
+use chorus::warehouse::queries::CellQuery;
 use chorus::warehouse::records::RecordQuery;
 use chorus::warehouse::Warehouse;
 use serde_json::Value;
 
-use crate::helpers::{
-    built_artifacts, demo_settings, repo_root, spawn_app_with, start_server, TestApp, SECRET,
-};
+use crate::helpers::{demo_settings, repo_root, spawn_app_with, DemoFiles, TestApp};
 
 /// Every record of a query, page by page.
 async fn all_records(app: &TestApp, token: &str, query: &str, page: u32) -> Vec<Value> {
@@ -230,47 +225,13 @@ async fn the_topic_driver_view_is_scoped_and_matches_the_records() {
     );
 }
 
-/// The demo configuration with absolute paths and another taxonomy file.
-fn config_with_taxonomy(dir: &Path, taxonomy: &Path) -> std::path::PathBuf {
-    let root = repo_root();
-    let text = std::fs::read_to_string(root.join("config/chorus.toml"))
-        .unwrap()
-        .replace("\"config/", &format!("\"{}/config/", root.display()))
-        .replace(
-            &format!("{}/config/taxonomy/cx.toml", root.display()),
-            &taxonomy.display().to_string(),
-        );
-    let path = dir.join("chorus.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 #[tokio::test]
 async fn retag_applies_a_changed_taxonomy_to_stored_records() {
     let dir = tempfile::tempdir().unwrap();
     let taxonomy = dir.path().join("topics.toml");
     std::fs::copy(repo_root().join("config/taxonomy/cx.toml"), &taxonomy).unwrap();
-    let config = config_with_taxonomy(dir.path(), &taxonomy);
-    let database = dir.path().join("chorus.duckdb");
-    let env = [
-        ("CHORUS_WAREHOUSE__PATH", database.display().to_string()),
-        (
-            "CHORUS_PLUGINS__DIR",
-            built_artifacts().display().to_string(),
-        ),
-        ("CHORUS_SERVER__LISTEN", "127.0.0.1:0".to_owned()),
-    ];
-    let (mut server, address) = start_server(&config, &env);
-    let token = AuthKeys::hs256(SECRET, &AuthSettings::default()).mint(
-        "e2e",
-        Role::Admin,
-        &[],
-        &[],
-        Duration::from_secs(600),
-    );
-    crate::export::wait_for_runs(&address, &token).await;
-    server.kill().unwrap();
-    server.wait().unwrap();
+    let demo = DemoFiles::new(dir.path(), Some(&taxonomy));
+    demo.ingest().await;
 
     // A new topic: thanks, in German and French.
     let mut text = std::fs::read_to_string(&taxonomy).unwrap();
@@ -279,13 +240,7 @@ async fn retag_applies_a_changed_taxonomy_to_stored_records() {
          de = [\"danke\"]\nfr = [\"merci\"]\n",
     );
     std::fs::write(&taxonomy, text).unwrap();
-    let output = Command::new(built_artifacts().join("chorus"))
-        .args(["retag", "--config"])
-        .arg(&config)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    let output = demo.chorus(&["retag"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -294,17 +249,13 @@ async fn retag_applies_a_changed_taxonomy_to_stored_records() {
     );
     assert!(stdout.contains("retagged"), "{stdout}");
 
-    let warehouse = Warehouse::open(&database).unwrap();
+    let warehouse = Warehouse::open(&demo.database).unwrap();
     let query = |topic: Option<&str>, contains: Option<&str>| RecordQuery {
-        markets: None,
-        channels: None,
+        cells: CellQuery::all(Measure::Nps),
         languages: None,
         topic: topic.map(str::to_owned),
-        measure: chorus::analysis::scale::Measure::Nps,
         score_min: None,
         score_max: None,
-        from: None,
-        to: None,
         contains: contains.map(str::to_owned),
         after: None,
         limit: 100_000,

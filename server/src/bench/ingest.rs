@@ -9,15 +9,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::{peak_memory, report, time_against_sql};
+use super::{peak_memory, report, time_against_sql, BenchServer};
 use crate::analysis::scale::Measure;
-use crate::auth::AuthKeys;
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::domain::MarketCode;
 use crate::domain::Role;
 use crate::ingest::TextStage;
-use crate::startup::Application;
 use crate::warehouse::queries::CellQuery;
 use crate::warehouse::{BatchWrite, NewRecord, Warehouse};
 
@@ -178,23 +176,9 @@ fn settings(
 async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result<()> {
     let settings = settings(dir, export, args.batch_size, &args.taxonomy)?;
     text_stage_alone(&settings, args.records)?;
-    let secret = b"bench-secret-bench-secret-bench-secret";
-    let token = AuthKeys::hs256(secret, &settings.auth).mint(
-        "bench",
-        Role::Admin,
-        &[],
-        &[],
-        Duration::from_secs(3600),
-    );
-    let app = Application::build(settings, secret).await?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let client = reqwest::Client::new();
-    let ingestor = app.ingestor();
-    let warehouse = app.warehouse();
-    let server = tokio::spawn(app.run_until_stopped());
-
+    let app = BenchServer::start(settings, Role::Admin).await?;
     let started = Instant::now();
-    let run = ingestor.start("bench", "api").await?;
+    let run = app.ingestor.start("bench", "api").await?;
     let summary = run.done.await?.context("the run left no summary")?;
     let seconds = started.elapsed().as_secs_f64();
     anyhow::ensure!(
@@ -226,12 +210,12 @@ async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result
             "/api/v1/nps?group_by=market,channel,month",
         ),
     ] {
-        let url = format!("{base}{path}");
+        let url = format!("{}{path}", app.base);
         let timings = time_against_sql(
-            &client,
+            &app.client,
             &url,
-            &token,
-            &warehouse,
+            &app.token,
+            &app.warehouse,
             &[query.to_sql()],
             args.repetitions,
         )
@@ -242,8 +226,11 @@ async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result
     // already-normalised rows written straight into the warehouse, with the same batch size
     // and transactions, skipping plugin and pipeline.
     let baseline = {
-        let (warehouse, records, batch) =
-            (warehouse.clone(), args.records, args.batch_size as usize);
+        let (warehouse, records, batch) = (
+            app.warehouse.clone(),
+            args.records,
+            args.batch_size as usize,
+        );
         tokio::task::spawn_blocking(move || store_directly(&warehouse, records, batch)).await??
     };
     println!(
@@ -253,7 +240,6 @@ async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result
         seconds / baseline.as_secs_f64()
     );
     println!("peak resident memory: {}", peak_memory());
-    server.abort();
     Ok(())
 }
 

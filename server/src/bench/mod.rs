@@ -9,9 +9,16 @@ mod queries;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::task::JoinHandle;
+
 pub use ingest::IngestArgs;
 pub use queries::QueryArgs;
 
+use crate::auth::AuthKeys;
+use crate::config::Settings;
+use crate::domain::Role;
+use crate::ingest::Ingestor;
+use crate::startup::Application;
 use crate::warehouse::Warehouse;
 
 /// What to measure.
@@ -31,6 +38,56 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingest(args) => ingest::run(args),
         BenchCommand::Queries(args) => queries::run(args),
+    }
+}
+
+/// The application serving a benchmark on a random port, with a token for one role.
+pub struct BenchServer {
+    pub base: String,
+    pub token: String,
+    pub client: reqwest::Client,
+    pub warehouse: Arc<Warehouse>,
+    pub ingestor: Arc<Ingestor>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for BenchServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BenchServer")
+            .field("base", &self.base)
+            .finish()
+    }
+}
+
+impl BenchServer {
+    /// Builds and starts the application.
+    ///
+    /// # Errors
+    /// When it cannot be built.
+    pub async fn start(settings: Settings, role: Role) -> anyhow::Result<BenchServer> {
+        let secret = b"bench-secret-bench-secret-bench-secret";
+        let token = AuthKeys::hs256(secret, &settings.auth).mint(
+            "bench",
+            role,
+            &[],
+            &[],
+            Duration::from_secs(3600),
+        );
+        let app = Application::build(settings, secret).await?;
+        Ok(BenchServer {
+            base: format!("http://127.0.0.1:{}", app.port()),
+            token,
+            client: reqwest::Client::new(),
+            warehouse: app.warehouse(),
+            ingestor: app.ingestor(),
+            server: tokio::spawn(app.run_until_stopped()),
+        })
+    }
+}
+
+impl Drop for BenchServer {
+    fn drop(&mut self) {
+        self.server.abort();
     }
 }
 

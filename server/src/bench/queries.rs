@@ -6,16 +6,14 @@
 //! plugin: this benchmark is about reading; `bench ingest` measures writing.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::NaiveDate;
 
-use super::{peak_memory, report, time_against_sql, Statement};
+use super::{peak_memory, report, time_against_sql, BenchServer, Statement};
 use crate::analysis::scale::Measure;
-use crate::auth::AuthKeys;
 use crate::config::Settings;
 use crate::domain::Role;
-use crate::startup::Application;
 use crate::warehouse::queries::CellQuery;
 use crate::warehouse::Warehouse;
 
@@ -129,21 +127,7 @@ fn settings(path: &Path) -> anyhow::Result<Settings> {
 }
 
 async fn measure(args: &QueryArgs, path: &Path) -> anyhow::Result<()> {
-    let settings = settings(path)?;
-    let secret = b"bench-secret-bench-secret-bench-secret";
-    let token = AuthKeys::hs256(secret, &settings.auth).mint(
-        "bench",
-        Role::HqAnalyst,
-        &[],
-        &[],
-        Duration::from_secs(3600),
-    );
-    let app = Application::build(settings, secret).await?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let client = reqwest::Client::new();
-    let warehouse = app.warehouse();
-    let server = tokio::spawn(app.run_until_stopped());
-
+    let app = BenchServer::start(settings(path)?, Role::HqAnalyst).await?;
     let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
     // In the order the server lists them (sorted), so the statements are the same.
     let mut all_markets = MARKETS.map(str::to_owned).to_vec();
@@ -229,10 +213,10 @@ async fn measure(args: &QueryArgs, path: &Path) -> anyhow::Result<()> {
     ];
     for (label, path, statements) in cases {
         let timings = time_against_sql(
-            &client,
-            &format!("{base}{path}"),
-            &token,
-            &warehouse,
+            &app.client,
+            &format!("{}{path}", app.base),
+            &app.token,
+            &app.warehouse,
             &statements,
             args.repetitions,
         )
@@ -240,6 +224,5 @@ async fn measure(args: &QueryArgs, path: &Path) -> anyhow::Result<()> {
         report(label, timings);
     }
     println!("peak resident memory: {}", peak_memory());
-    server.abort();
     Ok(())
 }

@@ -4,8 +4,43 @@
 use chrono::NaiveDate;
 
 use crate::analysis::scale::Measure;
+use crate::auth::Caller;
 use crate::domain::MarketCode;
 use crate::error::ApiError;
+use crate::warehouse::queries::CellQuery;
+
+/// The filters every grouped route takes, as sent.
+#[derive(Debug, Clone, Copy)]
+pub struct CellFilters<'a> {
+    pub markets: Option<&'a str>,
+    pub channels: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+}
+
+impl CellFilters<'_> {
+    /// The query for `measure`, with the caller's scope applied to the markets.
+    ///
+    /// # Errors
+    /// `400` for malformed markets or dates or a reversed range, `403` outside the scope.
+    pub fn query(
+        self,
+        caller: &Caller,
+        measure: Measure,
+        by_month: bool,
+    ) -> Result<CellQuery, ApiError> {
+        let query = CellQuery {
+            measure,
+            by_month,
+            markets: caller.scope.filter(markets(self.markets)?)?,
+            channels: self.channels.map(comma_list),
+            from: date("from", self.from)?,
+            to: date("to", self.to)?,
+        };
+        ordered(query.from, query.to)?;
+        Ok(query)
+    }
+}
 
 /// Splits `a,b,,c` into trimmed, non-empty parts.
 pub fn comma_list(text: &str) -> Vec<String> {

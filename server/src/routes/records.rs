@@ -7,7 +7,7 @@ use actix_web::{web, HttpResponse};
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 
-use super::params;
+use super::params::{self, CellFilters};
 use crate::auth::Caller;
 use crate::config::TextSettings;
 use crate::error::ApiError;
@@ -65,24 +65,24 @@ pub async fn records(
             format!("limit must be 1-{MAX_LIMIT}"),
         ));
     }
+    let cells = CellFilters {
+        markets: params.markets.as_deref(),
+        channels: params.channels.as_deref(),
+        from: params.from.as_deref(),
+        to: params.to.as_deref(),
+    }
+    .query(&caller, params::measure(params.measure.as_deref())?, false)?;
     let query = RecordQuery {
-        markets: caller
-            .scope
-            .filter(params::markets(params.markets.as_deref())?)?,
-        channels: params.channels.as_deref().map(params::comma_list),
+        cells,
         languages: params.languages.as_deref().map(params::comma_list),
         topic: params.topic,
-        measure: params::measure(params.measure.as_deref())?,
         score_min: params.score_min,
         score_max: params.score_max,
-        from: params::date("from", params.from.as_deref())?,
-        to: params::date("to", params.to.as_deref())?,
         contains: params.q.filter(|q| !q.trim().is_empty()),
         after: params.cursor.as_deref().map(decode_cursor).transpose()?,
         // One more than asked tells whether another page follows.
         limit: limit + 1,
     };
-    params::ordered(query.from, query.to)?;
     params::ordered(query.score_min, query.score_max)?;
     let warehouse = warehouse.get_ref().clone();
     let mut records = web::block(move || warehouse.records(&query)).await??;

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::params;
+use super::params::{self, CellFilters};
 use crate::analysis::scale::{Figures, Histogram, Measure};
 use crate::auth::Caller;
 use crate::config::AnalysisSettings;
 use crate::error::ApiError;
-use crate::warehouse::queries::{CellKey, CellQuery};
+use crate::warehouse::queries::CellKey;
 use crate::warehouse::Warehouse;
 
 /// Query string of the score routes.
@@ -83,17 +83,13 @@ pub async fn cells(
     caller.require_feedback_reader()?;
     let params = params.into_inner();
     let group_by = parse_group_by(params.group_by.as_deref())?;
-    let query = CellQuery {
-        measure: **measure,
-        by_month: group_by.contains(&"month"),
-        markets: caller
-            .scope
-            .filter(params::markets(params.markets.as_deref())?)?,
-        channels: params.channels.as_deref().map(params::comma_list),
-        from: params::date("from", params.from.as_deref())?,
-        to: params::date("to", params.to.as_deref())?,
-    };
-    params::ordered(query.from, query.to)?;
+    let query = CellFilters {
+        markets: params.markets.as_deref(),
+        channels: params.channels.as_deref(),
+        from: params.from.as_deref(),
+        to: params.to.as_deref(),
+    }
+    .query(&caller, **measure, group_by.contains(&"month"))?;
     let warehouse = warehouse.get_ref().clone();
     let cells = web::block(move || warehouse.score_cells(&query)).await??;
     Ok(HttpResponse::Ok().json(Answer {

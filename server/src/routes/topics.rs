@@ -8,14 +8,13 @@ use std::sync::Arc;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::params;
+use super::params::{self, CellFilters};
 use crate::analysis::estimate::{difference, Difference, Interval, Z_95};
 use crate::analysis::nps::NpsCounts;
 use crate::analysis::scale::Measure;
 use crate::auth::Caller;
 use crate::config::AnalysisSettings;
 use crate::error::ApiError;
-use crate::warehouse::queries::CellQuery;
 use crate::warehouse::topics::TopicCounts;
 use crate::warehouse::Warehouse;
 
@@ -113,17 +112,13 @@ pub async fn topics(
             asked
         }
     };
-    let query = CellQuery {
-        measure: Measure::Nps,
-        by_month: group_by.contains(&"month"),
-        markets: caller
-            .scope
-            .filter(params::markets(params.markets.as_deref())?)?,
-        channels: params.channels.as_deref().map(params::comma_list),
-        from: params::date("from", params.from.as_deref())?,
-        to: params::date("to", params.to.as_deref())?,
-    };
-    params::ordered(query.from, query.to)?;
+    let query = CellFilters {
+        markets: params.markets.as_deref(),
+        channels: params.channels.as_deref(),
+        from: params.from.as_deref(),
+        to: params.to.as_deref(),
+    }
+    .query(&caller, Measure::Nps, group_by.contains(&"month"))?;
     let warehouse = warehouse.get_ref().clone();
     let counts = web::block(move || warehouse.topic_counts(&query, &wanted)).await??;
     let name_of = |id: &str| {

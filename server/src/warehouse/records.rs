@@ -1,12 +1,12 @@
 //! Single records for reading and filtering (the drill-down behind `/api/v1/records`),
 //! newest first, with keyset pagination so a page never shifts when records arrive.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use duckdb::params_from_iter;
 use serde::Serialize;
 
+use super::queries::CellQuery;
 use super::{Warehouse, WarehouseError};
-use crate::analysis::scale::Measure;
 
 /// Where the previous page ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,21 +16,17 @@ pub struct RecordCursor {
     pub external_id: String,
 }
 
-/// Filters of a record listing. Scope arrives as `markets`.
+/// Filters of a record listing.
 #[derive(Debug, Clone)]
 pub struct RecordQuery {
-    /// Markets to include; `None` for all (only for callers scoped to all).
-    pub markets: Option<Vec<String>>,
-    pub channels: Option<Vec<String>>,
+    /// Markets (the scope), channels and dates; its measure is the one `score_min` and
+    /// `score_max` apply to.
+    pub cells: CellQuery,
     pub languages: Option<Vec<String>>,
     /// Records tagged with this topic.
     pub topic: Option<String>,
-    /// Score filter: this measure between `score_min` and `score_max` (inclusive).
-    pub measure: Measure,
     pub score_min: Option<u8>,
     pub score_max: Option<u8>,
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
     /// Case-insensitive substring of the (redacted) text.
     pub contains: Option<String>,
     pub after: Option<RecordCursor>,
@@ -71,26 +67,18 @@ impl RecordQuery {
              coalesce(list_aggr(redactions, 'string_agg', '|'), ''), consent_contact, \
              text_original FROM records WHERE true",
         );
-        let mut params: Vec<String> = Vec::new();
-        let mut list = |column: &str, values: &[String], sql: &mut String| {
-            let marks = vec!["?"; values.len()].join(", ");
-            sql.push_str(&format!(" AND {column} IN ({marks})"));
-            params.extend(values.iter().cloned());
-        };
-        if let Some(markets) = &self.markets {
-            list("market", markets, &mut sql);
-        }
-        if let Some(channels) = &self.channels {
-            list("channel", channels, &mut sql);
-        }
+        let (filters, mut params) = self.cells.filters();
+        sql.push_str(&filters);
         if let Some(languages) = &self.languages {
-            list("language", languages, &mut sql);
+            let marks = vec!["?"; languages.len()].join(", ");
+            sql.push_str(&format!(" AND language IN ({marks})"));
+            params.extend(languages.iter().cloned());
         }
         if let Some(topic) = &self.topic {
             sql.push_str(" AND list_contains(topics, ?)");
             params.push(topic.clone());
         }
-        let column = self.measure.name();
+        let column = self.cells.measure.name();
         if let Some(min) = self.score_min {
             sql.push_str(&format!(" AND {column} >= ?"));
             params.push(min.to_string());
@@ -98,14 +86,6 @@ impl RecordQuery {
         if let Some(max) = self.score_max {
             sql.push_str(&format!(" AND {column} <= ?"));
             params.push(max.to_string());
-        }
-        if let Some(from) = self.from {
-            sql.push_str(" AND occurred_at >= ?::DATE");
-            params.push(from.to_string());
-        }
-        if let Some(to) = self.to {
-            sql.push_str(" AND occurred_at < ?::DATE + INTERVAL 1 DAY");
-            params.push(to.to_string());
         }
         if let Some(needle) = &self.contains {
             sql.push_str(" AND text ILIKE ? ESCAPE '\\'");
@@ -146,7 +126,7 @@ impl Warehouse {
     /// # Errors
     /// On a database error.
     pub fn records(&self, query: &RecordQuery) -> Result<Vec<StoredRecord>, WarehouseError> {
-        if query.markets.as_ref().is_some_and(Vec::is_empty) {
+        if query.cells.markets.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
         let (sql, params) = query.to_sql();
