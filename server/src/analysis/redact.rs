@@ -50,45 +50,42 @@ impl Redactor {
     /// Redacts `text`; `terms` are the market's names to remove (whole words, any case).
     pub fn redact(&self, text: &str, terms: &[String]) -> Redacted {
         let mut kinds = Vec::new();
-        let mut text = replace_valid(&self.email, text, "email", &mut kinds, |_| true);
+        let mut text = replace_all(&self.email, text, "email", &mut kinds);
         text = replace_numbers(&self.iban, &text, "iban", &mut kinds, iban_is_valid);
         text = replace_numbers(&self.card, &text, "card", &mut kinds, luhn_is_valid);
         text = replace_numbers(&self.phone, &text, "phone", &mut kinds, plausible_phone);
         for pattern in &self.patterns {
-            text = replace_valid(&pattern.regex, &text, &pattern.name, &mut kinds, |_| true);
+            text = replace_all(&pattern.regex, &text, &pattern.name, &mut kinds);
         }
         for term in terms.iter().filter(|t| !t.trim().is_empty()) {
             let pattern = format!(r"(?i)\b{}\b", regex::escape(term.trim()));
             if let Ok(regex) = Regex::new(&pattern) {
-                text = replace_valid(&regex, &text, "name", &mut kinds, |_| true);
+                text = replace_all(&regex, &text, "name", &mut kinds);
             }
         }
         Redacted { text, kinds }
     }
 }
 
-/// Replaces every match of `regex` that `valid` accepts with `[kind]`.
-fn replace_valid(
-    regex: &Regex,
-    text: &str,
-    kind: &str,
-    kinds: &mut Vec<String>,
-    valid: impl Fn(&str) -> bool,
-) -> String {
+/// Replaces every match of `regex` with `[kind]`.
+fn replace_all(regex: &Regex, text: &str, kind: &str, kinds: &mut Vec<String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
     for m in regex.find_iter(text) {
-        if valid(m.as_str()) {
-            out.push_str(&text[last..m.start()]);
-            out.push('[');
-            out.push_str(kind);
-            out.push(']');
-            kinds.push(kind.to_owned());
-            last = m.end();
-        }
+        out.push_str(&text[last..m.start()]);
+        placeholder(&mut out, kind, kinds);
+        last = m.end();
     }
     out.push_str(&text[last..]);
     out
+}
+
+/// Writes `[kind]` and notes the kind.
+fn placeholder(out: &mut String, kind: &str, kinds: &mut Vec<String>) {
+    out.push('[');
+    out.push_str(kind);
+    out.push(']');
+    kinds.push(kind.to_owned());
 }
 
 /// Replaces numbers found by `regex` that `valid` accepts. A number must stand alone (no
@@ -115,10 +112,7 @@ fn replace_numbers(
         match accepted {
             Some(length) => {
                 out.push_str(&text[last..m.start()]);
-                out.push('[');
-                out.push_str(kind);
-                out.push(']');
-                kinds.push(kind.to_owned());
+                placeholder(&mut out, kind, &mut *kinds);
                 last = m.start() + length;
                 at = last;
             }
