@@ -7,7 +7,8 @@
 //!   and channels indexed from the config.
 //! - [`analysis`]: pure math and text functions (NPS, CSAT/CES/stars, intervals, direct
 //!   standardisation, Holm, monthly windows, language). No I/O.
-//! - [`plugins`]: loading connector libraries and calling the C ABI (the only host-side unsafe).
+//! - [`plugins`]: loading connector libraries and calling the C ABI (the only host-side unsafe);
+//!   [`operations`]: `connectors check` and `plugin inspect`.
 //! - [`ingest`]: runs an instance through its plugin, validates, normalises, commits; and the
 //!   scheduler.
 //! - [`warehouse`]: the DuckDB file: migrations, batch commits with cursors, read queries
@@ -28,6 +29,7 @@ pub mod domain;
 pub mod error;
 pub mod eval;
 pub mod ingest;
+pub mod operations;
 pub mod plugins;
 pub mod routes;
 pub mod startup;

@@ -60,6 +60,16 @@ enum Command {
         #[command(subcommand)]
         what: chorus::bench::BenchCommand,
     },
+    /// Work with connector instances.
+    Connectors {
+        #[command(subcommand)]
+        what: ConnectorCommand,
+    },
+    /// Work with plugin libraries.
+    Plugin {
+        #[command(subcommand)]
+        what: PluginCommand,
+    },
     /// Measure language detection or topic tagging against a labelled set.
     Eval {
         #[command(subcommand)]
@@ -80,6 +90,26 @@ enum Command {
         /// Only these markets, e.g. `DE,FR`.
         #[arg(long, value_delimiter = ',')]
         markets: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConnectorCommand {
+    /// Open an instance's plugin with its settings and call its check (credentials,
+    /// reachability).
+    Check {
+        /// Instance id from the configuration.
+        instance: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Load a plugin library and print its ABI version and manifest, or why it cannot be
+    /// loaded.
+    Inspect {
+        /// Path of the library (`.so`, `.dylib`, `.dll`).
+        library: PathBuf,
     },
 }
 
@@ -129,6 +159,22 @@ fn main() -> anyhow::Result<()> {
         Command::Bench { what } => chorus::bench::run(what),
         Command::Retag => retag(&cli.config),
         Command::Eval { what } => chorus::eval::run(what),
+        Command::Connectors {
+            what: ConnectorCommand::Check { instance },
+        } => {
+            let settings = load(&cli.config)?;
+            println!(
+                "{}",
+                chorus::operations::check_instance(&settings, &instance)?
+            );
+            Ok(())
+        }
+        Command::Plugin {
+            what: PluginCommand::Inspect { library },
+        } => {
+            println!("{}", chorus::operations::inspect(&library)?);
+            Ok(())
+        }
         Command::Export {
             format: ExportFormat::Parquet,
             out,

@@ -42,7 +42,7 @@ pub fn built_artifacts() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = artifact_dir();
-        for name in ["survey_csv", "misbehaving"] {
+        for name in ["survey_csv", "zendesk", "misbehaving"] {
             let library = dir.join(format!(
                 "{}{name}{}",
                 std::env::consts::DLL_PREFIX,

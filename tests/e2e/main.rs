@@ -10,6 +10,7 @@ mod crash_recovery;
 mod errors;
 mod export;
 mod nps;
+mod operations;
 mod plugin_failures;
 mod scheduling;
 mod text;
