@@ -257,7 +257,11 @@ impl FromRequest for Caller {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+/// The caller of a request from its bearer token.
+///
+/// # Errors
+/// `401` without a valid token.
+pub fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let keys = req
         .app_data::<web::Data<AuthKeys>>()
         .expect("AuthKeys is registered in startup");

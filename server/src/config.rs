@@ -366,6 +366,11 @@ impl Settings {
                     problems.push(format!("connector {id}: unknown channel {channel:?}"));
                 }
             }
+            if connector.plugin == crate::ingest::PUSH && connector.interval_seconds.is_some() {
+                problems.push(format!(
+                    "connector {id}: a push instance has no schedule (remove interval_seconds)"
+                ));
+            }
             if connector.interval_seconds == Some(0) {
                 problems.push(format!("connector {id}: interval_seconds must be positive"));
             }

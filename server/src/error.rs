@@ -110,6 +110,8 @@ impl From<IngestError> for ApiError {
         match e {
             IngestError::UnknownInstance(_) => ApiError::NotFound(e.to_string()),
             IngestError::AlreadyRunning(_) => ApiError::Conflict(e.to_string()),
+            IngestError::NotRunnable(_) => ApiError::bad_request("push_instance", e.to_string()),
+            IngestError::NotPush(_) => ApiError::bad_request("not_a_push_instance", e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

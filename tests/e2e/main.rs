@@ -12,5 +12,6 @@ mod export;
 mod nps;
 mod operations;
 mod plugin_failures;
+mod push;
 mod scheduling;
 mod text;

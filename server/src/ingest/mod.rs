@@ -6,6 +6,7 @@
 //! stay, and the cursor never moves past what was committed.
 
 mod normalise;
+mod push;
 pub mod scheduler;
 mod text;
 
@@ -18,6 +19,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 pub use normalise::normalise;
+pub use push::{PushOutcome, PushRejection, MAX_PUSH_RECORDS, PUSH};
 pub use text::{ProcessedText, TextStage};
 
 use crate::catalog::Catalog;
@@ -32,6 +34,14 @@ pub enum IngestError {
     /// No instance with this id is configured.
     #[error("no connector instance {0:?} is configured")]
     UnknownInstance(String),
+    /// The instance receives pushed records; it has no plugin to run.
+    #[error(
+        "connector instance {0:?} is a push instance: records arrive by POST /api/v1/ingest/{0}"
+    )]
+    NotRunnable(String),
+    /// Records were pushed to an instance that reads from a plugin.
+    #[error("connector instance {0:?} is not a push instance (its plugin reads the records)")]
+    NotPush(String),
     /// A run of this instance is already going.
     #[error("connector instance {0:?} is already running")]
     AlreadyRunning(String),
@@ -140,6 +150,9 @@ impl Ingestor {
             .connector(instance)
             .cloned()
             .ok_or_else(|| IngestError::UnknownInstance(instance.to_owned()))?;
+        if config.plugin == PUSH {
+            return Err(IngestError::NotRunnable(instance.to_owned()));
+        }
         let guard = {
             let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
             if !running.insert(instance.to_owned()) {

@@ -15,7 +15,7 @@ pub fn spawn(ingestor: &Arc<Ingestor>) -> Vec<JoinHandle<()>> {
         .settings()
         .connectors
         .iter()
-        .filter(|c| c.run_on_start || c.interval_seconds.is_some())
+        .filter(|c| c.plugin != super::PUSH && (c.run_on_start || c.interval_seconds.is_some()))
         .map(|c| {
             let ingestor = ingestor.clone();
             let (id, on_start, interval) = (c.id.clone(), c.run_on_start, c.interval_seconds);

@@ -3,6 +3,7 @@
 mod compare;
 mod connectors;
 mod health;
+mod ingest;
 mod params;
 mod records;
 mod scores;
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/trends", web::get().to(trends::trends))
         .route("/records", web::get().to(records::records))
         .route("/topics", web::get().to(topics::topics))
+        .route("/ingest/{instance}", web::post().to(ingest::ingest))
         .route("/connectors", web::get().to(connectors::list))
         .route("/connectors/{id}/run", web::post().to(connectors::run))
         .route("/connectors/{id}/runs", web::get().to(connectors::runs))

@@ -1,0 +1,148 @@
+//! `POST /api/v1/ingest/{instance}`: records pushed to a push instance, in the canonical JSON
+//! shape (`{"records": [...]}`, each as `chorus_plugin_api::SourceRecord`). Authenticated by
+//! an admin or integrator token, or by an HMAC-SHA256 signature with the instance's secret:
+//!
+//! ```text
+//! X-Chorus-Timestamp: 1767225600                      (Unix seconds, within 5 minutes)
+//! X-Chorus-Signature: sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>
+//! ```
+//!
+//! Valid records are stored, invalid ones listed with index, field and reason; pushing the
+//! same external id again stores nothing new.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::auth::authenticate;
+use crate::error::ApiError;
+use crate::ingest::{Ingestor, PushOutcome, MAX_PUSH_RECORDS, PUSH};
+
+/// Largest clock difference accepted between the signer and this server.
+const MAX_SKEW_SECONDS: i64 = 300;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushBody {
+    records: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+struct Answer {
+    instance: String,
+    #[serde(flatten)]
+    outcome: PushOutcome,
+}
+
+/// Handler.
+pub async fn ingest(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    ingestor: web::Data<Arc<Ingestor>>,
+) -> Result<HttpResponse, ApiError> {
+    let instance = path.into_inner();
+    let config = ingestor
+        .settings()
+        .connector(&instance)
+        .filter(|c| c.plugin == PUSH)
+        .ok_or_else(|| ApiError::NotFound(format!("no push instance {instance:?}")))?
+        .clone();
+    let limit = ingestor.settings().server.max_body_bytes;
+    let body = payload
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| {
+            ApiError::PayloadTooLarge(format!(
+                "body exceeds the limit of {limit} bytes; send fewer records per request"
+            ))
+        })?
+        .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+    if req.headers().contains_key("X-Chorus-Signature") {
+        let secret_env = config
+            .settings
+            .get("hmac_secret_env")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| {
+                ApiError::Unauthorized(format!(
+                    "instance {instance} accepts no signatures (no hmac_secret_env); use a token"
+                ))
+            })?;
+        let secret = std::env::var(secret_env).map_err(|_| {
+            tracing::error!(instance, variable = secret_env, "HMAC secret variable is not set");
+            ApiError::Unavailable(format!(
+                "instance {instance} cannot verify signatures: {secret_env} is not set on the server"
+            ))
+        })?;
+        verify_signature(
+            &req,
+            &body,
+            secret.as_bytes(),
+            chrono::Utc::now().timestamp(),
+        )?;
+    } else {
+        authenticate(&req)?.require_connector_operator()?;
+    }
+    let parsed: PushBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("body must be {{\"records\": [...]}}: {e}"),
+        )
+    })?;
+    if parsed.records.len() > MAX_PUSH_RECORDS {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "{} records in one request; at most {MAX_PUSH_RECORDS}",
+            parsed.records.len()
+        )));
+    }
+    let outcome = ingestor.push(&instance, parsed.records).await?;
+    Ok(HttpResponse::Ok().json(Answer { instance, outcome }))
+}
+
+/// Checks `X-Chorus-Timestamp` and `X-Chorus-Signature` against `secret` at time `now`.
+fn verify_signature(
+    req: &HttpRequest,
+    body: &[u8],
+    secret: &[u8],
+    now: i64,
+) -> Result<(), ApiError> {
+    let invalid = |why: &str| ApiError::Unauthorized(format!("invalid signature: {why}"));
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let timestamp =
+        header("X-Chorus-Timestamp").ok_or_else(|| invalid("X-Chorus-Timestamp is missing"))?;
+    let seconds: i64 = timestamp
+        .parse()
+        .map_err(|_| invalid("X-Chorus-Timestamp is not Unix seconds"))?;
+    if (now - seconds).abs() > MAX_SKEW_SECONDS {
+        return Err(invalid("X-Chorus-Timestamp is more than 5 minutes off"));
+    }
+    let signature = header("X-Chorus-Signature")
+        .and_then(|s| s.strip_prefix("sha256="))
+        .and_then(decode_hex)
+        .ok_or_else(|| invalid("X-Chorus-Signature must be sha256=<hex>"))?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| invalid("bad secret"))?;
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    // verify_slice compares in constant time.
+    mac.verify_slice(&signature)
+        .map_err(|_| invalid("it does not match the body"))
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
