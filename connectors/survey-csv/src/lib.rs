@@ -82,13 +82,25 @@ impl SurveyCsv {
             .clone();
         let layout = row::Layout::new(&headers, &self.settings.columns)
             .map_err(|reason| ConnectorError::new(format!("{name}: {reason}")))?;
+        let mut record = csv::StringRecord::new();
         if let Some(resume) = position.to_csv_position() {
             reader
                 .seek(resume)
                 .map_err(|e| ConnectorError::new(format!("{name}: cannot resume: {e}")))?;
+        } else {
+            // First visit: step over the export tool's extra header rows.
+            for _ in 0..self.settings.format.extra_header_rows() {
+                let present = reader.read_record(&mut record).map_err(|e| {
+                    ConnectorError::new(format!("{name}: cannot read header rows: {e}"))
+                })?;
+                if !present {
+                    return Ok(false);
+                }
+                let after = reader.position();
+                position.advance_to(after.byte(), after.line());
+            }
         }
         let mut taken = 0;
-        let mut record = csv::StringRecord::new();
         while taken < budget {
             let more = match reader.read_record(&mut record) {
                 Ok(more) => more,

@@ -93,23 +93,31 @@ impl Layout {
         let raw_time = cell(self.timestamp).ok_or("missing timestamp")?;
         let occurred_at = parse_timestamp(raw_time, settings.timestamp_format.as_deref())
             .ok_or_else(|| format!("unparsable timestamp {raw_time:?}"))?;
-        let score =
-            |column: Option<usize>, name: &str, scale: std::ops::RangeInclusive<i64>| match column
-                .and_then(cell)
-            {
-                None => Ok(None),
-                Some(raw) => match raw.parse::<i64>() {
-                    Ok(score) if scale.contains(&score) => Ok(Some(score)),
-                    _ => Err(format!(
-                        "{name} score {raw:?} is not an integer in {}-{}",
-                        scale.start(),
-                        scale.end()
-                    )),
-                },
+        let score = |column: Option<usize>, field: &str, scale: std::ops::RangeInclusive<i64>| {
+            let Some(raw) = column.and_then(cell) else {
+                return Ok(None);
             };
-        let nps = score(self.nps, "NPS", 0..=10)?;
-        let csat = score(self.csat, "CSAT", 1..=5)?;
-        let ces = score(self.ces, "CES", 1..=7)?;
+            let labelled = || {
+                settings.value_labels.get(field).and_then(|labels| {
+                    labels
+                        .iter()
+                        .find(|(label, _)| label.trim().eq_ignore_ascii_case(raw))
+                        .map(|(_, value)| *value)
+                })
+            };
+            match raw.parse::<i64>().ok().or_else(labelled) {
+                Some(score) if scale.contains(&score) => Ok(Some(score)),
+                _ => Err(format!(
+                    "{} score {raw:?} is not an integer in {}-{} nor a configured label",
+                    field.to_uppercase(),
+                    scale.start(),
+                    scale.end()
+                )),
+            }
+        };
+        let nps = score(self.nps, "nps", 0..=10)?;
+        let csat = score(self.csat, "csat", 1..=5)?;
+        let ces = score(self.ces, "ces", 1..=7)?;
         let consent_contact = match self.consent.and_then(cell) {
             None => None,
             Some(raw) => {

@@ -1,5 +1,6 @@
 //! Instance settings: where the exports are and which column means what.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -23,6 +24,40 @@ pub struct Settings {
     pub timestamp_format: Option<String>,
     /// Which header names hold which canonical field.
     pub columns: Columns,
+    /// Export layout: `plain` (one header row), `qualtrics` (column ids, then question
+    /// texts and import ids: two more header rows), `surveymonkey` (question texts, then
+    /// answer labels: one more header row). The first header row names the columns.
+    #[serde(default)]
+    pub format: Format,
+    /// Answer labels per score field, for exports that write the label instead of the
+    /// value: `{ csat = { "Sehr zufrieden" = 5, "Zufrieden" = 4 } }`. Matched trimmed and
+    /// case-insensitively; numbers are read as numbers first.
+    #[serde(default)]
+    pub value_labels: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
+/// Known export layouts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// One header row.
+    #[default]
+    Plain,
+    /// Qualtrics response export: three header rows.
+    Qualtrics,
+    /// SurveyMonkey export: two header rows.
+    Surveymonkey,
+}
+
+impl Format {
+    /// Header rows after the first one, skipped before the data.
+    pub fn extra_header_rows(self) -> usize {
+        match self {
+            Format::Plain => 0,
+            Format::Qualtrics => 2,
+            Format::Surveymonkey => 1,
+        }
+    }
 }
 
 /// Header names of the canonical fields. Columns not named here become attributes.
@@ -87,6 +122,15 @@ impl Settings {
                 "settings.columns.id and settings.columns.timestamp must name columns".into(),
             );
         }
+        if let Some(field) = self
+            .value_labels
+            .keys()
+            .find(|f| !["nps", "csat", "ces"].contains(&f.as_str()))
+        {
+            return Err(format!(
+                "settings.value_labels.{field}: labels can map nps, csat or ces only"
+            ));
+        }
         Ok(())
     }
 
@@ -109,12 +153,19 @@ pub fn json_schema() -> serde_json::Value {
             "delimiter": {"type": "string", "minLength": 1, "maxLength": 1, "default": ","},
             "extension": {"type": "string", "default": "csv"},
             "timestamp_format": {"type": "string"},
+            "format": {"enum": ["plain", "qualtrics", "surveymonkey"], "default": "plain"},
+            "value_labels": {
+                "type": "object",
+                "description": "score field → answer label → value",
+                "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}}
+            },
             "columns": {
                 "type": "object",
                 "required": ["id", "timestamp"],
                 "additionalProperties": false,
                 "properties": {
-                    "id": column, "timestamp": column, "nps": column, "comment": column,
+                    "id": column, "timestamp": column, "nps": column, "csat": column,
+                    "ces": column, "comment": column,
                     "market": column, "channel": column, "touchpoint": column,
                     "language": column, "consent": column
                 }

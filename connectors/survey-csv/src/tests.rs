@@ -93,7 +93,7 @@ fn bad_rows_are_reported_with_file_line_and_reason_and_do_not_stop_the_rest() {
         [
             (
                 "export.csv:2".to_owned(),
-                "NPS score \"11\" is not an integer in 0-10".to_owned()
+                "NPS score \"11\" is not an integer in 0-10 nor a configured label".to_owned()
             ),
             (
                 "export.csv:3".to_owned(),
@@ -161,4 +161,99 @@ fn a_missing_column_or_path_is_a_clear_error() {
 
     let err = SurveyCsv::open(json!({"path": "x", "columns": {"id": "i"}})).unwrap_err();
     assert!(err.message().contains("timestamp"), "{err}");
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+#[test]
+fn a_qualtrics_export_skips_its_extra_header_rows_and_maps_labels() {
+    let mut connector = SurveyCsv::open(json!({
+        "path": fixture("qualtrics-export.csv"),
+        "format": "qualtrics",
+        "columns": {"id": "ResponseId", "timestamp": "RecordedDate", "nps": "Q1",
+                    "csat": "Q2", "comment": "Q3", "language": "UserLanguage"},
+        "value_labels": {"csat": {"Begeistert": 5, "Sehr zufrieden": 5, "Eher zufrieden": 4,
+                                  "Unzufrieden": 2, "Sehr unzufrieden": 1}}
+    }))
+    .unwrap();
+    let mut cursor = None;
+    let all = drain(&mut connector, &mut cursor, 2);
+    assert!(all.rejected.is_empty(), "{:?}", all.rejected);
+    let got: Vec<(&str, Option<i64>, Option<i64>)> = all
+        .records
+        .iter()
+        .map(|r| (r.external_id.as_str(), r.nps, r.csat))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("R_1ABCdefGHIjkl01", Some(10), Some(5)),
+            ("R_2ABCdefGHIjkl02", Some(3), Some(2)),
+            ("R_3ABCdefGHIjkl03", Some(8), Some(4)),
+            ("R_4ABCdefGHIjkl04", Some(9), Some(5)),
+        ]
+    );
+    assert_eq!(all.records[0].language_hint.as_deref(), Some("DE"));
+    assert_eq!(all.records[0].attributes["Q1_NPS_GROUP"], "Promoter");
+    // Resuming never re-reads the header rows as data.
+    let again = connector.read(cursor.as_deref(), 10).unwrap();
+    assert!(again.records.is_empty() && again.rejected.is_empty());
+}
+
+#[test]
+fn a_surveymonkey_export_with_english_labels_and_us_dates() {
+    let mut connector = SurveyCsv::open(json!({
+        "path": fixture("surveymonkey-export.csv"),
+        "format": "surveymonkey",
+        "timestamp_format": "%m/%d/%Y %I:%M:%S %p",
+        "columns": {
+            "id": "Respondent ID", "timestamp": "End Date",
+            "nps": "How likely is it that you would recommend Acme to a friend or colleague?",
+            "csat": "How satisfied were you with your visit?",
+            "comment": "Any other comments?"
+        },
+        "value_labels": {"csat": {"Very satisfied": 5, "Satisfied": 4,
+                                  "Neither satisfied nor dissatisfied": 3,
+                                  "Dissatisfied": 2, "Very dissatisfied": 1}}
+    }))
+    .unwrap();
+    let mut cursor = None;
+    let all = drain(&mut connector, &mut cursor, 10);
+    assert!(all.rejected.is_empty(), "{:?}", all.rejected);
+    let csat: Vec<Option<i64>> = all.records.iter().map(|r| r.csat).collect();
+    assert_eq!(csat, [Some(5), Some(1), Some(3)]);
+    assert_eq!(all.records[1].occurred_at, "2026-03-10T13:03:10Z");
+}
+
+#[test]
+fn an_unknown_label_is_a_row_rejection_and_labels_only_map_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.csv");
+    write(&path, "id,at,csat\n1,2026-03-01,Top\n2,2026-03-01,Gut\n");
+    let mut connector = SurveyCsv::open(json!({
+        "path": path, "columns": {"id": "id", "timestamp": "at", "csat": "csat"},
+        "value_labels": {"csat": {"gut": 4}}
+    }))
+    .unwrap();
+    let batch = connector.read(None, 10).unwrap();
+    assert_eq!(batch.records.len(), 1);
+    assert_eq!(
+        batch.records[0].csat,
+        Some(4),
+        "labels match case-insensitively"
+    );
+    assert!(
+        batch.rejected[0].reason.contains("\"Top\""),
+        "{:?}",
+        batch.rejected
+    );
+    assert!(SurveyCsv::open(json!({
+        "path": path, "columns": {"id": "id", "timestamp": "at"},
+        "value_labels": {"stars": {"x": 1}}
+    }))
+    .is_err());
 }
