@@ -42,7 +42,12 @@ pub fn built_artifacts() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = artifact_dir();
-        for name in ["survey_csv", "zendesk", "misbehaving"] {
+        for name in [
+            "survey_csv",
+            "zendesk",
+            "google_business_reviews",
+            "misbehaving",
+        ] {
             let library = dir.join(format!(
                 "{}{name}{}",
                 std::env::consts::DLL_PREFIX,

@@ -1,6 +1,6 @@
 //! Push ingest and every connector kind into one warehouse: the survey-csv plugin, the
-//! Zendesk plugin against a local server serving Zendesk's export format, and records pushed
-//! with a token or an HMAC signature.
+//! Zendesk and Google Business Profile plugins against a local server serving the vendors'
+//! formats, and records pushed with a token or an HMAC signature.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -15,12 +15,18 @@ use crate::helpers::{repo_root, spawn_app_with, TestApp};
 const SECRET_ENV: &str = "CHORUS_E2E_PUSH_SECRET";
 const SECRET: &str = "push-secret-for-tests";
 
-/// A local server answering Zendesk export requests from the connector's fixtures.
-fn fake_zendesk() -> String {
+/// A local server answering Zendesk export and Google review requests from the
+/// connectors' fixtures.
+fn fake_vendors() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let fixture = |name: &str| {
-        std::fs::read_to_string(repo_root().join("connectors/zendesk/fixtures").join(name)).unwrap()
+        let folder = if name.starts_with("reviews") {
+            "connectors/google-reviews/fixtures"
+        } else {
+            "connectors/zendesk/fixtures"
+        };
+        std::fs::read_to_string(repo_root().join(folder).join(name)).unwrap()
     };
     std::thread::spawn(move || {
         for stream in listener.incoming() {
@@ -35,7 +41,13 @@ fn fake_zendesk() -> String {
                     break;
                 }
             }
-            let body = if line.contains("cursor=MTc3NTAwMDAwMi4wfHw0fA%3D%3D") {
+            let body = if line.contains("/v4/") && line.contains("pageToken=CiAKGjBhVEN2eHR0") {
+                fixture("reviews-page-2.json")
+            } else if line.contains("/v4/") && line.contains("pageToken=CiAKGjBhVEN2eHR1") {
+                fixture("reviews-page-3.json")
+            } else if line.contains("/v4/") {
+                fixture("reviews-page-1.json")
+            } else if line.contains("cursor=MTc3NTAwMDAwMi4wfHw0fA%3D%3D") {
                 fixture("export-page-2.json")
             } else if line.contains("cursor=MTc3NTAwMDAwNy4wfHw3fA%3D%3D") {
                 fixture("export-page-3.json")
@@ -55,10 +67,11 @@ fn fake_zendesk() -> String {
     base
 }
 
-fn settings(zendesk: &str) -> Settings {
+fn settings(vendors: &str) -> Settings {
     std::env::set_var(SECRET_ENV, SECRET);
     std::env::set_var("CHORUS_E2E_ZENDESK_EMAIL", "agent@example.com");
     std::env::set_var("CHORUS_E2E_ZENDESK_TOKEN", "token");
+    std::env::set_var("CHORUS_E2E_GOOGLE_TOKEN", "ya29.token");
     let survey = repo_root().join("config/demo/exports/fr-relational.csv");
     let text = format!(
         r#"
@@ -87,6 +100,9 @@ fn settings(zendesk: &str) -> Settings {
         [[channels]]
         id = "webhook.app_feedback"
         name = "In-app feedback"
+        [[channels]]
+        id = "review.google"
+        name = "Google reviews"
 
         [[connectors]]
         id = "fr-survey"
@@ -100,7 +116,14 @@ fn settings(zendesk: &str) -> Settings {
         plugin = "zendesk"
         market = "DE"
         channel = "complaint.service_desk"
-        settings = {{ base_url = {zendesk:?}, email_env = "CHORUS_E2E_ZENDESK_EMAIL", token_env = "CHORUS_E2E_ZENDESK_TOKEN", backoff_ms = 5 }}
+        settings = {{ base_url = {vendors:?}, email_env = "CHORUS_E2E_ZENDESK_EMAIL", token_env = "CHORUS_E2E_ZENDESK_TOKEN", backoff_ms = 5 }}
+
+        [[connectors]]
+        id = "fr-google"
+        plugin = "google_business_reviews"
+        market = "FR"
+        channel = "review.google"
+        settings = {{ base_url = {vendors:?}, account_id = "1234567890", location_id = "987654321", oauth_token_env = "CHORUS_E2E_GOOGLE_TOKEN", backoff_ms = 5 }}
 
         [[connectors]]
         id = "app-feedback"
@@ -115,7 +138,7 @@ fn settings(zendesk: &str) -> Settings {
 }
 
 async fn app(dir: &Path) -> TestApp {
-    let app = spawn_app_with(settings(&fake_zendesk()), dir).await;
+    let app = spawn_app_with(settings(&fake_vendors()), dir).await;
     app.wait_for_startup_runs().await;
     app
 }
@@ -321,8 +344,20 @@ async fn every_connector_kind_lands_in_one_warehouse_once() {
         ]
     );
 
+    // Google reviews: six rated reviews (one unrated rejected), stars only.
+    let (_, stars) = app.get("/api/v1/stars?markets=FR", Some(&admin)).await;
+    let cell = &stars["cells"][0];
+    assert_eq!(
+        (cell["channel"].as_str(), cell["n"].as_u64()),
+        (Some("review.google"), Some(6))
+    );
+    assert!(
+        (cell["mean"].as_f64().unwrap() - 20.0 / 6.0).abs() < 1e-9,
+        "{cell}"
+    );
+
     // A second run of every plugin instance adds nothing.
-    for instance in ["fr-survey", "de-zendesk"] {
+    for instance in ["fr-survey", "de-zendesk", "fr-google"] {
         let run = app.run(instance).await;
         assert_eq!(run["inserted"], 0, "{instance}: {run}");
     }

@@ -11,6 +11,8 @@
 //!
 //! Blocking on purpose: plugin calls already run on the host's blocking threads.
 
+pub mod test_server;
+
 use std::time::Duration;
 
 /// Retry and timeout policy.

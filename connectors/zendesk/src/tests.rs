@@ -1,10 +1,9 @@
 //! The connector against a local HTTP server that serves Zendesk's export format: pages to
 //! the end, an expired cursor, 429 with Retry-After, a 500 then success, malformed JSON, 401.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use chorus_http_kit::test_server::serve;
 
 use chorus_plugin_api::Connector;
 use serde_json::json;
@@ -13,51 +12,6 @@ use super::*;
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-/// (status, extra header, body) for a request target.
-type Route = dyn Fn(&str, usize) -> (u16, Option<(&'static str, String)>, String) + Send + Sync;
-
-/// A one-thread HTTP/1.1 server on a random port; `route(target, n)` answers the n-th
-/// request (from 0). Returns the base URL and the requests seen (target, authorization).
-/// Requests seen: (target, Authorization header).
-type Seen = Arc<Mutex<Vec<(String, String)>>>;
-
-fn serve(route: Box<Route>) -> (String, Seen) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().enumerate() {
-            let mut stream = stream.unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-            let mut authorization = String::new();
-            loop {
-                let mut header = String::new();
-                reader.read_line(&mut header).unwrap();
-                if header.trim().is_empty() {
-                    break;
-                }
-                if let Some(value) = header.strip_prefix("Authorization: ") {
-                    authorization = value.trim().to_owned();
-                }
-            }
-            log.lock().unwrap().push((target.clone(), authorization));
-            let (status, extra, body) = route(&target, n);
-            let extra = extra.map_or(String::new(), |(k, v)| format!("{k}: {v}\r\n"));
-            let response = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n{extra}\r\n{body}",
-                body.len()
-            );
-            stream.write_all(response.as_bytes()).unwrap();
-        }
-    });
-    (base, seen)
 }
 
 fn open(base: &str) -> Zendesk {
@@ -90,7 +44,7 @@ fn pages(target: &str) -> String {
 
 #[test]
 fn reads_every_page_to_the_end_and_maps_tickets() {
-    let (base, seen) = serve(Box::new(|target, _| (200, None, pages(target))));
+    let (base, seen) = serve(|target, _| (200, None, pages(target)));
     let mut zendesk = open(&base);
     let mut cursor: Option<String> = None;
     let mut records = Vec::new();
@@ -139,13 +93,13 @@ fn reads_every_page_to_the_end_and_maps_tickets() {
 
 #[test]
 fn an_expired_cursor_restarts_from_the_newest_change_seen() {
-    let (base, seen) = serve(Box::new(|target, _| {
+    let (base, seen) = serve(|target, _| {
         if target.contains("cursor=") {
             (422, None, r#"{"error":"InvalidCursor"}"#.to_owned())
         } else {
             (200, None, fixture("export-page-3.json"))
         }
-    }));
+    });
     let mut zendesk = open(&base);
     let stale = serde_json::to_string(&ExportCursor {
         after_cursor: Some("expired".into()),
@@ -166,11 +120,11 @@ fn an_expired_cursor_restarts_from_the_newest_change_seen() {
 
 #[test]
 fn a_429_waits_for_retry_after_and_a_500_is_retried() {
-    let (base, _) = serve(Box::new(|target, n| match n {
+    let (base, _) = serve(|target, n| match n {
         0 => (429, Some(("Retry-After", "1".into())), "{}".into()),
         1 => (500, None, "oops".into()),
         _ => (200, None, pages(target)),
-    }));
+    });
     let mut zendesk = open(&base);
     let started = Instant::now();
     let batch = zendesk.read(None, 100).unwrap();
@@ -183,7 +137,7 @@ fn a_429_waits_for_retry_after_and_a_500_is_retried() {
 
 #[test]
 fn persistent_server_errors_give_up_with_the_last_error() {
-    let (base, seen) = serve(Box::new(|_, _| (503, None, "maintenance".into())));
+    let (base, seen) = serve(|_, _| (503, None, "maintenance".into()));
     let error = open(&base).read(None, 100).unwrap_err();
     assert!(error.message().contains("failed 4 times"), "{error}");
     assert!(error.message().contains("503 maintenance"), "{error}");
@@ -192,17 +146,17 @@ fn persistent_server_errors_give_up_with_the_last_error() {
 
 #[test]
 fn malformed_json_and_refused_credentials_are_clear_errors() {
-    let (base, _) = serve(Box::new(|_, _| (200, None, "{\"tickets\": [".into())));
+    let (base, _) = serve(|_, _| (200, None, "{\"tickets\": [".into()));
     let error = open(&base).read(None, 100).unwrap_err();
     assert!(error.message().contains("not the expected JSON"), "{error}");
 
-    let (base, seen) = serve(Box::new(|_, _| {
+    let (base, seen) = serve(|_, _| {
         (
             401,
             None,
             "{\"error\":\"Couldn't authenticate you\"}".into(),
         )
-    }));
+    });
     let error = open(&base).read(None, 100).unwrap_err();
     assert!(
         error
