@@ -1,6 +1,6 @@
 //! Push ingest and every connector kind into one warehouse: the survey-csv plugin, the
-//! Zendesk and Google Business Profile plugins against a local server serving the vendors'
-//! formats, and records pushed with a token or an HMAC signature.
+//! Zendesk, Google Business Profile, Google Play and App Store plugins against a local server
+//! serving the vendors' formats, and records pushed with a token or an HMAC signature.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -15,18 +15,32 @@ use crate::helpers::{repo_root, spawn_app_with, TestApp};
 const SECRET_ENV: &str = "CHORUS_E2E_PUSH_SECRET";
 const SECRET: &str = "push-secret-for-tests";
 
+/// The second or third page name when the request line carries that page's mark, else
+/// the first.
+fn pick<'a>(line: &str, marks: [&str; 2], names: [&'a str; 3]) -> &'a str {
+    if line.contains(marks[0]) {
+        names[1]
+    } else if line.contains(marks[1]) {
+        names[2]
+    } else {
+        names[0]
+    }
+}
+
 /// A local server answering Zendesk export and Google review requests from the
 /// connectors' fixtures.
 fn fake_vendors() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let fixture = |name: &str| {
-        let folder = if name.starts_with("reviews") {
-            "connectors/google-reviews/fixtures"
-        } else {
-            "connectors/zendesk/fixtures"
-        };
-        std::fs::read_to_string(repo_root().join(folder).join(name)).unwrap()
+    let fixture = |folder: &str, name: &str| {
+        std::fs::read_to_string(
+            repo_root()
+                .join("connectors")
+                .join(folder)
+                .join("fixtures")
+                .join(name),
+        )
+        .unwrap()
     };
     std::thread::spawn(move || {
         for stream in listener.incoming() {
@@ -41,20 +55,51 @@ fn fake_vendors() -> String {
                     break;
                 }
             }
-            let body = if line.contains("/v4/") && line.contains("pageToken=CiAKGjBhVEN2eHR0") {
-                fixture("reviews-page-2.json")
-            } else if line.contains("/v4/") && line.contains("pageToken=CiAKGjBhVEN2eHR1") {
-                fixture("reviews-page-3.json")
-            } else if line.contains("/v4/") {
-                fixture("reviews-page-1.json")
-            } else if line.contains("cursor=MTc3NTAwMDAwMi4wfHw0fA%3D%3D") {
-                fixture("export-page-2.json")
-            } else if line.contains("cursor=MTc3NTAwMDAwNy4wfHw3fA%3D%3D") {
-                fixture("export-page-3.json")
-            } else if line.contains("cursor=") {
-                fixture("export-empty.json")
+            let body = if line.contains("/v4/") {
+                let name = pick(
+                    &line,
+                    ["pageToken=CiAKGjBhVEN2eHR0", "pageToken=CiAKGjBhVEN2eHR1"],
+                    [
+                        "reviews-page-1.json",
+                        "reviews-page-2.json",
+                        "reviews-page-3.json",
+                    ],
+                );
+                fixture("google-reviews", name)
+            } else if line.contains("/androidpublisher/") {
+                let name = pick(
+                    &line,
+                    ["token=page2token", "token=page3token"],
+                    ["play-page-1.json", "play-page-2.json", "play-page-3.json"],
+                );
+                fixture("google-play", name)
+            } else if line.contains("/v1/apps/") {
+                let name = pick(
+                    &line,
+                    ["cursor=AQ.AMnS3kI", "cursor=AQ.AMnS3kJ"],
+                    [
+                        "reviews-page-1.json",
+                        "reviews-page-2.json",
+                        "reviews-page-3.json",
+                    ],
+                );
+                fixture("app-store", name)
+            } else if line.contains("cursor=") && !line.contains("cursor=MTc3NTAwMDAw") {
+                fixture("zendesk", "export-empty.json")
             } else {
-                fixture("export-page-1.json")
+                let name = pick(
+                    &line,
+                    [
+                        "cursor=MTc3NTAwMDAwMi4wfHw0fA%3D%3D",
+                        "cursor=MTc3NTAwMDAwNy4wfHw3fA%3D%3D",
+                    ],
+                    [
+                        "export-page-1.json",
+                        "export-page-2.json",
+                        "export-page-3.json",
+                    ],
+                );
+                fixture("zendesk", name)
             };
             let response = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
@@ -72,6 +117,11 @@ fn settings(vendors: &str) -> Settings {
     std::env::set_var("CHORUS_E2E_ZENDESK_EMAIL", "agent@example.com");
     std::env::set_var("CHORUS_E2E_ZENDESK_TOKEN", "token");
     std::env::set_var("CHORUS_E2E_GOOGLE_TOKEN", "ya29.token");
+    std::env::set_var(
+        "CHORUS_E2E_ASC_KEY",
+        std::fs::read_to_string(repo_root().join("connectors/app-store/fixtures/test-key.p8"))
+            .unwrap(),
+    );
     let survey = repo_root().join("config/demo/exports/fr-relational.csv");
     let text = format!(
         r#"
@@ -90,6 +140,21 @@ fn settings(vendors: &str) -> Settings {
         name = "France"
         region = "europe"
         languages = ["fr", "en"]
+        [[markets]]
+        code = "ES"
+        name = "Spain"
+        region = "europe"
+        languages = ["es", "en"]
+        [[markets]]
+        code = "PL"
+        name = "Poland"
+        region = "europe"
+        languages = ["pl", "en"]
+        [[markets]]
+        code = "US"
+        name = "United States"
+        region = "europe"
+        languages = ["en"]
         [[channels]]
         id = "survey.relational"
         name = "Relational survey"
@@ -103,6 +168,12 @@ fn settings(vendors: &str) -> Settings {
         [[channels]]
         id = "review.google"
         name = "Google reviews"
+        [[channels]]
+        id = "review.app_store"
+        name = "App Store reviews"
+        [[channels]]
+        id = "review.google_play"
+        name = "Google Play reviews"
 
         [[connectors]]
         id = "fr-survey"
@@ -124,6 +195,20 @@ fn settings(vendors: &str) -> Settings {
         market = "FR"
         channel = "review.google"
         settings = {{ base_url = {vendors:?}, account_id = "1234567890", location_id = "987654321", oauth_token_env = "CHORUS_E2E_GOOGLE_TOKEN", backoff_ms = 5 }}
+
+        [[connectors]]
+        id = "app-store"
+        plugin = "app_store_reviews"
+        markets = ["DE", "FR", "ES", "PL", "US"]
+        channel = "review.app_store"
+        settings = {{ base_url = {vendors:?}, app_id = "1234567890", issuer_id = "issuer", key_id = "KEY1", private_key_env = "CHORUS_E2E_ASC_KEY", backoff_ms = 5 }}
+
+        [[connectors]]
+        id = "es-play"
+        plugin = "google_play_reviews"
+        market = "ES"
+        channel = "review.google_play"
+        settings = {{ base_url = {vendors:?}, package_name = "com.example.shop", oauth_token_env = "CHORUS_E2E_GOOGLE_TOKEN", backoff_ms = 5 }}
 
         [[connectors]]
         id = "app-feedback"
@@ -345,7 +430,12 @@ async fn every_connector_kind_lands_in_one_warehouse_once() {
     );
 
     // Google reviews: six rated reviews (one unrated rejected), stars only.
-    let (_, stars) = app.get("/api/v1/stars?markets=FR", Some(&admin)).await;
+    let (_, stars) = app
+        .get(
+            "/api/v1/stars?markets=FR&channels=review.google",
+            Some(&admin),
+        )
+        .await;
     let cell = &stars["cells"][0];
     assert_eq!(
         (cell["channel"].as_str(), cell["n"].as_u64()),
@@ -356,8 +446,33 @@ async fn every_connector_kind_lands_in_one_warehouse_once() {
         "{cell}"
     );
 
+    // App Store: territories become markets (the XKX review is rejected at the plugin);
+    // Google Play: one market for the app's reviews.
+    let stars_of = |body: &Value, market: &str, channel: &str| {
+        body["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["market"] == market && c["channel"] == channel)
+            .map(|c| c["n"].as_u64().unwrap())
+    };
+    let (_, all_stars) = app.get("/api/v1/stars", Some(&admin)).await;
+    assert_eq!(stars_of(&all_stars, "DE", "review.app_store"), Some(2));
+    assert_eq!(stars_of(&all_stars, "US", "review.app_store"), Some(1));
+    assert_eq!(stars_of(&all_stars, "ES", "review.google_play"), Some(6));
+    let (_, runs) = app
+        .get("/api/v1/connectors/app-store/runs", Some(&admin))
+        .await;
+    assert_eq!(runs["runs"][0]["rejected"], 1, "{runs}");
+
     // A second run of every plugin instance adds nothing.
-    for instance in ["fr-survey", "de-zendesk", "fr-google"] {
+    for instance in [
+        "fr-survey",
+        "de-zendesk",
+        "fr-google",
+        "app-store",
+        "es-play",
+    ] {
         let run = app.run(instance).await;
         assert_eq!(run["inserted"], 0, "{instance}: {run}");
     }
