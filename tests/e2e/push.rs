@@ -1,5 +1,5 @@
 //! Push ingest and every connector kind into one warehouse: the survey-csv plugin, the
-//! Zendesk, Google Business Profile, Google Play and App Store plugins against a local server
+//! Zendesk, Google Business Profile, Google Play, App Store and Trustpilot plugins against a local server
 //! serving the vendors' formats, and records pushed with a token or an HMAC signature.
 
 use std::io::{BufRead, BufReader, Write};
@@ -73,6 +73,17 @@ fn fake_vendors() -> String {
                     ["play-page-1.json", "play-page-2.json", "play-page-3.json"],
                 );
                 fixture("google-play", name)
+            } else if line.contains("/v1/business-units/") {
+                let name = pick(
+                    &line,
+                    ["&page=2&", "&page=3&"],
+                    [
+                        "reviews-page-1.json",
+                        "reviews-page-2.json",
+                        "reviews-page-3.json",
+                    ],
+                );
+                fixture("trustpilot", name)
             } else if line.contains("/v1/apps/") {
                 let name = pick(
                     &line,
@@ -117,6 +128,7 @@ fn settings(vendors: &str) -> Settings {
     std::env::set_var("CHORUS_E2E_ZENDESK_EMAIL", "agent@example.com");
     std::env::set_var("CHORUS_E2E_ZENDESK_TOKEN", "token");
     std::env::set_var("CHORUS_E2E_GOOGLE_TOKEN", "ya29.token");
+    std::env::set_var("CHORUS_E2E_TRUSTPILOT_KEY", "tp-key");
     std::env::set_var(
         "CHORUS_E2E_ASC_KEY",
         std::fs::read_to_string(repo_root().join("connectors/app-store/fixtures/test-key.p8"))
@@ -174,6 +186,9 @@ fn settings(vendors: &str) -> Settings {
         [[channels]]
         id = "review.google_play"
         name = "Google Play reviews"
+        [[channels]]
+        id = "review.trustpilot"
+        name = "Trustpilot"
 
         [[connectors]]
         id = "fr-survey"
@@ -209,6 +224,13 @@ fn settings(vendors: &str) -> Settings {
         market = "ES"
         channel = "review.google_play"
         settings = {{ base_url = {vendors:?}, package_name = "com.example.shop", oauth_token_env = "CHORUS_E2E_GOOGLE_TOKEN", backoff_ms = 5 }}
+
+        [[connectors]]
+        id = "de-trustpilot"
+        plugin = "trustpilot"
+        market = "DE"
+        channel = "review.trustpilot"
+        settings = {{ base_url = {vendors:?}, business_unit_id = "46d6a890000064000500e0c3", api_key_env = "CHORUS_E2E_TRUSTPILOT_KEY", backoff_ms = 5 }}
 
         [[connectors]]
         id = "app-feedback"
@@ -460,6 +482,7 @@ async fn every_connector_kind_lands_in_one_warehouse_once() {
     assert_eq!(stars_of(&all_stars, "DE", "review.app_store"), Some(2));
     assert_eq!(stars_of(&all_stars, "US", "review.app_store"), Some(1));
     assert_eq!(stars_of(&all_stars, "ES", "review.google_play"), Some(6));
+    assert_eq!(stars_of(&all_stars, "DE", "review.trustpilot"), Some(6));
     let (_, runs) = app
         .get("/api/v1/connectors/app-store/runs", Some(&admin))
         .await;
