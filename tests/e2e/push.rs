@@ -500,3 +500,54 @@ async fn every_connector_kind_lands_in_one_warehouse_once() {
         assert_eq!(run["inserted"], 0, "{instance}: {run}");
     }
 }
+
+/// A server that refuses every request with 401.
+fn refusing_vendor() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                line.clear();
+            }
+            let body = "{\"error\":\"Couldn't authenticate you\"}";
+            let response = format!(
+                "HTTP/1.1 401 Unauthorized\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(response.as_bytes()).unwrap();
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn refused_credentials_fail_the_run_naming_the_instance_and_the_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(settings(&refusing_vendor()), dir.path()).await;
+    app.wait_for_startup_runs().await;
+    let admin = app.token(Role::Admin, &[], &[]);
+    let (_, runs) = app
+        .get("/api/v1/connectors/de-zendesk/runs", Some(&admin))
+        .await;
+    let run = &runs["runs"][0];
+    assert_eq!(run["status"], "failed", "{run}");
+    let error = run["error"].as_str().unwrap();
+    assert!(error.starts_with("instance de-zendesk: "), "{error}");
+    assert!(
+        error.contains("CHORUS_E2E_ZENDESK_EMAIL and CHORUS_E2E_ZENDESK_TOKEN"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("token\"") && !error.contains(":token"),
+        "no secret: {error}"
+    );
+    // The other instances of the same server ran regardless.
+    let (_, survey) = app
+        .get("/api/v1/connectors/fr-survey/runs", Some(&admin))
+        .await;
+    assert_eq!(survey["runs"][0]["status"], "succeeded");
+}

@@ -186,7 +186,12 @@ impl Ingestor {
         let outcome = self.execute(run_id, config).await;
         let (status, error) = match &outcome {
             Ok(()) => (RunStatus::Succeeded, None),
-            Err(e) => (RunStatus::Failed, Some(e.to_string())),
+            // The instance is named so that a 401 reads "instance de-zendesk: … check the
+            // credentials in ZENDESK_EMAIL and ZENDESK_API_TOKEN" wherever it is shown.
+            Err(e) => (
+                RunStatus::Failed,
+                Some(format!("instance {}: {e}", config.id)),
+            ),
         };
         let counter = if error.is_some() {
             &self.counters.runs_failed
