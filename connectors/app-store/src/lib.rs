@@ -11,7 +11,8 @@ mod territory;
 
 use std::collections::BTreeMap;
 
-use chorus_http_kit::{credential, Client, HttpError, Policy};
+use chorus_http_kit::pass::{self, Pass};
+use chorus_http_kit::{credential, defaults, Client, HttpError, Policy};
 use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, RowRejection, SourceRecord};
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
@@ -35,36 +36,16 @@ pub struct Settings {
     /// Territory (alpha-3) → market overrides and additions.
     #[serde(default)]
     pub territories: BTreeMap<String, String>,
-    #[serde(default = "thirty")]
+    #[serde(default = "defaults::timeout_seconds")]
     pub timeout_seconds: u64,
-    #[serde(default = "five")]
+    #[serde(default = "defaults::max_retries")]
     pub max_retries: u32,
-    #[serde(default = "half_second")]
+    #[serde(default = "defaults::backoff_ms")]
     pub backoff_ms: u64,
 }
 
 fn default_base() -> String {
     "https://api.appstoreconnect.apple.com".into()
-}
-fn thirty() -> u64 {
-    30
-}
-fn five() -> u32 {
-    5
-}
-fn half_second() -> u64 {
-    500
-}
-
-/// Where a pass stands.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReviewCursor {
-    /// Newest `createdDate` (Unix seconds) of the last complete pass.
-    pub high_water: Option<i64>,
-    /// Path and query of the next page of the pass in progress.
-    pub next: Option<String>,
-    /// Newest `createdDate` seen in the pass in progress.
-    pub pass_max: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -102,12 +83,11 @@ impl AppStore {
         })?;
         let token = jsonwebtoken::encode(&header, &claims, &key)
             .map_err(|e| ConnectorError::new(format!("cannot sign the API token: {e}")))?;
-        let policy = Policy {
-            timeout: std::time::Duration::from_secs(self.settings.timeout_seconds),
-            max_retries: self.settings.max_retries,
-            backoff: std::time::Duration::from_millis(self.settings.backoff_ms),
-            ..Policy::default()
-        };
+        let policy = Policy::from_settings(
+            self.settings.timeout_seconds,
+            self.settings.max_retries,
+            self.settings.backoff_ms,
+        );
         Ok(Client::new(policy, Some(format!("Bearer {token}"))))
     }
 
@@ -228,15 +208,12 @@ impl Connector for AppStore {
     }
 
     fn read(&mut self, cursor: Option<&str>, _max_records: usize) -> Result<Batch, ConnectorError> {
-        let mut state: ReviewCursor = match cursor {
-            None => ReviewCursor::default(),
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| ConnectorError::new(format!("unreadable cursor {text:?}: {e}")))?,
-        };
+        let mut state: Pass<String> = pass::decode(cursor)?;
         let client = self.client()?;
         let target = state.next.clone().unwrap_or_else(|| self.first_page());
         let page = match client.get_json(&self.url(&target)) {
             Ok(page) => page,
+            // A dead `next` link: start the pass again from the first page.
             Err(HttpError::Client {
                 status: 400 | 404, ..
             }) if state.next.is_some() => {
@@ -256,21 +233,14 @@ impl Connector for AppStore {
         for (index, review) in reviews.iter().enumerate() {
             match self.to_record(review) {
                 Ok((record, created)) => {
-                    if state.high_water.is_some_and(|h| created <= h) {
+                    if !state.take(created) {
                         reached_known = true;
                         break;
                     }
-                    state.pass_max = Some(state.pass_max.map_or(created, |m| m.max(created)));
                     batch.records.push(record);
                 }
                 Err(reason) => batch.rejected.push(RowRejection {
-                    location: format!(
-                        "review {}",
-                        review
-                            .get("id")
-                            .and_then(Value::as_str)
-                            .map_or_else(|| format!("#{index}"), str::to_owned)
-                    ),
+                    location: pass::location(review, "id", "review", index),
                     reason,
                 }),
             }
@@ -280,22 +250,8 @@ impl Connector for AppStore {
             .and_then(|l| l.get("next"))
             .and_then(Value::as_str)
             .and_then(path_of);
-        match next {
-            Some(next) if !reached_known => {
-                state.next = Some(next);
-                batch.has_more = true;
-            }
-            _ => {
-                state.next = None;
-                if let Some(max) = state.pass_max.take() {
-                    state.high_water = Some(state.high_water.map_or(max, |h| h.max(max)));
-                }
-            }
-        }
-        batch.cursor = Some(
-            serde_json::to_string(&state)
-                .map_err(|e| ConnectorError::new(format!("cannot encode cursor: {e}")))?,
-        );
+        batch.has_more = state.advance(next, reached_known);
+        batch.cursor = Some(pass::encode(&state)?);
         Ok(batch)
     }
 }

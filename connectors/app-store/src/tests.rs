@@ -116,9 +116,9 @@ fn a_dead_next_link_restarts_and_failures_are_retried_or_explained() {
             (200, None, pages(target))
         }
     });
-    let stale = serde_json::to_string(&ReviewCursor {
+    let stale = pass::encode(&Pass {
         high_water: None,
-        next: Some("/v1/apps/1234567890/customerReviews?cursor=gone".into()),
+        next: Some("/v1/apps/1234567890/customerReviews?cursor=gone".to_owned()),
         pass_max: None,
     })
     .unwrap();

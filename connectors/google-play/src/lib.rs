@@ -9,10 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use chorus_http_kit::{credential, Client, HttpError, Policy};
+use chorus_http_kit::pass::{self, Pass};
+use chorus_http_kit::{credential, defaults, Client, HttpError, Policy};
 use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, RowRejection, SourceRecord};
 use chrono::{DateTime, SecondsFormat};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 /// Instance settings.
@@ -29,36 +30,16 @@ pub struct Settings {
     /// Reviewer language (first two letters) → market.
     #[serde(default)]
     pub markets_by_language: BTreeMap<String, String>,
-    #[serde(default = "thirty")]
+    #[serde(default = "defaults::timeout_seconds")]
     pub timeout_seconds: u64,
-    #[serde(default = "five")]
+    #[serde(default = "defaults::max_retries")]
     pub max_retries: u32,
-    #[serde(default = "half_second")]
+    #[serde(default = "defaults::backoff_ms")]
     pub backoff_ms: u64,
 }
 
 fn default_base() -> String {
     "https://androidpublisher.googleapis.com".into()
-}
-fn thirty() -> u64 {
-    30
-}
-fn five() -> u32 {
-    5
-}
-fn half_second() -> u64 {
-    500
-}
-
-/// Where a pass stands.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlayCursor {
-    /// Newest `lastModified` (Unix seconds) of the last complete pass.
-    pub high_water: Option<i64>,
-    /// Next page of the pass in progress.
-    pub page_token: Option<String>,
-    /// Newest `lastModified` seen in the pass in progress.
-    pub pass_max: Option<i64>,
 }
 
 /// One configured app.
@@ -179,12 +160,11 @@ impl Connector for GooglePlay {
         let settings: Settings = serde_json::from_value(settings)
             .map_err(|e| ConnectorError::new(format!("invalid settings: {e}")))?;
         let token = credential(&settings.oauth_token_env).map_err(ConnectorError::new)?;
-        let policy = Policy {
-            timeout: std::time::Duration::from_secs(settings.timeout_seconds),
-            max_retries: settings.max_retries,
-            backoff: std::time::Duration::from_millis(settings.backoff_ms),
-            ..Policy::default()
-        };
+        let policy = Policy::from_settings(
+            settings.timeout_seconds,
+            settings.max_retries,
+            settings.backoff_ms,
+        );
         let client = Client::new(policy, Some(format!("Bearer {token}")));
         Ok(GooglePlay { settings, client })
     }
@@ -197,15 +177,12 @@ impl Connector for GooglePlay {
     }
 
     fn read(&mut self, cursor: Option<&str>, _max_records: usize) -> Result<Batch, ConnectorError> {
-        let mut state: PlayCursor = match cursor {
-            None => PlayCursor::default(),
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| ConnectorError::new(format!("unreadable cursor {text:?}: {e}")))?,
-        };
-        let page = match self.client.get_json(&self.url(state.page_token.as_deref())) {
+        let mut state: Pass<String> = pass::decode(cursor)?;
+        let page = match self.client.get_json(&self.url(state.next.as_deref())) {
             Ok(page) => page,
-            Err(HttpError::Client { status: 400, .. }) if state.page_token.is_some() => {
-                state.page_token = None;
+            // An expired page token: start the pass again from the first page.
+            Err(HttpError::Client { status: 400, .. }) if state.next.is_some() => {
+                state.next = None;
                 self.client
                     .get_json(&self.url(None))
                     .map_err(|e| self.explain(e))?
@@ -219,21 +196,15 @@ impl Connector for GooglePlay {
             .cloned()
             .unwrap_or_default();
         for (index, review) in reviews.iter().enumerate() {
+            // Pages are not promised in time order: read them all, keep what is new.
             match self.to_record(review) {
                 Ok((record, modified)) => {
-                    state.pass_max = Some(state.pass_max.map_or(modified, |m| m.max(modified)));
-                    if state.high_water.is_none_or(|h| modified > h) {
+                    if state.take(modified) {
                         batch.records.push(record);
                     }
                 }
                 Err(reason) => batch.rejected.push(RowRejection {
-                    location: format!(
-                        "review {}",
-                        review
-                            .get("reviewId")
-                            .and_then(Value::as_str)
-                            .map_or_else(|| format!("#{index}"), str::to_owned)
-                    ),
+                    location: pass::location(review, "reviewId", "review", index),
                     reason,
                 }),
             }
@@ -242,23 +213,10 @@ impl Connector for GooglePlay {
             .get("tokenPagination")
             .and_then(|p| p.get("nextPageToken"))
             .and_then(Value::as_str)
-            .filter(|t| !t.is_empty());
-        match next {
-            Some(token) => {
-                state.page_token = Some(token.to_owned());
-                batch.has_more = true;
-            }
-            None => {
-                state.page_token = None;
-                if let Some(max) = state.pass_max.take() {
-                    state.high_water = Some(state.high_water.map_or(max, |h| h.max(max)));
-                }
-            }
-        }
-        batch.cursor = Some(
-            serde_json::to_string(&state)
-                .map_err(|e| ConnectorError::new(format!("cannot encode cursor: {e}")))?,
-        );
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        batch.has_more = state.advance(next, false);
+        batch.cursor = Some(pass::encode(&state)?);
         Ok(batch)
     }
 }

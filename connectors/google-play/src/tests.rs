@@ -100,9 +100,9 @@ fn an_expired_token_restarts_and_failures_are_retried_or_explained() {
             (200, None, pages(target))
         }
     });
-    let stale = serde_json::to_string(&PlayCursor {
+    let stale = pass::encode(&Pass {
         high_water: None,
-        page_token: Some("stale".into()),
+        next: Some("stale".to_owned()),
         pass_max: None,
     })
     .unwrap();

@@ -4,14 +4,16 @@
 //! is not kept.
 //!
 //! Incremental: each run pages from the newest change down to the newest `updateTime` of the
-//! previous complete pass (the high-water mark) and stops there. The cursor keeps the page
+//! previous complete pass (the high-water mark, `chorus_http_kit::pass`) and stops there. The cursor keeps the page
 //! token and the running maximum, so a run that dies mid-pass resumes at its page; an expired
 //! page token restarts the pass from the first page, and what is read twice is dropped by the
 //! warehouse's deduplication. An edited review keeps its id, so its first version stays.
 
-use chorus_http_kit::{credential, Client, HttpError, Policy};
+use chorus_http_kit::pass::{self, Pass};
+use chorus_http_kit::{credential, defaults, Client, HttpError, Policy};
 use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, RowRejection, SourceRecord};
-use serde::{Deserialize, Serialize};
+use chrono::DateTime;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 /// Instance settings.
@@ -28,11 +30,11 @@ pub struct Settings {
     /// Reviews per page (Google allows up to 50).
     #[serde(default = "fifty")]
     pub page_size: u32,
-    #[serde(default = "thirty")]
+    #[serde(default = "defaults::timeout_seconds")]
     pub timeout_seconds: u64,
-    #[serde(default = "five")]
+    #[serde(default = "defaults::max_retries")]
     pub max_retries: u32,
-    #[serde(default = "half_second")]
+    #[serde(default = "defaults::backoff_ms")]
     pub backoff_ms: u64,
 }
 
@@ -41,26 +43,6 @@ fn default_base() -> String {
 }
 fn fifty() -> u32 {
     50
-}
-fn thirty() -> u64 {
-    30
-}
-fn five() -> u32 {
-    5
-}
-fn half_second() -> u64 {
-    500
-}
-
-/// Where a pass stands.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReviewCursor {
-    /// Newest `updateTime` of the last complete pass (RFC 3339 UTC sorts as text).
-    pub high_water: Option<String>,
-    /// Next page of the pass in progress.
-    pub page_token: Option<String>,
-    /// Newest `updateTime` seen in the pass in progress.
-    pub pass_max: Option<String>,
 }
 
 /// One configured location.
@@ -98,14 +80,6 @@ impl GoogleReviews {
     }
 }
 
-/// An RFC 3339 UTC time in a form that sorts as text: fraction padded to nine digits
-/// (`…:00Z` and `…:00.5Z` would otherwise sort the wrong way round).
-fn sortable(time: &str) -> String {
-    let plain = time.trim_end_matches('Z');
-    let (seconds, fraction) = plain.split_once('.').unwrap_or((plain, ""));
-    format!("{seconds}.{fraction:0<9}")
-}
-
 /// `ONE`…`FIVE` → 1…5.
 fn stars(word: &str) -> Option<i64> {
     ["ONE", "TWO", "THREE", "FOUR", "FIVE"]
@@ -114,7 +88,8 @@ fn stars(word: &str) -> Option<i64> {
         .map(|i| i as i64 + 1)
 }
 
-fn to_record(review: &Value) -> Result<SourceRecord, String> {
+/// The record of a review and its `updateTime` in microseconds.
+fn to_record(review: &Value) -> Result<(SourceRecord, i64), String> {
     let id = review
         .get("reviewId")
         .and_then(Value::as_str)
@@ -128,12 +103,19 @@ fn to_record(review: &Value) -> Result<SourceRecord, String> {
         .get("createTime")
         .and_then(Value::as_str)
         .ok_or("review without createTime")?;
+    let updated = review
+        .get("updateTime")
+        .and_then(Value::as_str)
+        .unwrap_or(created);
+    let updated = DateTime::parse_from_rfc3339(updated)
+        .map_err(|e| format!("updateTime {updated:?}: {e}"))?
+        .timestamp_micros();
     let mut attributes = Map::new();
     attributes.insert(
         "has_reply".into(),
         Value::Bool(review.get("reviewReply").is_some()),
     );
-    Ok(SourceRecord {
+    let record = SourceRecord {
         external_id: id.to_owned(),
         occurred_at: created.to_owned(),
         stars: Some(stars),
@@ -144,7 +126,8 @@ fn to_record(review: &Value) -> Result<SourceRecord, String> {
             .map(str::to_owned),
         attributes,
         ..SourceRecord::default()
-    })
+    };
+    Ok((record, updated))
 }
 
 impl Connector for GoogleReviews {
@@ -172,12 +155,11 @@ impl Connector for GoogleReviews {
         let settings: Settings = serde_json::from_value(settings)
             .map_err(|e| ConnectorError::new(format!("invalid settings: {e}")))?;
         let token = credential(&settings.oauth_token_env).map_err(ConnectorError::new)?;
-        let policy = Policy {
-            timeout: std::time::Duration::from_secs(settings.timeout_seconds),
-            max_retries: settings.max_retries,
-            backoff: std::time::Duration::from_millis(settings.backoff_ms),
-            ..Policy::default()
-        };
+        let policy = Policy::from_settings(
+            settings.timeout_seconds,
+            settings.max_retries,
+            settings.backoff_ms,
+        );
         let client = Client::new(policy, Some(format!("Bearer {token}")));
         Ok(GoogleReviews { settings, client })
     }
@@ -190,16 +172,12 @@ impl Connector for GoogleReviews {
     }
 
     fn read(&mut self, cursor: Option<&str>, _max_records: usize) -> Result<Batch, ConnectorError> {
-        let mut state: ReviewCursor = match cursor {
-            None => ReviewCursor::default(),
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| ConnectorError::new(format!("unreadable cursor {text:?}: {e}")))?,
-        };
-        let page = match self.client.get_json(&self.url(state.page_token.as_deref())) {
+        let mut state: Pass<String> = pass::decode(cursor)?;
+        let page = match self.client.get_json(&self.url(state.next.as_deref())) {
             Ok(page) => page,
             // An expired page token: start the pass again from the newest review.
-            Err(HttpError::Client { status: 400, .. }) if state.page_token.is_some() => {
-                state.page_token = None;
+            Err(HttpError::Client { status: 400, .. }) if state.next.is_some() => {
+                state.next = None;
                 self.client
                     .get_json(&self.url(None))
                     .map_err(|e| self.explain(e))?
@@ -214,30 +192,16 @@ impl Connector for GoogleReviews {
         let mut batch = Batch::default();
         let mut reached_known = false;
         for (index, review) in reviews.iter().enumerate() {
-            let updated = sortable(
-                review
-                    .get("updateTime")
-                    .and_then(Value::as_str)
-                    .unwrap_or(""),
-            );
-            let updated = updated.as_str();
-            if state.high_water.as_deref().is_some_and(|h| updated <= h) {
-                reached_known = true;
-                break;
-            }
-            if state.pass_max.as_deref().is_none_or(|m| updated > m) {
-                state.pass_max = Some(updated.to_owned());
-            }
             match to_record(review) {
-                Ok(record) => batch.records.push(record),
+                Ok((record, updated)) => {
+                    if !state.take(updated) {
+                        reached_known = true;
+                        break;
+                    }
+                    batch.records.push(record);
+                }
                 Err(reason) => batch.rejected.push(RowRejection {
-                    location: format!(
-                        "review {}",
-                        review
-                            .get("reviewId")
-                            .and_then(Value::as_str)
-                            .map_or_else(|| format!("#{index}"), str::to_owned)
-                    ),
+                    location: pass::location(review, "reviewId", "review", index),
                     reason,
                 }),
             }
@@ -245,26 +209,10 @@ impl Connector for GoogleReviews {
         let next = page
             .get("nextPageToken")
             .and_then(Value::as_str)
-            .filter(|t| !t.is_empty());
-        match next {
-            Some(token) if !reached_known => {
-                state.page_token = Some(token.to_owned());
-                batch.has_more = true;
-            }
-            _ => {
-                // The pass is complete: what it saw becomes the high-water mark.
-                state.page_token = None;
-                if let Some(max) = state.pass_max.take() {
-                    if state.high_water.as_deref().is_none_or(|h| max.as_str() > h) {
-                        state.high_water = Some(max);
-                    }
-                }
-            }
-        }
-        batch.cursor = Some(
-            serde_json::to_string(&state)
-                .map_err(|e| ConnectorError::new(format!("cannot encode cursor: {e}")))?,
-        );
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        batch.has_more = state.advance(next, reached_known);
+        batch.cursor = Some(pass::encode(&state)?);
         Ok(batch)
     }
 }

@@ -11,6 +11,7 @@
 //!
 //! Blocking on purpose: plugin calls already run on the host's blocking threads.
 
+pub mod pass;
 pub mod test_server;
 
 use std::time::Duration;
@@ -249,5 +250,34 @@ mod tests {
     fn missing_credentials_name_the_variable_only() {
         let message = credential("CHORUS_TEST_SURELY_UNSET_VARIABLE").unwrap_err();
         assert!(message.contains("CHORUS_TEST_SURELY_UNSET_VARIABLE"));
+    }
+}
+
+/// Serde defaults of the retry settings every HTTP connector exposes (flat in its settings:
+/// `timeout_seconds`, `max_retries`, `backoff_ms`).
+pub mod defaults {
+    /// 30 s per request.
+    pub fn timeout_seconds() -> u64 {
+        30
+    }
+    /// Five retries.
+    pub fn max_retries() -> u32 {
+        5
+    }
+    /// Half a second before the first retry.
+    pub fn backoff_ms() -> u64 {
+        500
+    }
+}
+
+impl Policy {
+    /// A policy from the flat settings, other fields as default.
+    pub fn from_settings(timeout_seconds: u64, max_retries: u32, backoff_ms: u64) -> Policy {
+        Policy {
+            timeout: Duration::from_secs(timeout_seconds),
+            max_retries,
+            backoff: Duration::from_millis(backoff_ms),
+            ..Policy::default()
+        }
     }
 }

@@ -6,10 +6,11 @@
 //! Incremental like the other review connectors: each run pages down to the newest
 //! `createdAt` of the previous complete pass.
 
-use chorus_http_kit::{credential, Client, HttpError, Policy};
+use chorus_http_kit::pass::{self, Pass};
+use chorus_http_kit::{credential, defaults, Client, HttpError, Policy};
 use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, RowRejection, SourceRecord};
 use chrono::DateTime;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 /// Instance settings.
@@ -25,11 +26,11 @@ pub struct Settings {
     /// Reviews per page (Trustpilot allows up to 100).
     #[serde(default = "hundred")]
     pub per_page: u32,
-    #[serde(default = "thirty")]
+    #[serde(default = "defaults::timeout_seconds")]
     pub timeout_seconds: u64,
-    #[serde(default = "five")]
+    #[serde(default = "defaults::max_retries")]
     pub max_retries: u32,
-    #[serde(default = "half_second")]
+    #[serde(default = "defaults::backoff_ms")]
     pub backoff_ms: u64,
 }
 
@@ -38,26 +39,6 @@ fn default_base() -> String {
 }
 fn hundred() -> u32 {
     100
-}
-fn thirty() -> u64 {
-    30
-}
-fn five() -> u32 {
-    5
-}
-fn half_second() -> u64 {
-    500
-}
-
-/// Where a pass stands.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReviewCursor {
-    /// Newest `createdAt` (Unix seconds) of the last complete pass.
-    pub high_water: Option<i64>,
-    /// Next page number of the pass in progress.
-    pub page: Option<u32>,
-    /// Newest `createdAt` seen in the pass in progress.
-    pub pass_max: Option<i64>,
 }
 
 /// One configured business unit.
@@ -165,12 +146,11 @@ impl Connector for Trustpilot {
         let settings: Settings = serde_json::from_value(settings)
             .map_err(|e| ConnectorError::new(format!("invalid settings: {e}")))?;
         let api_key = credential(&settings.api_key_env).map_err(ConnectorError::new)?;
-        let policy = Policy {
-            timeout: std::time::Duration::from_secs(settings.timeout_seconds),
-            max_retries: settings.max_retries,
-            backoff: std::time::Duration::from_millis(settings.backoff_ms),
-            ..Policy::default()
-        };
+        let policy = Policy::from_settings(
+            settings.timeout_seconds,
+            settings.max_retries,
+            settings.backoff_ms,
+        );
         Ok(Trustpilot {
             settings,
             client: Client::new(policy, None),
@@ -186,12 +166,8 @@ impl Connector for Trustpilot {
     }
 
     fn read(&mut self, cursor: Option<&str>, _max_records: usize) -> Result<Batch, ConnectorError> {
-        let mut state: ReviewCursor = match cursor {
-            None => ReviewCursor::default(),
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| ConnectorError::new(format!("unreadable cursor {text:?}: {e}")))?,
-        };
-        let number = state.page.unwrap_or(1);
+        let mut state: Pass<u32> = pass::decode(cursor)?;
+        let number = state.next.unwrap_or(1);
         let page = self
             .client
             .get_json(&self.url(number))
@@ -205,21 +181,14 @@ impl Connector for Trustpilot {
         for (index, review) in reviews.iter().enumerate() {
             match to_record(review) {
                 Ok((record, created)) => {
-                    if state.high_water.is_some_and(|h| created <= h) {
+                    if !state.take(created) {
                         reached_known = true;
                         break;
                     }
-                    state.pass_max = Some(state.pass_max.map_or(created, |m| m.max(created)));
                     batch.records.push(record);
                 }
                 Err(reason) => batch.rejected.push(RowRejection {
-                    location: format!(
-                        "review {}",
-                        review
-                            .get("id")
-                            .and_then(Value::as_str)
-                            .map_or_else(|| format!("#{index}"), str::to_owned)
-                    ),
+                    location: pass::location(review, "id", "review", index),
                     reason,
                 }),
             }
@@ -232,19 +201,9 @@ impl Connector for Trustpilot {
                     .iter()
                     .any(|l| l.get("rel").and_then(Value::as_str) == Some("next-page"))
             });
-        if has_next && !reached_known && !reviews.is_empty() {
-            state.page = Some(number + 1);
-            batch.has_more = true;
-        } else {
-            state.page = None;
-            if let Some(max) = state.pass_max.take() {
-                state.high_water = Some(state.high_water.map_or(max, |h| h.max(max)));
-            }
-        }
-        batch.cursor = Some(
-            serde_json::to_string(&state)
-                .map_err(|e| ConnectorError::new(format!("cannot encode cursor: {e}")))?,
-        );
+        let next = (has_next && !reviews.is_empty()).then_some(number + 1);
+        batch.has_more = state.advance(next, reached_known);
+        batch.cursor = Some(pass::encode(&state)?);
         Ok(batch)
     }
 }

@@ -99,11 +99,7 @@ impl Connector for Zendesk {
     }
 
     fn read(&mut self, cursor: Option<&str>, max_records: usize) -> Result<Batch, ConnectorError> {
-        let mut position: ExportCursor = match cursor {
-            None => ExportCursor::default(),
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| ConnectorError::new(format!("unreadable cursor {text:?}: {e}")))?,
-        };
+        let mut position: ExportCursor = chorus_http_kit::pass::decode(cursor)?;
         let per_page = max_records.clamp(1, 1000);
         let page = match self.client.get_json(&self.export_url(&position, per_page)) {
             Ok(page) => page,
@@ -149,10 +145,7 @@ impl Connector for Zendesk {
             position.after_cursor = Some(after.to_owned());
         }
         batch.has_more = !end;
-        batch.cursor = Some(
-            serde_json::to_string(&position)
-                .map_err(|e| ConnectorError::new(format!("cannot encode cursor: {e}")))?,
-        );
+        batch.cursor = Some(chorus_http_kit::pass::encode(&position)?);
         Ok(batch)
     }
 }

@@ -1,9 +1,7 @@
 //! Settings of one Zendesk instance. Credentials are never in the settings: they name the
 //! environment variables that hold them.
 
-use std::time::Duration;
-
-use chorus_http_kit::{basic, credential, Policy};
+use chorus_http_kit::{basic, credential, defaults, Policy};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -32,13 +30,13 @@ pub struct Settings {
     #[serde(default)]
     pub market_tag_prefix: Option<String>,
     /// Per-request timeout.
-    #[serde(default = "thirty")]
+    #[serde(default = "defaults::timeout_seconds")]
     pub timeout_seconds: u64,
     /// Retries after a 5xx, 429 or network error.
-    #[serde(default = "five")]
+    #[serde(default = "defaults::max_retries")]
     pub max_retries: u32,
     /// First backoff in milliseconds (doubled per retry, with jitter).
-    #[serde(default = "half_second")]
+    #[serde(default = "defaults::backoff_ms")]
     pub backoff_ms: u64,
 }
 
@@ -46,27 +44,10 @@ fn final_statuses() -> Vec<String> {
     vec!["solved".into(), "closed".into()]
 }
 
-fn thirty() -> u64 {
-    30
-}
-
-fn five() -> u32 {
-    5
-}
-
-fn half_second() -> u64 {
-    500
-}
-
 impl Settings {
     /// The retry and timeout policy.
     pub fn policy(&self) -> Policy {
-        Policy {
-            timeout: Duration::from_secs(self.timeout_seconds),
-            max_retries: self.max_retries,
-            backoff: Duration::from_millis(self.backoff_ms),
-            ..Policy::default()
-        }
+        Policy::from_settings(self.timeout_seconds, self.max_retries, self.backoff_ms)
     }
 
     /// The `Authorization` header from the environment.
