@@ -477,3 +477,20 @@ async fn the_demo_compares_within_one_programme_only() {
         (400, Some("programmes_not_combined"))
     );
 }
+
+#[tokio::test]
+async fn a_period_without_responses_is_answered_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), &SIMPSON, "").await;
+    let hq = app.token(Role::HqAnalyst, &[], &[]);
+    let (status, answer) = compare(&app, &hq, "from=2020-01-01&to=2020-12-31").await;
+    assert_eq!(status, 200, "{answer}");
+    for code in ["ES", "IT", "NL"] {
+        let m = market(&answer, code);
+        assert_eq!(m["status"], "unavailable");
+        assert!(m["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no market has nps responses"));
+    }
+}

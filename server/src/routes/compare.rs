@@ -257,6 +257,7 @@ pub async fn compare(
     };
     let channels = programme_channels(&catalog, programme, params.channels.as_deref())?;
     let configured = configured.filter(|_| configured_programme == Some(programme));
+    let from_config = configured.is_some();
     let request = Request {
         measure,
         markets: markets.clone(),
@@ -268,13 +269,56 @@ pub async fn compare(
     let counts = web::block(move || count(&warehouse, &request, configured)).await??;
 
     let Some((mix, source)) = counts.mix.as_ref() else {
-        return Err(ApiError::bad_request(
-            "no_reference_channels",
-            format!(
-                "no {} channel of the reference mix has responses of {measure} in the period",
-                programme.name()
-            ),
-        ));
+        if from_config {
+            return Err(ApiError::bad_request(
+                "no_reference_channels",
+                "none of the requested channels is in the configured reference mix",
+            ));
+        }
+        // Nothing to compare in this period: every market says so, with a 200.
+        let reason = format!(
+            "no market has {measure} responses in the {} channels in this period",
+            programme.name()
+        );
+        let empty = ReferenceMix::from_responses(&BTreeMap::from([("-".to_owned(), 1)]))
+            .expect("one channel with one response is a mix");
+        let footing = Footing {
+            measure,
+            mix: &empty,
+            partial,
+            analysis: &analysis,
+        };
+        let markets = markets
+            .iter()
+            .map(|market| {
+                let mut answer =
+                    market_answer(market, None, &BTreeMap::new(), &BTreeMap::new(), &footing);
+                answer.cells.clear();
+                answer.reason = Some(reason.clone());
+                answer
+            })
+            .collect();
+        return Ok(HttpResponse::Ok().json(Answer {
+            measure,
+            programme,
+            statistic: measure.headline(),
+            period: Period { from, to },
+            baseline: BaselineAnswer {
+                kind: baseline_kind,
+                from: baseline.0,
+                to: baseline.1,
+            },
+            reference_mix: MixAnswer {
+                source: "warehouse",
+                weights: BTreeMap::new(),
+            },
+            partial,
+            adjust,
+            against: against.map(|a| a.as_str().to_owned()),
+            n_min: analysis.n_min,
+            privacy_floor: analysis.privacy_floor,
+            markets,
+        }));
     };
     let footing = Footing {
         measure,
