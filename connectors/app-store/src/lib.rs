@@ -11,9 +11,9 @@ mod territory;
 
 use std::collections::BTreeMap;
 
-use chorus_http_kit::pass::{self, Pass};
+use chorus_http_kit::pass::{self, NewestFirst};
 use chorus_http_kit::{credential, defaults, Client, HttpError, Policy};
-use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, RowRejection, SourceRecord};
+use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, SourceRecord};
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -208,51 +208,50 @@ impl Connector for AppStore {
     }
 
     fn read(&mut self, cursor: Option<&str>, _max_records: usize) -> Result<Batch, ConnectorError> {
-        let mut state: Pass<String> = pass::decode(cursor)?;
-        let client = self.client()?;
-        let target = state.next.clone().unwrap_or_else(|| self.first_page());
-        let page = match client.get_json(&self.url(&target)) {
-            Ok(page) => page,
-            // A dead `next` link: start the pass again from the first page.
-            Err(HttpError::Client {
-                status: 400 | 404, ..
-            }) if state.next.is_some() => {
-                state.next = None;
-                client
-                    .get_json(&self.url(&self.first_page()))
-                    .map_err(|e| self.explain(e))?
-            }
-            Err(other) => return Err(self.explain(other)),
-        };
-        let reviews = page
-            .get("data")
+        pass::read(self, cursor)
+    }
+}
+
+impl NewestFirst for AppStore {
+    /// Path and query of the page (App Store Connect hands out absolute `next` links).
+    type Position = String;
+
+    fn fetch(&self, next: Option<&String>) -> Result<Value, HttpError> {
+        let target = next.cloned().unwrap_or_else(|| self.first_page());
+        // A fresh token per request: they live at most 20 minutes.
+        self.client()
+            .map_err(|e| HttpError::Setup(e.to_string()))?
+            .get_json(&self.url(&target))
+    }
+
+    fn expired(&self, status: u16) -> bool {
+        matches!(status, 400 | 404)
+    }
+
+    fn items(&self, page: &Value) -> Result<Vec<Value>, ConnectorError> {
+        page.get("data")
             .and_then(Value::as_array)
-            .ok_or_else(|| ConnectorError::new("page has no \"data\" array"))?;
-        let mut batch = Batch::default();
-        let mut reached_known = false;
-        for (index, review) in reviews.iter().enumerate() {
-            match self.to_record(review) {
-                Ok((record, created)) => {
-                    if !state.take(created) {
-                        reached_known = true;
-                        break;
-                    }
-                    batch.records.push(record);
-                }
-                Err(reason) => batch.rejected.push(RowRejection {
-                    location: pass::location(review, "id", "review", index),
-                    reason,
-                }),
-            }
-        }
-        let next = page
-            .get("links")
+            .cloned()
+            .ok_or_else(|| ConnectorError::new("page has no \"data\" array"))
+    }
+
+    fn record(&self, item: &Value) -> Result<(SourceRecord, i64), String> {
+        self.to_record(item)
+    }
+
+    fn id_field(&self) -> &'static str {
+        "id"
+    }
+
+    fn next(&self, page: &Value, _: Option<&String>, _: usize) -> Option<String> {
+        page.get("links")
             .and_then(|l| l.get("next"))
             .and_then(Value::as_str)
-            .and_then(path_of);
-        batch.has_more = state.advance(next, reached_known);
-        batch.cursor = Some(pass::encode(&state)?);
-        Ok(batch)
+            .and_then(path_of)
+    }
+
+    fn explain(&self, error: HttpError) -> ConnectorError {
+        AppStore::explain(self, error)
     }
 }
 

@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use chorus_http_kit::pass::{self, Pass};
+use chorus_http_kit::pass::{self, NewestFirst};
 use chorus_http_kit::{credential, defaults, Client, HttpError, Policy};
-use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, RowRejection, SourceRecord};
+use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, SourceRecord};
 use chrono::{DateTime, SecondsFormat};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -177,47 +177,52 @@ impl Connector for GooglePlay {
     }
 
     fn read(&mut self, cursor: Option<&str>, _max_records: usize) -> Result<Batch, ConnectorError> {
-        let mut state: Pass<String> = pass::decode(cursor)?;
-        let page = match self.client.get_json(&self.url(state.next.as_deref())) {
-            Ok(page) => page,
-            // An expired page token: start the pass again from the first page.
-            Err(HttpError::Client { status: 400, .. }) if state.next.is_some() => {
-                state.next = None;
-                self.client
-                    .get_json(&self.url(None))
-                    .map_err(|e| self.explain(e))?
-            }
-            Err(other) => return Err(self.explain(other)),
-        };
-        let mut batch = Batch::default();
-        let reviews = page
+        pass::read(self, cursor)
+    }
+}
+
+impl NewestFirst for GooglePlay {
+    type Position = String;
+
+    fn fetch(&self, token: Option<&String>) -> Result<Value, HttpError> {
+        self.client.get_json(&self.url(token.map(String::as_str)))
+    }
+
+    fn expired(&self, status: u16) -> bool {
+        status == 400
+    }
+
+    fn items(&self, page: &Value) -> Result<Vec<Value>, ConnectorError> {
+        Ok(page
             .get("reviews")
             .and_then(Value::as_array)
             .cloned()
-            .unwrap_or_default();
-        for (index, review) in reviews.iter().enumerate() {
-            // Pages are not promised in time order: read them all, keep what is new.
-            match self.to_record(review) {
-                Ok((record, modified)) => {
-                    if state.take(modified) {
-                        batch.records.push(record);
-                    }
-                }
-                Err(reason) => batch.rejected.push(RowRejection {
-                    location: pass::location(review, "reviewId", "review", index),
-                    reason,
-                }),
-            }
-        }
-        let next = page
-            .get("tokenPagination")
+            .unwrap_or_default())
+    }
+
+    fn record(&self, item: &Value) -> Result<(SourceRecord, i64), String> {
+        self.to_record(item)
+    }
+
+    fn id_field(&self) -> &'static str {
+        "reviewId"
+    }
+
+    fn next(&self, page: &Value, _: Option<&String>, _: usize) -> Option<String> {
+        page.get("tokenPagination")
             .and_then(|p| p.get("nextPageToken"))
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
-            .map(str::to_owned);
-        batch.has_more = state.advance(next, false);
-        batch.cursor = Some(pass::encode(&state)?);
-        Ok(batch)
+            .map(str::to_owned)
+    }
+
+    /// Google does not promise the order of these pages: read them all.
+    fn stops_at_known(&self) -> bool {
+        false
+    }
+
+    fn explain(&self, error: HttpError) -> ConnectorError {
+        GooglePlay::explain(self, error)
     }
 }
 

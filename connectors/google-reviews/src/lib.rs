@@ -9,9 +9,9 @@
 //! page token restarts the pass from the first page, and what is read twice is dropped by the
 //! warehouse's deduplication. An edited review keeps its id, so its first version stays.
 
-use chorus_http_kit::pass::{self, Pass};
+use chorus_http_kit::pass::{self, NewestFirst};
 use chorus_http_kit::{credential, defaults, Client, HttpError, Policy};
-use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, RowRejection, SourceRecord};
+use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, SourceRecord};
 use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -172,48 +172,46 @@ impl Connector for GoogleReviews {
     }
 
     fn read(&mut self, cursor: Option<&str>, _max_records: usize) -> Result<Batch, ConnectorError> {
-        let mut state: Pass<String> = pass::decode(cursor)?;
-        let page = match self.client.get_json(&self.url(state.next.as_deref())) {
-            Ok(page) => page,
-            // An expired page token: start the pass again from the newest review.
-            Err(HttpError::Client { status: 400, .. }) if state.next.is_some() => {
-                state.next = None;
-                self.client
-                    .get_json(&self.url(None))
-                    .map_err(|e| self.explain(e))?
-            }
-            Err(other) => return Err(self.explain(other)),
-        };
-        let reviews = match page.get("reviews") {
-            None => Vec::new(), // Google omits the field when there are none.
-            Some(Value::Array(reviews)) => reviews.clone(),
-            Some(_) => return Err(ConnectorError::new("\"reviews\" is not an array")),
-        };
-        let mut batch = Batch::default();
-        let mut reached_known = false;
-        for (index, review) in reviews.iter().enumerate() {
-            match to_record(review) {
-                Ok((record, updated)) => {
-                    if !state.take(updated) {
-                        reached_known = true;
-                        break;
-                    }
-                    batch.records.push(record);
-                }
-                Err(reason) => batch.rejected.push(RowRejection {
-                    location: pass::location(review, "reviewId", "review", index),
-                    reason,
-                }),
-            }
+        pass::read(self, cursor)
+    }
+}
+
+impl NewestFirst for GoogleReviews {
+    type Position = String;
+
+    fn fetch(&self, token: Option<&String>) -> Result<Value, HttpError> {
+        self.client.get_json(&self.url(token.map(String::as_str)))
+    }
+
+    fn expired(&self, status: u16) -> bool {
+        status == 400
+    }
+
+    fn items(&self, page: &Value) -> Result<Vec<Value>, ConnectorError> {
+        match page.get("reviews") {
+            None => Ok(Vec::new()), // Google omits the field when there are none.
+            Some(Value::Array(reviews)) => Ok(reviews.clone()),
+            Some(_) => Err(ConnectorError::new("\"reviews\" is not an array")),
         }
-        let next = page
-            .get("nextPageToken")
+    }
+
+    fn record(&self, item: &Value) -> Result<(SourceRecord, i64), String> {
+        to_record(item)
+    }
+
+    fn id_field(&self) -> &'static str {
+        "reviewId"
+    }
+
+    fn next(&self, page: &Value, _: Option<&String>, _: usize) -> Option<String> {
+        page.get("nextPageToken")
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
-            .map(str::to_owned);
-        batch.has_more = state.advance(next, reached_known);
-        batch.cursor = Some(pass::encode(&state)?);
-        Ok(batch)
+            .map(str::to_owned)
+    }
+
+    fn explain(&self, error: HttpError) -> ConnectorError {
+        GoogleReviews::explain(self, error)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use chorus_http_kit::pass::Pass;
 use chorus_http_kit::test_server::serve;
 use serde_json::json;
 

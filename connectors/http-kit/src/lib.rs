@@ -59,6 +59,8 @@ pub enum HttpError {
     },
     /// The body is not the JSON expected.
     Malformed { url: String, reason: String },
+    /// The request could not be made at all (e.g. a token could not be signed).
+    Setup(String),
 }
 
 impl std::fmt::Display for HttpError {
@@ -79,6 +81,7 @@ impl std::fmt::Display for HttpError {
                     "{url} returned a body that is not the expected JSON: {reason}"
                 )
             }
+            HttpError::Setup(reason) => f.write_str(reason),
         }
     }
 }

@@ -1,10 +1,104 @@
 //! What review connectors share: a cursor that walks newest-first pages down to the previous
 //! pass's newest item (the high-water mark), and the cursor's JSON round trip.
 
-use chorus_plugin_api::ConnectorError;
+use chorus_plugin_api::{Batch, ConnectorError, RowRejection, SourceRecord};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::HttpError;
+
+/// A source listing items newest first, page by page: what a review connector describes;
+/// [`read`] does the walking, the cursor and the rejections.
+pub trait NewestFirst {
+    /// Where a page is: a token, a number, a link.
+    type Position: Clone + Serialize + DeserializeOwned;
+
+    /// Fetches the page at `position` (`None`: the first).
+    ///
+    /// # Errors
+    /// As the HTTP client reports them.
+    fn fetch(&self, position: Option<&Self::Position>) -> Result<Value, HttpError>;
+
+    /// Whether a 4xx `status` on a stored position means it expired (the pass restarts from
+    /// the first page; items read twice are dropped by the warehouse).
+    fn expired(&self, status: u16) -> bool {
+        let _ = status;
+        false
+    }
+
+    /// The items of a page.
+    ///
+    /// # Errors
+    /// When the page is not shaped as the vendor documents.
+    fn items(&self, page: &Value) -> Result<Vec<Value>, ConnectorError>;
+
+    /// An item as a record with its time (any monotonic unit); a reason when unreadable.
+    ///
+    /// # Errors
+    /// The reason, reported as a rejected row.
+    fn record(&self, item: &Value) -> Result<(SourceRecord, i64), String>;
+
+    /// The item field named in rejections.
+    fn id_field(&self) -> &'static str;
+
+    /// Where the page after `page` (fetched at `position`, holding `items` items) is.
+    fn next(
+        &self,
+        page: &Value,
+        position: Option<&Self::Position>,
+        items: usize,
+    ) -> Option<Self::Position>;
+
+    /// Whether pages are strictly newest first, so the first known item ends the pass;
+    /// `false` reads every page and keeps only the new items.
+    fn stops_at_known(&self) -> bool {
+        true
+    }
+
+    /// The operator-facing error for a failed request.
+    fn explain(&self, error: HttpError) -> ConnectorError;
+}
+
+/// One page of a pass: fetches, keeps the new items, rejects unreadable ones, moves the
+/// cursor.
+///
+/// # Errors
+/// When the page cannot be fetched or is not shaped as expected.
+pub fn read<S: NewestFirst>(source: &S, cursor: Option<&str>) -> Result<Batch, ConnectorError> {
+    let mut state: Pass<S::Position> = decode(cursor)?;
+    let page = match source.fetch(state.next.as_ref()) {
+        Ok(page) => page,
+        Err(HttpError::Client { status, .. }) if state.next.is_some() && source.expired(status) => {
+            state.next = None;
+            source.fetch(None).map_err(|e| source.explain(e))?
+        }
+        Err(other) => return Err(source.explain(other)),
+    };
+    let items = source.items(&page)?;
+    let mut batch = Batch::default();
+    let mut reached_known = false;
+    for (index, item) in items.iter().enumerate() {
+        match source.record(item) {
+            Ok((record, time)) => {
+                if state.take(time) {
+                    batch.records.push(record);
+                } else if source.stops_at_known() {
+                    reached_known = true;
+                    break;
+                }
+            }
+            Err(reason) => batch.rejected.push(RowRejection {
+                location: location(item, source.id_field(), "review", index),
+                reason,
+            }),
+        }
+    }
+    let next = source.next(&page, state.next.as_ref(), items.len());
+    batch.has_more = state.advance(next, reached_known);
+    batch.cursor = Some(encode(&state)?);
+    Ok(batch)
+}
 
 /// A pass over newest-first pages. `P` is where the next page is (a token, a number, a link).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,9 +6,9 @@
 //! Incremental like the other review connectors: each run pages down to the newest
 //! `createdAt` of the previous complete pass.
 
-use chorus_http_kit::pass::{self, Pass};
+use chorus_http_kit::pass::{self, NewestFirst};
 use chorus_http_kit::{credential, defaults, Client, HttpError, Policy};
-use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, RowRejection, SourceRecord};
+use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, SourceRecord};
 use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -166,33 +166,33 @@ impl Connector for Trustpilot {
     }
 
     fn read(&mut self, cursor: Option<&str>, _max_records: usize) -> Result<Batch, ConnectorError> {
-        let mut state: Pass<u32> = pass::decode(cursor)?;
-        let number = state.next.unwrap_or(1);
-        let page = self
-            .client
-            .get_json(&self.url(number))
-            .map_err(|e| self.explain(e))?;
-        let reviews = page
-            .get("reviews")
+        pass::read(self, cursor)
+    }
+}
+
+impl NewestFirst for Trustpilot {
+    type Position = u32;
+
+    fn fetch(&self, page: Option<&u32>) -> Result<Value, HttpError> {
+        self.client.get_json(&self.url(page.copied().unwrap_or(1)))
+    }
+
+    fn items(&self, page: &Value) -> Result<Vec<Value>, ConnectorError> {
+        page.get("reviews")
             .and_then(Value::as_array)
-            .ok_or_else(|| ConnectorError::new("page has no \"reviews\" array"))?;
-        let mut batch = Batch::default();
-        let mut reached_known = false;
-        for (index, review) in reviews.iter().enumerate() {
-            match to_record(review) {
-                Ok((record, created)) => {
-                    if !state.take(created) {
-                        reached_known = true;
-                        break;
-                    }
-                    batch.records.push(record);
-                }
-                Err(reason) => batch.rejected.push(RowRejection {
-                    location: pass::location(review, "id", "review", index),
-                    reason,
-                }),
-            }
-        }
+            .cloned()
+            .ok_or_else(|| ConnectorError::new("page has no \"reviews\" array"))
+    }
+
+    fn record(&self, item: &Value) -> Result<(SourceRecord, i64), String> {
+        to_record(item)
+    }
+
+    fn id_field(&self) -> &'static str {
+        "id"
+    }
+
+    fn next(&self, page: &Value, position: Option<&u32>, items: usize) -> Option<u32> {
         let has_next = page
             .get("links")
             .and_then(Value::as_array)
@@ -201,10 +201,11 @@ impl Connector for Trustpilot {
                     .iter()
                     .any(|l| l.get("rel").and_then(Value::as_str) == Some("next-page"))
             });
-        let next = (has_next && !reviews.is_empty()).then_some(number + 1);
-        batch.has_more = state.advance(next, reached_known);
-        batch.cursor = Some(pass::encode(&state)?);
-        Ok(batch)
+        (has_next && items > 0).then(|| position.copied().unwrap_or(1) + 1)
+    }
+
+    fn explain(&self, error: HttpError) -> ConnectorError {
+        Trustpilot::explain(self, error)
     }
 }
 
