@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use chorus_http_kit::pass::Pass;
-use chorus_http_kit::test_server::serve;
+use chorus_http_kit::test_server::{drain, serve};
 use serde_json::json;
 
 use super::*;
@@ -38,16 +38,7 @@ fn pages_with_next_links_maps_territories_and_signs_es256_tokens() {
     let (base, seen) = serve(|target, _| (200, None, pages(target)));
     let mut store = open(&base);
     let mut cursor: Option<String> = None;
-    let mut all = Batch::default();
-    loop {
-        let batch = store.read(cursor.as_deref(), 100).unwrap();
-        cursor = batch.cursor.clone();
-        all.records.extend(batch.records);
-        all.rejected.extend(batch.rejected);
-        if !batch.has_more {
-            break;
-        }
-    }
+    let all = drain(&mut store, &mut cursor);
     let got: Vec<(Option<&str>, Option<i64>)> = all
         .records
         .iter()

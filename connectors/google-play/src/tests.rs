@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use chorus_http_kit::pass::Pass;
-use chorus_http_kit::test_server::serve;
+use chorus_http_kit::test_server::{drain, serve};
 use serde_json::json;
 
 use super::*;
@@ -31,19 +31,6 @@ fn open(base: &str) -> GooglePlay {
         "backoff_ms": 5, "max_retries": 3
     }))
     .unwrap()
-}
-
-fn drain(connector: &mut GooglePlay, cursor: &mut Option<String>) -> Batch {
-    let mut all = Batch::default();
-    loop {
-        let batch = connector.read(cursor.as_deref(), 100).unwrap();
-        *cursor = batch.cursor.clone();
-        all.records.extend(batch.records);
-        all.rejected.extend(batch.rejected);
-        if !batch.has_more {
-            return all;
-        }
-    }
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! warehouse's deduplication. An edited review keeps its id, so its first version stays.
 
 use chorus_http_kit::pass::{self, NewestFirst};
-use chorus_http_kit::{credential, defaults, Client, HttpError, Policy};
+use chorus_http_kit::{bearer_client, defaults, Client, HttpError, Policy};
 use chorus_plugin_api::{Batch, Connector, ConnectorError, Manifest, SourceRecord};
 use chrono::DateTime;
 use serde::Deserialize;
@@ -154,13 +154,13 @@ impl Connector for GoogleReviews {
     fn open(settings: Value) -> Result<Self, ConnectorError> {
         let settings: Settings = serde_json::from_value(settings)
             .map_err(|e| ConnectorError::new(format!("invalid settings: {e}")))?;
-        let token = credential(&settings.oauth_token_env).map_err(ConnectorError::new)?;
         let policy = Policy::from_settings(
             settings.timeout_seconds,
             settings.max_retries,
             settings.backoff_ms,
         );
-        let client = Client::new(policy, Some(format!("Bearer {token}")));
+        let client =
+            bearer_client(&settings.oauth_token_env, policy).map_err(ConnectorError::new)?;
         Ok(GoogleReviews { settings, client })
     }
 

@@ -273,6 +273,17 @@ pub mod defaults {
     }
 }
 
+/// A client sending the OAuth access token held by the variable `token_env` as a bearer.
+///
+/// # Errors
+/// When the variable is unset, naming it.
+pub fn bearer_client(token_env: &str, policy: Policy) -> Result<Client, String> {
+    Ok(Client::new(
+        policy,
+        Some(format!("Bearer {}", credential(token_env)?)),
+    ))
+}
+
 impl Policy {
     /// A policy from the flat settings, other fields as default.
     pub fn from_settings(timeout_seconds: u64, max_retries: u32, backoff_ms: u64) -> Policy {

@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
+use chorus_plugin_api::{Batch, Connector};
+
 /// An answer: status, one optional extra header, body.
 pub type Answer = (u16, Option<(&'static str, String)>, String);
 
@@ -54,4 +56,26 @@ pub fn serve(route: impl Fn(&str, usize) -> Answer + Send + 'static) -> (String,
         }
     });
     (base, seen)
+}
+
+/// Reads batches from `cursor` until the connector says there is no more; returns them
+/// together and leaves `cursor` where the last batch ended.
+///
+/// # Panics
+/// When a read fails: this is for tests.
+pub fn drain<C: Connector>(connector: &mut C, cursor: &mut Option<String>) -> Batch {
+    let mut all = Batch::default();
+    loop {
+        let batch = connector
+            .read(cursor.as_deref(), 100)
+            .expect("read succeeds");
+        if batch.cursor.is_some() {
+            cursor.clone_from(&batch.cursor);
+        }
+        all.records.extend(batch.records);
+        all.rejected.extend(batch.rejected);
+        if !batch.has_more {
+            return all;
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use chorus_http_kit::test_server::serve;
+use chorus_http_kit::test_server::{drain, serve};
 use serde_json::json;
 
 use super::*;
@@ -35,16 +35,7 @@ fn pages_by_next_page_links_then_reads_only_newer_reviews() {
     let (base, seen) = serve(|target, _| (200, None, pages(target)));
     let mut trustpilot = open(&base);
     let mut cursor: Option<String> = None;
-    let mut all = Batch::default();
-    loop {
-        let batch = trustpilot.read(cursor.as_deref(), 100).unwrap();
-        cursor = batch.cursor.clone();
-        all.records.extend(batch.records);
-        all.rejected.extend(batch.rejected);
-        if !batch.has_more {
-            break;
-        }
-    }
+    let all = drain(&mut trustpilot, &mut cursor);
     let stars: Vec<Option<i64>> = all.records.iter().map(|r| r.stars).collect();
     assert_eq!(
         stars,
