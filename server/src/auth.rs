@@ -73,6 +73,8 @@ impl AuthKeys {
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = settings.leeway_seconds;
+        // RFC 7519 4.1.5: a token is not accepted before its `nbf`, with the same leeway.
+        validation.validate_nbf = true;
         AuthKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -122,6 +124,7 @@ impl AuthKeys {
             .map_err(|e| {
                 TokenError(match e.kind() {
                     ErrorKind::ExpiredSignature => "the token has expired".into(),
+                    ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)".into(),
                     ErrorKind::InvalidSignature => "the token signature is invalid".into(),
                     ErrorKind::InvalidIssuer => "the token was issued by someone else".into(),
                     ErrorKind::InvalidAudience => "the token is meant for another audience".into(),
@@ -307,14 +310,19 @@ pub fn parse_ttl(text: &str) -> Result<Duration, String> {
     let n: u64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration like 8h or 30m"))?;
-    let seconds = match unit {
-        "s" | "" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let unit_seconds: u64 = match unit {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => return Err(format!("{text:?}: unit must be s, m, h or d")),
     };
-    Ok(Duration::from_secs(seconds))
+    // A token valid for more than ten years is a typo.
+    const MAX_SECONDS: u64 = 10 * 366 * 86_400;
+    n.checked_mul(unit_seconds)
+        .filter(|s| *s <= MAX_SECONDS)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is longer than ten years"))
 }
 
 #[cfg(test)]
@@ -386,6 +394,32 @@ mod tests {
             .to_string()
             .contains("audience"));
         assert!(keys.verify("not.a.token").is_err());
+    }
+
+    #[test]
+    fn a_token_is_refused_before_its_nbf_and_accepted_after() {
+        let keys = keys();
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = keys
+            .verify(&keys.mint("a", Role::Admin, &[], &[], Duration::from_secs(600)))
+            .unwrap();
+        let with_nbf = |nbf: u64| {
+            let mut value = serde_json::to_value(&claims).unwrap();
+            value["nbf"] = nbf.into();
+            encode(
+                &Header::new(Algorithm::HS256),
+                &value,
+                &EncodingKey::from_secret(b"test-secret-test-secret-test-secret"),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            keys.verify(&with_nbf(now + 300)).unwrap_err().to_string(),
+            "the token is not valid yet (nbf)"
+        );
+        // Within the leeway (30 s by default), and in the past, it is fine.
+        assert!(keys.verify(&with_nbf(now + 10)).is_ok());
+        assert!(keys.verify(&with_nbf(now - 60)).is_ok());
     }
 
     #[test]

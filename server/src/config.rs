@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::analysis::standardise::ReferenceMix;
 use crate::analysis::topics::Taxonomy;
+use crate::dates::DateRange;
 use crate::domain::{MarketCode, Programme, Role};
 
 /// Everything `chorus serve` needs, as read from `config/chorus.toml`.
@@ -33,6 +34,9 @@ pub struct Settings {
     /// Comment text: topics, redaction, original text.
     #[serde(default)]
     pub text: TextSettings,
+    /// The dates records and queries may name.
+    #[serde(default)]
+    pub dates: DateRange,
     /// Regions, each a set of markets.
     #[serde(default)]
     pub regions: Vec<RegionConfig>,
@@ -374,6 +378,9 @@ impl Settings {
             if connector.interval_seconds == Some(0) {
                 problems.push(format!("connector {id}: interval_seconds must be positive"));
             }
+        }
+        if self.auth.leeway_seconds > 3600 {
+            problems.push("auth.leeway_seconds must be at most 3600".to_owned());
         }
         if !self.analysis.reference_mix.is_empty() {
             if let Err(problem) = ReferenceMix::new(self.analysis.reference_mix.clone()) {

@@ -1,7 +1,9 @@
 //! The one place where errors become HTTP responses: `{"code": "...", "message": "..."}` with
 //! a stable snake_case code. Causes go to the log, not to the client.
 
+use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
+use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
@@ -29,6 +31,9 @@ pub enum ApiError {
     /// The body is larger than allowed.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The body is not in a format the endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A dependency is not ready.
     #[error("{0}")]
     Unavailable(String),
@@ -60,6 +65,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -75,6 +81,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -145,7 +152,7 @@ pub fn json_error(
             ApiError::PayloadTooLarge(format!("body exceeds the limit of {limit} bytes"))
         }
         JsonPayloadError::ContentType => {
-            ApiError::bad_request("invalid_content_type", "send the body as application/json")
+            ApiError::UnsupportedMediaType("send the body as application/json".into())
         }
         other => ApiError::bad_request("invalid_json", format!("invalid JSON body: {other}")),
     }
@@ -158,6 +165,61 @@ pub fn path_error(
     _: &actix_web::HttpRequest,
 ) -> actix_web::Error {
     ApiError::bad_request("invalid_path", format!("invalid path parameter: {err}")).into()
+}
+
+/// Gives every error answer the house format, also those actix writes itself with an empty
+/// body (405 for a wrong method, 413 or 415 from an extractor, …). Answers that already
+/// carry JSON pass unchanged.
+///
+/// # Errors
+/// Never; the signature is actix's.
+pub fn house_format<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let (req, res) = res.into_parts();
+    let status = res.status();
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            format!("{} does not take {}", req.path(), req.method()),
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "no such endpoint; see README.md for the API".into()),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is too large".into()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "send the body as application/json".into(),
+        ),
+        StatusCode::UNAUTHORIZED => ("unauthorized", "authentication is required".into()),
+        other if other.is_server_error() => {
+            tracing::error!(status = other.as_u16(), path = req.path(), "error answer without a body");
+            (
+                "internal",
+                "something went wrong on the server; the log has the details".into(),
+            )
+        }
+        other => (
+            "bad_request",
+            other.canonical_reason().unwrap_or("bad request").to_lowercase(),
+        ),
+    };
+    let mut response = HttpResponse::build(status);
+    for (name, value) in res.headers() {
+        if name != actix_web::http::header::CONTENT_TYPE && name != actix_web::http::header::CONTENT_LENGTH {
+            response.insert_header((name.clone(), value.clone()));
+        }
+    }
+    let response = response.json(ErrorBody { code, message });
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, response).map_into_right_body(),
+    ))
 }
 
 /// The answer for unknown routes.

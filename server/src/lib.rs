@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`config`]: settings from `config/chorus.toml` and `CHORUS_…__…` variables.
+//! - [`dates`]: the one range of dates accepted at every edge.
 //! - [`domain`]: small validated types (`MarketCode`, `Role`, `Programme`); [`catalog`]: markets, regions
 //!   and channels indexed from the config.
 //! - [`analysis`]: pure math and text functions (NPS, CSAT/CES/stars, intervals, direct
@@ -25,9 +26,12 @@ pub mod bench;
 pub mod catalog;
 pub mod config;
 pub mod counters;
+pub mod dates;
 pub mod domain;
 pub mod error;
 pub mod eval;
+#[cfg(test)]
+mod fuzz;
 pub mod ingest;
 pub mod operations;
 pub mod plugins;

@@ -78,6 +78,14 @@ enum Command {
     /// Apply the current topic taxonomy to every stored record, in place. Run it with the
     /// server stopped (DuckDB lets one process open the file).
     Retag,
+    /// Check that every stored record reads back and is dated inside `[dates]`; with
+    /// `--quarantine`, move misdated records (stored by earlier versions) into
+    /// `quarantined_records`. Run it with the server stopped. Exits 1 when a problem remains.
+    Verify {
+        /// Move records dated outside the accepted range out of every figure (kept aside).
+        #[arg(long)]
+        quarantine: bool,
+    },
     /// Write records and per-cell score counts as hive-partitioned Parquet (market, month).
     /// Run it while the server is stopped: DuckDB lets one process open the file.
     Export {
@@ -158,6 +166,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Bench { what } => chorus::bench::run(what),
         Command::Retag => retag(&cli.config),
+        Command::Verify { quarantine } => verify(&cli.config, quarantine),
         Command::Eval { what } => chorus::eval::run(what),
         Command::Connectors {
             what: ConnectorCommand::Check { instance },
@@ -228,6 +237,34 @@ fn retag(config: &std::path::Path) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn verify(config: &std::path::Path, quarantine: bool) -> anyhow::Result<()> {
+    let settings = load(config)?;
+    let warehouse = Warehouse::open(&settings.warehouse.path)?;
+    let report = warehouse.verify(&settings.dates, quarantine, |done| {
+        println!("read {done} records")
+    })?;
+    for example in &report.examples {
+        println!("  {example}");
+    }
+    println!(
+        "{} records: {} unreadable, {} dated outside {}, {} quarantined",
+        report.records,
+        report.unreadable,
+        report.out_of_range,
+        settings.dates,
+        report.quarantined
+    );
+    if report.is_clean() {
+        println!("ok");
+        Ok(())
+    } else {
+        if report.out_of_range > report.quarantined {
+            println!("run `chorus verify --quarantine` to move the misdated records aside");
+        }
+        std::process::exit(1)
+    }
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<Settings> {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, Service};
+use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpServer};
 use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
@@ -13,7 +14,7 @@ use crate::auth::AuthKeys;
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::counters::Counters;
-use crate::error::{json_error, not_found, path_error, query_error};
+use crate::error::{house_format, json_error, not_found, path_error, query_error};
 use crate::ingest::{scheduler, Ingestor, TextStage};
 use crate::plugins::PluginRegistry;
 use crate::routes::{self, TopicList};
@@ -54,6 +55,15 @@ impl Application {
         let path = settings.warehouse.path.clone();
         let warehouse =
             Arc::new(tokio::task::spawn_blocking(move || Warehouse::open(&path)).await??);
+        let misdated = warehouse.misdated_records(&settings.dates)?;
+        if misdated > 0 {
+            tracing::warn!(
+                records = misdated,
+                dates = %settings.dates,
+                "records dated outside the accepted range (stored by an earlier version); \
+                 stop the server and run `chorus verify --quarantine`"
+            );
+        }
         let catalog = Arc::new(Catalog::new(&settings));
         let taxonomy = settings.text.load_taxonomy()?;
         if let Some(taxonomy) = &taxonomy {
@@ -93,6 +103,7 @@ impl Application {
         let keys = web::Data::new(AuthKeys::hs256(jwt_secret, &settings.auth));
         let max_body = settings.server.max_body_bytes;
         let analysis = web::Data::new(settings.analysis.clone());
+        let dates = web::Data::new(settings.dates);
         let (warehouse_data, ingestor_data) = (warehouse.clone(), ingestor.clone());
         let server = HttpServer::new(move || {
             let counters_for_requests = counters.clone();
@@ -106,6 +117,7 @@ impl Application {
                         Ok(response)
                     }
                 })
+                .wrap(ErrorHandlers::new().default_handler(house_format))
                 .wrap(TracingLogger::default())
                 .app_data(web::QueryConfig::default().error_handler(query_error))
                 .app_data(
@@ -123,6 +135,7 @@ impl Application {
                 .app_data(analysis.clone())
                 .app_data(topic_list.clone())
                 .app_data(text_settings.clone())
+                .app_data(dates.clone())
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })

@@ -9,6 +9,7 @@ mod compare;
 mod crash_recovery;
 mod errors;
 mod export;
+mod hostile;
 mod nps;
 mod operations;
 mod plugin_failures;

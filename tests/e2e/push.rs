@@ -344,6 +344,7 @@ async fn pushed_records_are_stored_rejections_listed_and_repeats_harmless() {
         .client
         .post(format!("{}/api/v1/ingest/app-feedback", app.address))
         .bearer_auth(&integrator)
+        .header("Content-Type", "application/json")
         .body("{\"records\": [")
         .send()
         .await

@@ -22,7 +22,8 @@ impl Month {
     /// Parses `YYYY-MM`.
     pub fn parse(text: &str) -> Option<Month> {
         let (year, month) = text.split_once('-')?;
-        if year.len() != 4 || month.len() != 2 {
+        let digits = |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
+        if !digits(year, 4) || !digits(month, 2) {
             return None;
         }
         Month::new(year.parse().ok()?, month.parse().ok()?)
@@ -105,8 +106,22 @@ mod tests {
         assert_eq!(m.plus(23).to_string(), "2027-12");
         assert_eq!(m.through(m.plus(2)).count(), 3);
         assert_eq!(m.through(m.plus(-1)).count(), 0);
-        for bad in ["2026-13", "2026-00", "2026-1", "26-01", "2026/01", ""] {
+        for bad in [
+            "2026-13", "2026-00", "2026-1", "26-01", "2026/01", "", "+100-01", "-001-01", "2026-+1",
+        ] {
             assert_eq!(Month::parse(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// Any text: `None`, or a month that prints back as the text.
+        #[test]
+        fn months_parse_only_what_they_print(text in "\\PC{0,8}|[-+0-9]{0,8}") {
+            if let Some(month) = Month::parse(&text) {
+                proptest::prop_assert_eq!(month.to_string(), text);
+            }
         }
     }
 

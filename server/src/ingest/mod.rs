@@ -292,7 +292,7 @@ impl Ingestor {
         batch: Batch,
         cursor: Option<String>,
     ) -> Result<(), IngestError> {
-        let now = chrono::Utc::now();
+        let window = self.settings.dates.for_records_at(chrono::Utc::now());
         let mut rejections: Vec<Rejection> = batch
             .rejected
             .into_iter()
@@ -305,7 +305,7 @@ impl Ingestor {
         let mut rows = Vec::with_capacity(batch.records.len());
         for (index, record) in batch.records.into_iter().enumerate() {
             let id = record.external_id.clone();
-            match normalise(record, config, &self.catalog, &self.text, now) {
+            match normalise(record, config, &self.catalog, &self.text, &window) {
                 Ok(row) => rows.push(row),
                 Err(reason) => {
                     tracing::debug!(external_id = %id, %reason, "record rejected");

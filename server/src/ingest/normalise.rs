@@ -1,11 +1,12 @@
 //! Validation and normalisation of one source record into a warehouse row.
 
 use chorus_plugin_api::SourceRecord;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime};
 
 use super::text::TextStage;
 use crate::catalog::Catalog;
 use crate::config::ConnectorConfig;
+use crate::dates::RecordWindow;
 use crate::domain::MarketCode;
 use crate::warehouse::NewRecord;
 
@@ -13,6 +14,10 @@ use crate::warehouse::NewRecord;
 const MAX_ID_CHARS: usize = 512;
 /// Longest comment accepted; longer texts are almost always pasted logs, not feedback.
 const MAX_TEXT_CHARS: usize = 20_000;
+/// Longest touchpoint accepted (a store, page or agent group name).
+const MAX_TOUCHPOINT_CHARS: usize = 200;
+/// Largest attributes object accepted, as JSON text.
+const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
 
 /// Turns a plugin's record into a warehouse row, or says why it cannot be stored.
 ///
@@ -23,7 +28,7 @@ pub fn normalise(
     instance: &ConnectorConfig,
     catalog: &Catalog,
     text_stage: &TextStage,
-    now: DateTime<Utc>,
+    window: &RecordWindow,
 ) -> Result<NewRecord, String> {
     let external_id = record.external_id.trim().to_owned();
     if external_id.is_empty() {
@@ -34,18 +39,16 @@ pub fn normalise(
             "external_id is longer than {MAX_ID_CHARS} characters"
         ));
     }
+    if external_id.chars().any(char::is_control) {
+        return Err("external_id contains control characters".into());
+    }
     let occurred_at = parse_time(&record.occurred_at).ok_or_else(|| {
         format!(
             "occurred_at {:?} is not an RFC 3339 timestamp",
             record.occurred_at
         )
     })?;
-    if occurred_at > (now + chrono::Duration::days(1)).naive_utc() {
-        return Err(format!(
-            "occurred_at {} is in the future",
-            record.occurred_at
-        ));
-    }
+    let occurred_at = window.check(occurred_at, record.occurred_at.trim())?;
 
     let market = resolve_market(record.market.as_deref(), instance)?;
     let market_info = catalog
@@ -71,10 +74,35 @@ pub fn normalise(
     let csat = score("csat", record.csat, 1, 5)?;
     let ces = score("ces", record.ces, 1, 7)?;
     let stars = score("stars", record.stars, 1, 5)?;
+    // A NUL is never part of a comment (a broken export); DuckDB strings should not hold one.
     let text = record
         .text
+        .map(|t| t.replace('\0', "").trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let touchpoint = record
+        .touchpoint
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty());
+    if let Some(touchpoint) = &touchpoint {
+        if touchpoint.chars().count() > MAX_TOUCHPOINT_CHARS {
+            return Err(format!(
+                "touchpoint is longer than {MAX_TOUCHPOINT_CHARS} characters"
+            ));
+        }
+        if touchpoint.chars().any(char::is_control) {
+            return Err("touchpoint contains control characters".into());
+        }
+    }
+    let attributes = (!record.attributes.is_empty())
+        .then(|| serde_json::Value::Object(record.attributes).to_string());
+    if attributes
+        .as_ref()
+        .is_some_and(|a| a.len() > MAX_ATTRIBUTES_BYTES)
+    {
+        return Err(format!(
+            "attributes are larger than {MAX_ATTRIBUTES_BYTES} bytes of JSON"
+        ));
+    }
     if let Some(text) = &text {
         if text.chars().count() > MAX_TEXT_CHARS {
             return Err(format!("text is longer than {MAX_TEXT_CHARS} characters"));
@@ -84,9 +112,8 @@ pub fn normalise(
         return Err("record has neither a score nor a text".into());
     }
     let language = text.as_deref().and_then(|t| {
-        market_info
-            .languages
-            .detect(t, record.language_hint.as_deref())
+        let hint = record.language_hint.as_deref().and_then(language_subtag);
+        market_info.languages.detect(t, hint)
     });
     let processed = text
         .as_deref()
@@ -97,10 +124,7 @@ pub fn normalise(
         region: market_info.region.clone(),
         market: market.as_str().to_owned(),
         channel,
-        touchpoint: record
-            .touchpoint
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty()),
+        touchpoint,
         occurred_at,
         nps,
         csat,
@@ -111,8 +135,7 @@ pub fn normalise(
         language_decided_by: language.as_ref().map(|l| l.decided_by.as_str()),
         language: language.map(|l| l.code),
         consent_contact: record.consent_contact,
-        attributes: (!record.attributes.is_empty())
-            .then(|| serde_json::Value::Object(record.attributes).to_string()),
+        attributes,
         topics: processed
             .as_ref()
             .map(|p| p.topics.clone())
@@ -125,12 +148,23 @@ pub fn normalise(
     })
 }
 
+/// An RFC 3339 time (or `YYYY-MM-DD HH:MM:SS`, UTC) in the microseconds DuckDB stores, so
+/// what is stored is what reads back. A leap second (`23:59:60`) becomes the next second.
 fn parse_time(text: &str) -> Option<NaiveDateTime> {
     let text = text.trim();
-    DateTime::parse_from_rfc3339(text)
+    let time = DateTime::parse_from_rfc3339(text)
         .map(|t| t.naive_utc())
         .ok()
-        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok())
+        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok())?;
+    DateTime::from_timestamp_micros(time.and_utc().timestamp_micros()).map(|t| t.naive_utc())
+}
+
+/// The primary language subtag of a source's hint (`pt-BR` → `pt`), when it is two or
+/// three letters; anything else is no hint. A hint can become the stored language.
+fn language_subtag(hint: &str) -> Option<&str> {
+    let primary = hint.trim().split(['-', '_']).next()?;
+    ((2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_alphabetic()))
+        .then_some(primary)
 }
 
 fn resolve_market(raw: Option<&str>, instance: &ConnectorConfig) -> Result<MarketCode, String> {
@@ -193,6 +227,10 @@ mod tests {
         (settings, catalog)
     }
 
+    fn window() -> RecordWindow {
+        crate::dates::DateRange::default().for_records_at(chrono::Utc::now())
+    }
+
     fn source(nps: i64) -> SourceRecord {
         SourceRecord {
             external_id: " r1 ".into(),
@@ -211,7 +249,7 @@ mod tests {
             settings.connector("fr").unwrap(),
             &catalog,
             &TextStage::redaction_only(),
-            Utc::now(),
+            &window(),
         )
         .unwrap();
         assert_eq!(row.external_id, "r1");
@@ -232,7 +270,7 @@ mod tests {
                 instance,
                 &catalog,
                 &TextStage::redaction_only(),
-                Utc::now(),
+                &window(),
             )
             .unwrap_err()
         };
@@ -302,5 +340,117 @@ mod tests {
             ..source(0)
         };
         assert_eq!(reject(empty, fr), "record has neither a score nor a text");
+    }
+
+    #[test]
+    fn times_are_bounded_and_stored_as_they_read_back() {
+        let (settings, catalog) = fixture();
+        let fr = settings.connector("fr").unwrap();
+        let at = |occurred_at: &str| {
+            normalise(
+                SourceRecord {
+                    occurred_at: occurred_at.into(),
+                    ..source(5)
+                },
+                fr,
+                &catalog,
+                &TextStage::redaction_only(),
+                &window(),
+            )
+            .map(|r| r.occurred_at.to_string())
+        };
+        // Before 1970 with a fraction of a second: stored, to the microsecond.
+        assert_eq!(
+            at("1969-12-31T23:59:59.5Z").unwrap(),
+            "1969-12-31 23:59:59.500"
+        );
+        assert_eq!(
+            at("2026-01-01T00:00:00.123456789Z").unwrap(),
+            "2026-01-01 00:00:00.123456"
+        );
+        // A leap second is the next second.
+        assert_eq!(
+            at("2016-12-31T23:59:60Z").unwrap(),
+            "2017-01-01 00:00:00"
+        );
+        for outside in [
+            "0000-01-01T00:00:00Z",
+            "1899-12-31T23:59:59Z",
+            "+10000-01-01 00:00:00",
+            "-0001-01-01 00:00:00",
+        ] {
+            let reason = at(outside).unwrap_err();
+            assert!(reason.starts_with("occurred_at"), "{outside}: {reason}");
+        }
+        assert!(at("1899-12-31T23:59:59Z")
+            .unwrap_err()
+            .contains("outside the dates Chorus accepts (1900-01-01 to 2199-12-31)"));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn any_record() -> impl Strategy<Value = SourceRecord> {
+            let text = prop::option::of("\\PC{0,40}");
+            let score = prop::option::of(prop_oneof![-3i64..14, any::<i64>()]);
+            let time = prop_oneof![
+                "[-+]?[0-9]{1,6}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,12})?(Z|[-+][0-9]{2}:[0-9]{2})?",
+                "\\PC{0,30}",
+            ];
+            (
+                "\\PC{0,10}",
+                time,
+                prop::option::of("[A-Za-z]{0,3}"),
+                prop::option::of(prop_oneof![Just("survey.relational".to_owned()), "\\PC{0,8}"]),
+                (score.clone(), score.clone(), score.clone(), score),
+                text,
+                prop::option::of("\\PC{0,12}"),
+                prop::option::of("\\PC{0,12}"),
+            )
+                .prop_map(|(id, time, market, channel, (nps, csat, ces, stars), text, hint, touchpoint)| {
+                    SourceRecord {
+                        language_hint: hint,
+                        touchpoint,
+                        external_id: id,
+                        occurred_at: time,
+                        market,
+                        channel,
+                        nps,
+                        csat,
+                        ces,
+                        stars,
+                        text,
+                        ..SourceRecord::default()
+                    }
+                })
+        }
+
+        proptest! {
+            #![proptest_config(crate::fuzz::config())]
+
+            /// Any record: a row inside every bound, or a reason; never a panic.
+            #[test]
+            fn any_record_is_stored_within_bounds_or_refused(record in any_record()) {
+                let (settings, catalog) = fixture();
+                let multi = settings.connector("multi").unwrap();
+                let fr = settings.connector("fr").unwrap();
+                for instance in [fr, multi] {
+                    match normalise(record.clone(), instance, &catalog, &TextStage::redaction_only(), &window()) {
+                        Ok(row) => {
+                            prop_assert!(crate::dates::DateRange::default().contains_time(row.occurred_at));
+                            prop_assert!(row.nps.is_none_or(|v| v <= 10));
+                            prop_assert!(row.csat.is_none_or(|v| (1..=5).contains(&v)));
+                            prop_assert!(!row.external_id.is_empty());
+                            prop_assert!(row.language.as_deref().is_none_or(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_lowercase())), "{:?}", row.language);
+                            prop_assert!(row.text.as_deref().is_none_or(|t| !t.contains('\0')));
+                            prop_assert_eq!(row.occurred_at.and_utc().timestamp_subsec_nanos() % 1000, 0);
+                        }
+                        Err(reason) => prop_assert!(!reason.is_empty()),
+                    }
+                }
+            }
+        }
     }
 }

@@ -81,14 +81,14 @@ impl Ingestor {
         if config.plugin != PUSH {
             return Err(IngestError::NotPush(instance.to_owned()));
         }
-        let now = chrono::Utc::now();
+        let window = self.settings.dates.for_records_at(chrono::Utc::now());
         let received = records.len();
         let mut rows = Vec::with_capacity(received);
         let mut rejected = Vec::new();
         for (index, value) in records.into_iter().enumerate() {
             let decoded = serde_json::from_value::<SourceRecord>(value)
                 .map_err(|e| e.to_string())
-                .and_then(|record| normalise(record, config, &self.catalog, &self.text, now));
+                .and_then(|record| normalise(record, config, &self.catalog, &self.text, &window));
             match decoded {
                 Ok(row) => rows.push(row),
                 Err(reason) => rejected.push(PushRejection {

@@ -17,6 +17,7 @@ use crate::analysis::standardise::{standardise, ChannelCell, ReferenceMix, Stand
 use crate::auth::Caller;
 use crate::catalog::Catalog;
 use crate::config::AnalysisSettings;
+use crate::dates::DateRange;
 use crate::domain::{MarketCode, Programme};
 use crate::error::ApiError;
 use crate::warehouse::queries::{CellKey, CellQuery};
@@ -183,12 +184,13 @@ pub async fn compare(
     warehouse: web::Data<Arc<Warehouse>>,
     catalog: web::Data<Arc<Catalog>>,
     analysis: web::Data<AnalysisSettings>,
+    dates: web::Data<DateRange>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_feedback_reader()?;
     let params = params.into_inner();
     let measure = params::measure(params.measure.as_deref())?;
-    let from = required_date("from", params.from.as_deref())?;
-    let to = required_date("to", params.to.as_deref())?;
+    let from = required_date("from", params.from.as_deref(), &dates)?;
+    let to = required_date("to", params.to.as_deref(), &dates)?;
     params::ordered(Some(from), Some(to))?;
     let baseline_kind = match params.baseline.as_deref() {
         None | Some("previous_period") => BaselineKind::PreviousPeriod,
@@ -374,11 +376,11 @@ fn programme_channels(
     asked: Option<&str>,
 ) -> Result<BTreeSet<String>, ApiError> {
     let all = catalog.channels_of(programme);
-    let Some(asked) = asked else {
+    let Some(asked) = params::list(asked) else {
         return Ok(all);
     };
     let mut chosen = BTreeSet::new();
-    for channel in params::comma_list(asked) {
+    for channel in asked {
         match catalog.programme(&channel) {
             None => {
                 return Err(ApiError::bad_request(
@@ -405,8 +407,12 @@ fn programme_channels(
     Ok(chosen)
 }
 
-fn required_date(name: &str, text: Option<&str>) -> Result<NaiveDate, ApiError> {
-    params::date(name, text)?.ok_or_else(|| {
+fn required_date(
+    name: &str,
+    text: Option<&str>,
+    dates: &DateRange,
+) -> Result<NaiveDate, ApiError> {
+    params::date(name, text, dates)?.ok_or_else(|| {
         ApiError::bad_request(
             "missing_period",
             format!("{name} is required: compare a period, e.g. from=2026-01-01&to=2026-03-31"),

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::ingest::{Ingestor, PushOutcome, MAX_PUSH_RECORDS, PUSH};
 
 /// Largest clock difference accepted between the signer and this server.
-const MAX_SKEW_SECONDS: i64 = 300;
+const MAX_SKEW_SECONDS: u64 = 300;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +51,7 @@ pub async fn ingest(
         .filter(|c| c.plugin == PUSH)
         .ok_or_else(|| ApiError::NotFound(format!("no push instance {instance:?}")))?
         .clone();
+    require_json(&req)?;
     let limit = ingestor.settings().server.max_body_bytes;
     let body = payload
         .to_bytes_limited(limit)
@@ -102,6 +103,23 @@ pub async fn ingest(
     Ok(HttpResponse::Ok().json(Answer { instance, outcome }))
 }
 
+/// Refuses bodies not declared as JSON (`application/json`, parameters such as charset
+/// allowed).
+fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    match declared {
+        Some(essence) if essence.eq_ignore_ascii_case("application/json") => Ok(()),
+        _ => Err(ApiError::UnsupportedMediaType(
+            "send the records as Content-Type: application/json".into(),
+        )),
+    }
+}
+
 /// Checks `X-Chorus-Timestamp` and `X-Chorus-Signature` against `secret` at time `now`.
 fn verify_signature(
     req: &HttpRequest,
@@ -121,7 +139,8 @@ fn verify_signature(
     let seconds: i64 = timestamp
         .parse()
         .map_err(|_| invalid("X-Chorus-Timestamp is not Unix seconds"))?;
-    if (now - seconds).abs() > MAX_SKEW_SECONDS {
+    // abs_diff cannot overflow, whatever number the header holds.
+    if now.abs_diff(seconds) > MAX_SKEW_SECONDS {
         return Err(invalid("X-Chorus-Timestamp is more than 5 minutes off"));
     }
     let signature = header("X-Chorus-Signature")
@@ -145,4 +164,46 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn check(timestamp: &str, now: i64) -> Result<(), ApiError> {
+        let req = TestRequest::default()
+            .insert_header(("X-Chorus-Timestamp", timestamp))
+            .insert_header(("X-Chorus-Signature", "sha256=00"))
+            .to_http_request();
+        verify_signature(&req, b"{}", b"secret", now)
+    }
+
+    #[test]
+    fn extreme_timestamps_are_refused_without_overflow() {
+        for (timestamp, now) in [
+            (i64::MIN.to_string(), i64::MAX),
+            (i64::MAX.to_string(), i64::MIN),
+            (i64::MIN.to_string(), 0),
+            ("99999999999999999999".to_owned(), 0),
+        ] {
+            let message = check(&timestamp, now).unwrap_err().to_string();
+            assert!(message.starts_with("invalid signature"), "{message}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// Any header value at any clock: refused (the signature is wrong), never a panic.
+        #[test]
+        fn any_timestamp_header_is_refused_cleanly(
+            timestamp in "[-+]?[0-9]{1,21}|[ -~]{0,24}",
+            now in any::<i64>(),
+        ) {
+            prop_assert!(check(&timestamp, now).is_err());
+        }
+    }
 }

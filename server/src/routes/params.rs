@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 
 use crate::analysis::scale::Measure;
 use crate::auth::Caller;
+use crate::dates::{parse_day, DateRange};
 use crate::domain::MarketCode;
 use crate::error::ApiError;
 use crate::warehouse::queries::CellQuery;
@@ -16,6 +17,8 @@ pub struct CellFilters<'a> {
     pub channels: Option<&'a str>,
     pub from: Option<&'a str>,
     pub to: Option<&'a str>,
+    /// The dates `from` and `to` may name.
+    pub dates: &'a DateRange,
 }
 
 impl CellFilters<'_> {
@@ -33,9 +36,9 @@ impl CellFilters<'_> {
             measure,
             by_month,
             markets: caller.scope.filter(markets(self.markets)?)?,
-            channels: self.channels.map(comma_list),
-            from: date("from", self.from)?,
-            to: date("to", self.to)?,
+            channels: list(self.channels),
+            from: date("from", self.from, self.dates)?,
+            to: date("to", self.to, self.dates)?,
         };
         ordered(query.from, query.to)?;
         Ok(query)
@@ -51,33 +54,47 @@ pub fn comma_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// `markets=DE,FR` as market codes.
+/// A list parameter (`channels=a,b`). Absent, empty, blank or only commas all mean the
+/// same on every endpoint: no filter. A list that selects nothing is never sent on.
+pub fn list(text: Option<&str>) -> Option<Vec<String>> {
+    text.map(comma_list).filter(|items| !items.is_empty())
+}
+
+/// `markets=DE,FR` as market codes; blank as [`list`].
 ///
 /// # Errors
 /// `400 invalid_market`.
 pub fn markets(text: Option<&str>) -> Result<Option<Vec<MarketCode>>, ApiError> {
-    text.map(|m| {
-        comma_list(m)
-            .iter()
-            .map(|c| MarketCode::parse(c))
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .transpose()
-    .map_err(|e| ApiError::bad_request("invalid_market", e))
+    list(text)
+        .map(|codes| {
+            codes
+                .iter()
+                .map(|c| MarketCode::parse(c))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_market", e))
 }
 
-/// A `YYYY-MM-DD` date parameter.
+/// A `YYYY-MM-DD` date parameter inside the accepted dates.
 ///
 /// # Errors
-/// `400 invalid_date`.
-pub fn date(name: &str, text: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+/// `400 invalid_date` for another shape, `400 date_out_of_range` outside `dates`.
+pub fn date(
+    name: &str,
+    text: Option<&str>,
+    dates: &DateRange,
+) -> Result<Option<NaiveDate>, ApiError> {
     text.map(|t| {
-        NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {
+        let day = parse_day(t.trim()).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_date",
                 format!("{name} {t:?} is not a date like 2026-03-31"),
             )
-        })
+        })?;
+        dates
+            .check(name, day)
+            .map_err(|e| ApiError::bad_request("date_out_of_range", e))
     })
     .transpose()
 }
@@ -112,5 +129,53 @@ pub fn measure(text: Option<&str>) -> Result<Measure, ApiError> {
                 format!("unknown measure {name:?}; use nps, csat, ces or stars"),
             )
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn blank_lists_are_no_filter() {
+        for blank in ["", " ", ",", " , ,", "\t"] {
+            assert_eq!(list(Some(blank)), None, "{blank:?}");
+            assert!(markets(Some(blank)).unwrap().is_none(), "{blank:?}");
+        }
+        assert_eq!(list(Some(" a, ,b ")), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(list(None), None);
+    }
+
+    #[test]
+    fn dates_outside_the_range_or_shape_are_400s_with_their_code() {
+        let dates = DateRange::default();
+        let code = |text: &str| date("from", Some(text), &dates).unwrap_err().code();
+        assert_eq!(code("+10000-01-01"), "invalid_date");
+        assert_eq!(code("-0001-01-01"), "invalid_date");
+        assert_eq!(code("31.12.2026"), "invalid_date");
+        assert_eq!(code("1899-12-31"), "date_out_of_range");
+        assert_eq!(code("2200-01-01"), "date_out_of_range");
+        assert!(date("from", Some("2026-03-31"), &dates).unwrap().is_some());
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// Any query-string value: a 400 or a value inside every bound.
+        #[test]
+        fn list_market_and_date_parameters_never_panic(text in "\\PC{0,24}|[-+0-9, ]{0,14}") {
+            if let Some(items) = list(Some(&text)) {
+                prop_assert!(items.iter().all(|i| !i.is_empty() && i.trim() == i));
+            }
+            if let Ok(Some(codes)) = markets(Some(&text)) {
+                prop_assert!(!codes.is_empty());
+            }
+            let dates = DateRange::default();
+            if let Ok(Some(day)) = date("from", Some(&text), &dates) {
+                prop_assert!(dates.contains(day));
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::params::{self, CellFilters};
 use crate::auth::Caller;
 use crate::config::TextSettings;
+use crate::dates::DateRange;
 use crate::error::ApiError;
 use crate::warehouse::records::{RecordCursor, RecordQuery, StoredRecord};
 use crate::warehouse::Warehouse;
@@ -55,6 +56,7 @@ pub async fn records(
     params: web::Query<RecordParams>,
     warehouse: web::Data<Arc<Warehouse>>,
     text: web::Data<TextSettings>,
+    dates: web::Data<DateRange>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_feedback_reader()?;
     let params = params.into_inner();
@@ -70,16 +72,21 @@ pub async fn records(
         channels: params.channels.as_deref(),
         from: params.from.as_deref(),
         to: params.to.as_deref(),
+        dates: &dates,
     }
     .query(&caller, params::measure(params.measure.as_deref())?, false)?;
     let query = RecordQuery {
         cells,
-        languages: params.languages.as_deref().map(params::comma_list),
+        languages: params::list(params.languages.as_deref()),
         topic: params.topic,
         score_min: params.score_min,
         score_max: params.score_max,
         contains: params.q.filter(|q| !q.trim().is_empty()),
-        after: params.cursor.as_deref().map(decode_cursor).transpose()?,
+        after: params
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(c, &dates))
+            .transpose()?,
         // One more than asked tells whether another page follows.
         limit: limit + 1,
     };
@@ -109,7 +116,7 @@ fn encode_cursor(record: &StoredRecord) -> String {
     raw.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode_cursor(text: &str) -> Result<RecordCursor, ApiError> {
+fn decode_cursor(text: &str, dates: &DateRange) -> Result<RecordCursor, ApiError> {
     let invalid = || ApiError::bad_request("invalid_cursor", "cursor is not one this API gave out");
     if !text.len().is_multiple_of(2) {
         return Err(invalid());
@@ -120,9 +127,10 @@ fn decode_cursor(text: &str) -> Result<RecordCursor, ApiError> {
         .collect::<Result<Vec<u8>, _>>()
         .map_err(|_| invalid())?;
     let raw = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let mut parts = raw.split('\u{1f}');
-    let (Some(micros), Some(instance), Some(external_id), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    // The external id comes last and may hold anything, the separator included.
+    let mut parts = raw.splitn(3, '\u{1f}');
+    let (Some(micros), Some(instance), Some(external_id)) =
+        (parts.next(), parts.next(), parts.next())
     else {
         return Err(invalid());
     };
@@ -130,8 +138,9 @@ fn decode_cursor(text: &str) -> Result<RecordCursor, ApiError> {
         .parse::<i64>()
         .ok()
         .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(invalid)?
-        .naive_utc();
+        .map(|t| t.naive_utc())
+        .filter(|t| dates.contains_time(*t))
+        .ok_or_else(invalid)?;
     Ok(RecordCursor {
         occurred_at,
         instance: instance.to_owned(),
@@ -147,7 +156,7 @@ mod tests {
     fn cursors_round_trip_and_garbage_is_refused() {
         let record = StoredRecord {
             instance: "de|survey".into(),
-            external_id: "r 1/ä".into(),
+            external_id: "r 1/ä\u{1f}x".into(),
             market: "DE".into(),
             channel: "c".into(),
             touchpoint: None,
@@ -168,14 +177,72 @@ mod tests {
             consent_contact: None,
             text_original: None,
         };
-        let cursor = decode_cursor(&encode_cursor(&record)).unwrap();
+        let dates = DateRange::default();
+        let cursor = decode_cursor(&encode_cursor(&record), &dates).unwrap();
         assert_eq!(cursor.occurred_at, record.occurred_at);
         assert_eq!(
             (cursor.instance.as_str(), cursor.external_id.as_str()),
-            ("de|survey", "r 1/ä")
+            ("de|survey", "r 1/ä\u{1f}x")
         );
         for bad in ["", "zz", "abc", "6869"] {
-            assert!(decode_cursor(bad).is_err(), "{bad}");
+            assert!(decode_cursor(bad, &dates).is_err(), "{bad}");
+        }
+        // Well formed, but at a time no stored record can have.
+        let far = StoredRecord {
+            occurred_at: chrono::NaiveDate::from_ymd_opt(9999, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap(),
+            ..record
+        };
+        assert!(decode_cursor(&encode_cursor(&far), &dates).is_err());
+        let raw = format!("{}\u{1f}i\u{1f}e", i64::MIN);
+        let hex: String = raw.bytes().map(|b| format!("{b:02x}")).collect();
+        assert!(decode_cursor(&hex, &dates).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// Any text is a cursor or an `invalid_cursor`; never a panic.
+        #[test]
+        fn any_text_decodes_or_is_refused(text in "[0-9a-f]{0,80}|\\PC{0,40}") {
+            let _ = decode_cursor(&text, &DateRange::default());
+        }
+
+        /// Every record inside the accepted dates pages on: its cursor decodes to itself.
+        #[test]
+        fn cursors_of_stored_records_round_trip(
+            micros in -2_208_988_800_000_000i64..7_258_118_399_000_000,
+            instance in "[a-z0-9._-]{1,20}",
+            external_id in "\\PC{1,30}",
+        ) {
+            let occurred_at = DateTime::from_timestamp_micros(micros).unwrap().naive_utc();
+            let record = StoredRecord {
+                instance: instance.clone(),
+                external_id: external_id.clone(),
+                market: "DE".into(),
+                channel: "c".into(),
+                touchpoint: None,
+                occurred_at,
+                nps: None,
+                csat: None,
+                ces: None,
+                stars: None,
+                text: None,
+                language: None,
+                language_confidence: None,
+                language_decided_by: None,
+                topics: Vec::new(),
+                redactions: Vec::new(),
+                consent_contact: None,
+                text_original: None,
+            };
+            let cursor = decode_cursor(&encode_cursor(&record), &DateRange::default()).unwrap();
+            proptest::prop_assert_eq!(
+                (cursor.occurred_at, cursor.instance, cursor.external_id),
+                (occurred_at, instance, external_id)
+            );
         }
     }
 }

@@ -10,6 +10,7 @@ use super::params::{self, CellFilters};
 use crate::analysis::scale::{Figures, Histogram, Measure};
 use crate::auth::Caller;
 use crate::config::AnalysisSettings;
+use crate::dates::DateRange;
 use crate::error::ApiError;
 use crate::warehouse::queries::CellKey;
 use crate::warehouse::Warehouse;
@@ -79,6 +80,7 @@ pub async fn cells(
     params: web::Query<ScoreParams>,
     warehouse: web::Data<Arc<Warehouse>>,
     analysis: web::Data<AnalysisSettings>,
+    dates: web::Data<DateRange>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_feedback_reader()?;
     let params = params.into_inner();
@@ -88,6 +90,7 @@ pub async fn cells(
         channels: params.channels.as_deref(),
         from: params.from.as_deref(),
         to: params.to.as_deref(),
+        dates: &dates,
     }
     .query(&caller, **measure, group_by.contains(&"month"))?;
     let warehouse = warehouse.get_ref().clone();
@@ -110,10 +113,9 @@ pub async fn cells(
 /// `400 invalid_group_by` or `400 pooling_not_allowed`.
 pub fn parse_group_by(text: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
     let mut group_by = vec!["market", "channel"];
-    let Some(text) = text else {
+    let Some(asked) = params::list(text) else {
         return Ok(group_by);
     };
-    let asked = params::comma_list(text);
     for key in &asked {
         match key.as_str() {
             "market" | "channel" => {}

@@ -14,6 +14,7 @@ use crate::analysis::nps::NpsCounts;
 use crate::analysis::scale::Measure;
 use crate::auth::Caller;
 use crate::config::AnalysisSettings;
+use crate::dates::DateRange;
 use crate::error::ApiError;
 use crate::warehouse::topics::TopicCounts;
 use crate::warehouse::Warehouse;
@@ -92,14 +93,14 @@ pub async fn topics(
     warehouse: web::Data<Arc<Warehouse>>,
     analysis: web::Data<AnalysisSettings>,
     list: web::Data<TopicList>,
+    dates: web::Data<DateRange>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_feedback_reader()?;
     let params = params.into_inner();
     let group_by = super::scores::parse_group_by(params.group_by.as_deref())?;
-    let wanted: Vec<String> = match params.topics.as_deref() {
+    let wanted: Vec<String> = match params::list(params.topics.as_deref()) {
         None => list.0.iter().map(|(id, _)| id.clone()).collect(),
-        Some(text) => {
-            let asked = params::comma_list(text);
+        Some(asked) => {
             if let Some(unknown) = asked
                 .iter()
                 .find(|t| !list.0.iter().any(|(id, _)| id == *t))
@@ -117,6 +118,7 @@ pub async fn topics(
         channels: params.channels.as_deref(),
         from: params.from.as_deref(),
         to: params.to.as_deref(),
+        dates: &dates,
     }
     .query(&caller, Measure::Nps, group_by.contains(&"month"))?;
     let warehouse = warehouse.get_ref().clone();

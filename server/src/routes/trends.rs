@@ -16,6 +16,7 @@ use crate::analysis::scale::{Headline, Histogram, Measure};
 use crate::analysis::trend::{Month, MonthlySeries};
 use crate::auth::Caller;
 use crate::config::AnalysisSettings;
+use crate::dates::DateRange;
 use crate::error::ApiError;
 use crate::warehouse::queries::CellQuery;
 use crate::warehouse::Warehouse;
@@ -108,18 +109,19 @@ pub async fn trends(
     params: web::Query<TrendParams>,
     warehouse: web::Data<Arc<Warehouse>>,
     analysis: web::Data<AnalysisSettings>,
+    dates: web::Data<DateRange>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_feedback_reader()?;
     let params = params.into_inner();
     let measure = params::measure(params.measure.as_deref())?;
     let today = Utc::now().date_naive();
     let to = match params.to.as_deref() {
-        Some(text) => month("to", text)?,
+        Some(text) => month("to", text, &dates)?,
         None => Month::new(today.year(), today.month())
             .ok_or_else(|| ApiError::Internal("the current month is out of range".into()))?,
     };
     let from = match params.from.as_deref() {
-        Some(text) => month("from", text)?,
+        Some(text) => month("from", text, &dates)?,
         None => to.plus(-11),
     };
     params::ordered(Some(from), Some(to))?;
@@ -136,7 +138,7 @@ pub async fn trends(
         markets: caller
             .scope
             .filter(params::markets(params.markets.as_deref())?)?,
-        channels: params.channels.as_deref().map(params::comma_list),
+        channels: params::list(params.channels.as_deref()),
         from: first_day(from.plus(-12)),
         to: first_day(to.plus(1)).and_then(|d| d.pred_opt()),
     };
@@ -201,13 +203,19 @@ fn point(series: &MonthlySeries, month: Month, analysis: &AnalysisSettings) -> P
     }
 }
 
-fn month(name: &str, text: &str) -> Result<Month, ApiError> {
-    Month::parse(text).ok_or_else(|| {
+/// A `YYYY-MM` parameter whose first day is inside the accepted dates.
+fn month(name: &str, text: &str, dates: &DateRange) -> Result<Month, ApiError> {
+    let month = Month::parse(text.trim()).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_month",
             format!("{name} {text:?} is not a month like 2026-03"),
         )
-    })
+    })?;
+    first_day(month)
+        .ok_or_else(|| format!("{name} {month} is outside the dates Chorus accepts ({dates})"))
+        .and_then(|day| dates.check(name, day))
+        .map_err(|e| ApiError::bad_request("date_out_of_range", e))?;
+    Ok(month)
 }
 
 fn first_day(month: Month) -> Option<NaiveDate> {

@@ -8,6 +8,7 @@ use super::WarehouseError;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/001_initial.sql")),
     (2, include_str!("migrations/002_text.sql")),
+    (3, include_str!("migrations/003_quarantine.sql")),
 ];
 
 /// Brings the schema to the latest version.

@@ -10,8 +10,10 @@ mod export;
 mod migrations;
 pub mod queries;
 pub mod records;
+mod timestamp;
 mod runs;
 pub mod topics;
+mod verify;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -21,6 +23,7 @@ use duckdb::{params, Connection};
 
 pub use export::ExportSummary;
 pub use runs::{RunStatus, RunSummary, StoredRejection};
+pub use verify::VerifyReport;
 
 /// Errors of the warehouse layer.
 #[derive(Debug, thiserror::Error)]

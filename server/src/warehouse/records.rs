@@ -6,6 +6,7 @@ use duckdb::params_from_iter;
 use serde::Serialize;
 
 use super::queries::CellQuery;
+use super::timestamp::UtcTimestamp;
 use super::{Warehouse, WarehouseError};
 
 /// Where the previous page ended.
@@ -58,21 +59,60 @@ pub struct StoredRecord {
     pub text_original: Option<String>,
 }
 
+/// The columns [`StoredRecord::from_row`] reads, in order.
+pub(super) const STORED_RECORD_COLUMNS: &str =
+    "source_instance, external_id, market, channel, touchpoint, occurred_at, \
+     nps, csat, ces, stars, text, language, language_confidence, language_decided_by, \
+     coalesce(list_aggr(topics, 'string_agg', '|'), ''), \
+     coalesce(list_aggr(redactions, 'string_agg', '|'), ''), consent_contact, text_original";
+
+impl StoredRecord {
+    /// One row selected with [`STORED_RECORD_COLUMNS`].
+    pub(super) fn from_row(r: &duckdb::Row<'_>) -> duckdb::Result<StoredRecord> {
+        let split = |joined: String| -> Vec<String> {
+            joined
+                .split('|')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        Ok(StoredRecord {
+            instance: r.get(0)?,
+            external_id: r.get(1)?,
+            market: r.get(2)?,
+            channel: r.get(3)?,
+            touchpoint: r.get(4)?,
+            occurred_at: r.get::<_, UtcTimestamp>(5)?.0,
+            nps: r.get(6)?,
+            csat: r.get(7)?,
+            ces: r.get(8)?,
+            stars: r.get(9)?,
+            text: r.get(10)?,
+            language: r.get(11)?,
+            language_confidence: r.get(12)?,
+            language_decided_by: r.get(13)?,
+            topics: split(r.get(14)?),
+            redactions: split(r.get(15)?),
+            consent_contact: r.get(16)?,
+            text_original: r.get(17)?,
+        })
+    }
+}
+
 impl RecordQuery {
     fn to_sql(&self) -> (String, Vec<String>) {
-        let mut sql = String::from(
-            "SELECT source_instance, external_id, market, channel, touchpoint, occurred_at, \
-             nps, csat, ces, stars, text, language, language_confidence, language_decided_by, \
-             coalesce(list_aggr(topics, 'string_agg', '|'), ''), \
-             coalesce(list_aggr(redactions, 'string_agg', '|'), ''), consent_contact, \
-             text_original FROM records WHERE true",
-        );
+        let mut sql = format!("SELECT {STORED_RECORD_COLUMNS} FROM records WHERE true");
         let (filters, mut params) = self.cells.filters();
         sql.push_str(&filters);
-        if let Some(languages) = &self.languages {
-            let marks = vec!["?"; languages.len()].join(", ");
-            sql.push_str(&format!(" AND language IN ({marks})"));
-            params.extend(languages.iter().cloned());
+        match &self.languages {
+            // `IN ()` is not SQL; an empty list selects nothing.
+            Some(languages) if languages.is_empty() => sql.push_str(" AND false"),
+            Some(languages) => {
+                let marks = vec!["?"; languages.len()].join(", ");
+                sql.push_str(&format!(" AND language IN ({marks})"));
+                params.extend(languages.iter().cloned());
+            }
+            None => {}
         }
         if let Some(topic) = &self.topic {
             sql.push_str(" AND list_contains(topics, ?)");
@@ -130,37 +170,12 @@ impl Warehouse {
             return Ok(Vec::new());
         }
         let (sql, params) = query.to_sql();
-        let split = |joined: String| -> Vec<String> {
-            joined
-                .split('|')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        };
         self.read(|c| {
             let mut statement = c.prepare(&sql)?;
-            let rows = statement.query_map(params_from_iter(params.iter()), |r| {
-                Ok(StoredRecord {
-                    instance: r.get(0)?,
-                    external_id: r.get(1)?,
-                    market: r.get(2)?,
-                    channel: r.get(3)?,
-                    touchpoint: r.get(4)?,
-                    occurred_at: r.get(5)?,
-                    nps: r.get(6)?,
-                    csat: r.get(7)?,
-                    ces: r.get(8)?,
-                    stars: r.get(9)?,
-                    text: r.get(10)?,
-                    language: r.get(11)?,
-                    language_confidence: r.get(12)?,
-                    language_decided_by: r.get(13)?,
-                    topics: split(r.get(14)?),
-                    redactions: split(r.get(15)?),
-                    consent_contact: r.get(16)?,
-                    text_original: r.get(17)?,
-                })
-            })?;
+            let rows = statement.query_map(
+                params_from_iter(params.iter()),
+                StoredRecord::from_row,
+            )?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }

@@ -200,3 +200,95 @@ fn score_cells_are_split_by_market_and_channel_and_filtered_by_scope() {
         Some("2026-03")
     );
 }
+
+/// What an earlier version could store: any date, written straight into the file.
+fn stored_at(warehouse: &Warehouse, id: &str, occurred_at: &str) {
+    warehouse
+        .write(|c| {
+            c.execute(
+                "INSERT INTO records (source_instance, external_id, market, region, channel, \
+                 occurred_at, ingested_at, nps, run_id) \
+                 VALUES ('de-survey', ?, 'DE', 'r', 's', ?::TIMESTAMP, now()::TIMESTAMP, 9, 0)",
+                duckdb::params![id, occurred_at],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn records_before_1970_with_fractions_read_back_and_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(&dir.path().join("w.duckdb")).unwrap();
+    let mut early = record("early", "DE", "s", 9);
+    early.occurred_at = NaiveDate::from_ymd_opt(1969, 12, 31)
+        .unwrap()
+        .and_hms_milli_opt(23, 59, 59, 500)
+        .unwrap();
+    let run = warehouse.start_run("de-survey", "api").unwrap();
+    warehouse
+        .commit_batch(&batch(run, &[early.clone(), record("late", "DE", "s", 3)], "c"))
+        .unwrap();
+    let query = |after| records::RecordQuery {
+        cells: CellQuery::all(Measure::Nps),
+        languages: Some(Vec::new()),
+        topic: None,
+        score_min: None,
+        score_max: None,
+        contains: None,
+        after,
+        limit: 10,
+    };
+    // An empty language list selects nothing, and is valid SQL.
+    assert!(warehouse.records(&query(None)).unwrap().is_empty());
+    let all = records::RecordQuery {
+        languages: None,
+        ..query(None)
+    };
+    let read = warehouse.records(&all).unwrap();
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[1].occurred_at, early.occurred_at);
+}
+
+#[test]
+fn verify_finds_misdated_records_and_quarantine_keeps_them_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(&dir.path().join("w.duckdb")).unwrap();
+    let run = warehouse.start_run("de-survey", "api").unwrap();
+    warehouse
+        .commit_batch(&batch(run, &[record("fine", "DE", "s", 9)], "c"))
+        .unwrap();
+    stored_at(&warehouse, "year-zero", "0000-06-01 00:00:00");
+    stored_at(&warehouse, "far", "9999-01-01 00:00:00");
+    stored_at(&warehouse, "1969", "1969-12-31 23:59:59.5");
+    let dates = crate::dates::DateRange::default();
+    assert_eq!(warehouse.misdated_records(&dates).unwrap(), 2);
+
+    let report = warehouse.verify(&dates, false, |_| {}).unwrap();
+    assert_eq!(
+        (report.records, report.unreadable, report.out_of_range),
+        (4, 0, 2)
+    );
+    assert!(!report.is_clean());
+    assert!(report
+        .examples
+        .iter()
+        .any(|e| e.starts_with("de-survey / year-zero: occurred_at 0000-06-01")));
+    assert_eq!(warehouse.record_count().unwrap(), 4);
+
+    let repaired = warehouse.verify(&dates, true, |_| {}).unwrap();
+    assert_eq!(repaired.quarantined, 2);
+    assert!(repaired.is_clean());
+    assert_eq!(warehouse.record_count().unwrap(), 2);
+    let kept: i64 = warehouse
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM quarantined_records WHERE reason LIKE 'occurred_at outside%'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(kept, 2);
+    assert!(warehouse.verify(&dates, false, |_| {}).unwrap().is_clean());
+}
