@@ -208,7 +208,9 @@ mod tests {
         let range: DateRange =
             toml::from_str("earliest = \"1950-01-01\"\nlatest = \"2100-12-31\"").unwrap();
         assert_eq!(range.to_string(), "1950-01-01 to 2100-12-31");
-        assert!(toml::from_str::<DateRange>("earliest = \"1950\"\nlatest = \"2100-12-31\"").is_err());
+        assert!(
+            toml::from_str::<DateRange>("earliest = \"1950\"\nlatest = \"2100-12-31\"").is_err()
+        );
     }
 
     proptest! {

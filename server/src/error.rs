@@ -173,9 +173,7 @@ pub fn path_error(
 ///
 /// # Errors
 /// Never; the signature is actix's.
-pub fn house_format<B>(
-    res: ServiceResponse<B>,
-) -> actix_web::Result<ErrorHandlerResponse<B>> {
+pub fn house_format<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let is_json = res
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -191,7 +189,10 @@ pub fn house_format<B>(
             "method_not_allowed",
             format!("{} does not take {}", req.path(), req.method()),
         ),
-        StatusCode::NOT_FOUND => ("not_found", "no such endpoint; see README.md for the API".into()),
+        StatusCode::NOT_FOUND => (
+            "not_found",
+            "no such endpoint; see README.md for the API".into(),
+        ),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is too large".into()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             "unsupported_media_type",
@@ -199,7 +200,11 @@ pub fn house_format<B>(
         ),
         StatusCode::UNAUTHORIZED => ("unauthorized", "authentication is required".into()),
         other if other.is_server_error() => {
-            tracing::error!(status = other.as_u16(), path = req.path(), "error answer without a body");
+            tracing::error!(
+                status = other.as_u16(),
+                path = req.path(),
+                "error answer without a body"
+            );
             (
                 "internal",
                 "something went wrong on the server; the log has the details".into(),
@@ -207,12 +212,17 @@ pub fn house_format<B>(
         }
         other => (
             "bad_request",
-            other.canonical_reason().unwrap_or("bad request").to_lowercase(),
+            other
+                .canonical_reason()
+                .unwrap_or("bad request")
+                .to_lowercase(),
         ),
     };
     let mut response = HttpResponse::build(status);
     for (name, value) in res.headers() {
-        if name != actix_web::http::header::CONTENT_TYPE && name != actix_web::http::header::CONTENT_LENGTH {
+        if name != actix_web::http::header::CONTENT_TYPE
+            && name != actix_web::http::header::CONTENT_LENGTH
+        {
             response.insert_header((name.clone(), value.clone()));
         }
     }

@@ -250,11 +250,7 @@ fn verify(config: &std::path::Path, quarantine: bool) -> anyhow::Result<()> {
     }
     println!(
         "{} records: {} unreadable, {} dated outside {}, {} quarantined",
-        report.records,
-        report.unreadable,
-        report.out_of_range,
-        settings.dates,
-        report.quarantined
+        report.records, report.unreadable, report.out_of_range, settings.dates, report.quarantined
     );
     if report.is_clean() {
         println!("ok");

@@ -177,7 +177,12 @@ async fn hostile_input_gets_a_json_4xx_and_every_record_stays_readable() {
 
     // 3. Cursors: garbage, and well-formed ones at times no record can have.
     let hex = |raw: String| raw.bytes().map(|b| format!("{b:02x}")).collect::<String>();
-    for micros in [i64::MIN, i64::MAX, 253_402_300_800_000_000, -62_167_219_200_000_000] {
+    for micros in [
+        i64::MIN,
+        i64::MAX,
+        253_402_300_800_000_000,
+        -62_167_219_200_000_000,
+    ] {
         let cursor = hex(format!("{micros}\u{1f}de-service\u{1f}x"));
         let path = format!("/api/v1/records?cursor={cursor}");
         let (status, body) = app.get(&path, Some(&admin)).await;
@@ -185,8 +190,8 @@ async fn hostile_input_gets_a_json_4xx_and_every_record_stays_readable() {
     }
 
     // 4. Header arithmetic: extreme timestamps are refused without credentials and a panic.
-    let body = serde_json::to_vec(&json!({"records": [at("signed", "2026-01-01T00:00:00Z")]}))
-        .unwrap();
+    let body =
+        serde_json::to_vec(&json!({"records": [at("signed", "2026-01-01T00:00:00Z")]})).unwrap();
     for timestamp in [
         i64::MIN.to_string(),
         i64::MAX.to_string(),
@@ -227,10 +232,19 @@ async fn hostile_input_gets_a_json_4xx_and_every_record_stays_readable() {
     let (status, body) = app.get("/nowhere", None).await;
     assert_refused("/nowhere", status, &body, (404, "not_found"));
     let records = serde_json::to_vec(&json!({"records": []})).unwrap();
-    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
         let (status, body) =
             push_raw(&app, Some(&integrator), content_type, &[], records.clone()).await;
-        assert_refused("content type", status, &body, (415, "unsupported_media_type"));
+        assert_refused(
+            "content type",
+            status,
+            &body,
+            (415, "unsupported_media_type"),
+        );
     }
     let (status, body) = push_raw(
         &app,
@@ -286,7 +300,11 @@ async fn hostile_input_gets_a_json_4xx_and_every_record_stays_readable() {
         .await;
     assert_eq!(status, 200, "{trends}");
     let stored = metric(&app.client, &app.address, "chorus_warehouse_records").await;
-    assert_eq!(seen.len() as u64, stored, "paging must list every stored record");
+    assert_eq!(
+        seen.len() as u64,
+        stored,
+        "paging must list every stored record"
+    );
     let (status, body) = app
         .get("/api/v1/nps?group_by=market,channel,month", Some(&admin))
         .await;

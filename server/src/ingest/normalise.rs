@@ -369,10 +369,7 @@ mod tests {
             "2026-01-01 00:00:00.123456"
         );
         // A leap second is the next second.
-        assert_eq!(
-            at("2016-12-31T23:59:60Z").unwrap(),
-            "2017-01-01 00:00:00"
-        );
+        assert_eq!(at("2016-12-31T23:59:60Z").unwrap(), "2017-01-01 00:00:00");
         for outside in [
             "0000-01-01T00:00:00Z",
             "1899-12-31T23:59:59Z",
@@ -403,28 +400,42 @@ mod tests {
                 "\\PC{0,10}",
                 time,
                 prop::option::of("[A-Za-z]{0,3}"),
-                prop::option::of(prop_oneof![Just("survey.relational".to_owned()), "\\PC{0,8}"]),
+                prop::option::of(prop_oneof![
+                    Just("survey.relational".to_owned()),
+                    "\\PC{0,8}"
+                ]),
                 (score.clone(), score.clone(), score.clone(), score),
                 text,
                 prop::option::of("\\PC{0,12}"),
                 prop::option::of("\\PC{0,12}"),
             )
-                .prop_map(|(id, time, market, channel, (nps, csat, ces, stars), text, hint, touchpoint)| {
-                    SourceRecord {
-                        language_hint: hint,
-                        touchpoint,
-                        external_id: id,
-                        occurred_at: time,
+                .prop_map(
+                    |(
+                        id,
+                        time,
                         market,
                         channel,
-                        nps,
-                        csat,
-                        ces,
-                        stars,
+                        (nps, csat, ces, stars),
                         text,
-                        ..SourceRecord::default()
-                    }
-                })
+                        hint,
+                        touchpoint,
+                    )| {
+                        SourceRecord {
+                            language_hint: hint,
+                            touchpoint,
+                            external_id: id,
+                            occurred_at: time,
+                            market,
+                            channel,
+                            nps,
+                            csat,
+                            ces,
+                            stars,
+                            text,
+                            ..SourceRecord::default()
+                        }
+                    },
+                )
         }
 
         proptest! {

@@ -407,11 +407,7 @@ fn programme_channels(
     Ok(chosen)
 }
 
-fn required_date(
-    name: &str,
-    text: Option<&str>,
-    dates: &DateRange,
-) -> Result<NaiveDate, ApiError> {
+fn required_date(name: &str, text: Option<&str>, dates: &DateRange) -> Result<NaiveDate, ApiError> {
     params::date(name, text, dates)?.ok_or_else(|| {
         ApiError::bad_request(
             "missing_period",

@@ -10,8 +10,8 @@ mod export;
 mod migrations;
 pub mod queries;
 pub mod records;
-mod timestamp;
 mod runs;
+mod timestamp;
 pub mod topics;
 mod verify;
 

@@ -172,10 +172,8 @@ impl Warehouse {
         let (sql, params) = query.to_sql();
         self.read(|c| {
             let mut statement = c.prepare(&sql)?;
-            let rows = statement.query_map(
-                params_from_iter(params.iter()),
-                StoredRecord::from_row,
-            )?;
+            let rows =
+                statement.query_map(params_from_iter(params.iter()), StoredRecord::from_row)?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }

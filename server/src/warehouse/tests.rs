@@ -227,7 +227,11 @@ fn records_before_1970_with_fractions_read_back_and_page() {
         .unwrap();
     let run = warehouse.start_run("de-survey", "api").unwrap();
     warehouse
-        .commit_batch(&batch(run, &[early.clone(), record("late", "DE", "s", 3)], "c"))
+        .commit_batch(&batch(
+            run,
+            &[early.clone(), record("late", "DE", "s", 3)],
+            "c",
+        ))
         .unwrap();
     let query = |after| records::RecordQuery {
         cells: CellQuery::all(Measure::Nps),
