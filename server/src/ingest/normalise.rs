@@ -444,11 +444,17 @@ mod tests {
             /// Any record: a row inside every bound, or a reason; never a panic.
             #[test]
             fn any_record_is_stored_within_bounds_or_refused(record in any_record()) {
-                let (settings, catalog) = fixture();
+                // Built once: the property is about records, not about parsing settings.
+                static SHARED: std::sync::OnceLock<(Settings, Catalog, TextStage, RecordWindow)> =
+                    std::sync::OnceLock::new();
+                let (settings, catalog, text_stage, window) = SHARED.get_or_init(|| {
+                    let (settings, catalog) = fixture();
+                    (settings, catalog, TextStage::redaction_only(), window())
+                });
                 let multi = settings.connector("multi").unwrap();
                 let fr = settings.connector("fr").unwrap();
                 for instance in [fr, multi] {
-                    match normalise(record.clone(), instance, &catalog, &TextStage::redaction_only(), &window()) {
+                    match normalise(record.clone(), instance, catalog, text_stage, window) {
                         Ok(row) => {
                             prop_assert!(crate::dates::DateRange::default().contains_time(row.occurred_at));
                             prop_assert!(row.nps.is_none_or(|v| v <= 10));

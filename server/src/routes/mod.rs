@@ -18,18 +18,19 @@ use crate::analysis::scale::Measure;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Resources, not bare routes, so a known path with the wrong method answers 405.
     let mut api = web::scope("/api/v1")
-        .route("/compare", web::get().to(compare::compare))
-        .route("/trends", web::get().to(trends::trends))
-        .route("/records", web::get().to(records::records))
-        .route("/topics", web::get().to(topics::topics))
-        .route("/ingest/{instance}", web::post().to(ingest::ingest))
-        .route("/connectors", web::get().to(connectors::list))
-        .route("/connectors/{id}/run", web::post().to(connectors::run))
-        .route("/connectors/{id}/runs", web::get().to(connectors::runs))
-        .route(
-            "/connectors/{id}/runs/{run_id}/rejections",
-            web::get().to(connectors::rejections),
+        .service(web::resource("/compare").route(web::get().to(compare::compare)))
+        .service(web::resource("/trends").route(web::get().to(trends::trends)))
+        .service(web::resource("/records").route(web::get().to(records::records)))
+        .service(web::resource("/topics").route(web::get().to(topics::topics)))
+        .service(web::resource("/ingest/{instance}").route(web::post().to(ingest::ingest)))
+        .service(web::resource("/connectors").route(web::get().to(connectors::list)))
+        .service(web::resource("/connectors/{id}/run").route(web::post().to(connectors::run)))
+        .service(web::resource("/connectors/{id}/runs").route(web::get().to(connectors::runs)))
+        .service(
+            web::resource("/connectors/{id}/runs/{run_id}/rejections")
+                .route(web::get().to(connectors::rejections)),
         );
     // One route per measure (/nps, /csat, /ces, /stars): same grouping, filters and scope.
     for measure in Measure::ALL {
@@ -39,8 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(scores::cells)),
         );
     }
-    cfg.route("/health", web::get().to(health::health))
-        .route("/ready", web::get().to(health::ready))
-        .route("/metrics", web::get().to(health::metrics))
+    cfg.service(web::resource("/health").route(web::get().to(health::health)))
+        .service(web::resource("/ready").route(web::get().to(health::ready)))
+        .service(web::resource("/metrics").route(web::get().to(health::metrics)))
         .service(api);
 }
