@@ -280,8 +280,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let token = header
         .to_str()
         .ok()
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(bearer_token)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
             ApiError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into())
@@ -295,6 +294,14 @@ pub fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         role: claims.role,
         scope,
     })
+}
+
+/// The token of a `Bearer <token>` header value; the scheme is case-insensitive (RFC 7235).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// Parses a duration such as `8h`, `30m`, `90s` or `2d`.
@@ -328,6 +335,15 @@ pub fn parse_ttl(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc "), Some("abc"));
+        assert_eq!(bearer_token("BEARER abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
 
     fn keys() -> AuthKeys {
         AuthKeys::hs256(
