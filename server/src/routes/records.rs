@@ -152,18 +152,19 @@ fn decode_cursor(text: &str, dates: &DateRange) -> Result<RecordCursor, ApiError
 mod tests {
     use super::*;
 
-    #[test]
-    fn cursors_round_trip_and_garbage_is_refused() {
-        let record = StoredRecord {
-            instance: "de|survey".into(),
-            external_id: "r 1/ä\u{1f}x".into(),
+    /// A record with only the fields a cursor reads.
+    fn stored(
+        instance: &str,
+        external_id: &str,
+        occurred_at: chrono::NaiveDateTime,
+    ) -> StoredRecord {
+        StoredRecord {
+            instance: instance.into(),
+            external_id: external_id.into(),
             market: "DE".into(),
             channel: "c".into(),
             touchpoint: None,
-            occurred_at: chrono::NaiveDate::from_ymd_opt(2026, 3, 1)
-                .unwrap()
-                .and_hms_micro_opt(10, 0, 0, 123_456)
-                .unwrap(),
+            occurred_at,
             nps: None,
             csat: None,
             ces: None,
@@ -176,7 +177,19 @@ mod tests {
             redactions: Vec::new(),
             consent_contact: None,
             text_original: None,
-        };
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let record = stored(
+            "de|survey",
+            "r 1/ä\u{1f}x",
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 1)
+                .unwrap()
+                .and_hms_micro_opt(10, 0, 0, 123_456)
+                .unwrap(),
+        );
         let dates = DateRange::default();
         let cursor = decode_cursor(&encode_cursor(&record), &dates).unwrap();
         assert_eq!(cursor.occurred_at, record.occurred_at);
@@ -218,26 +231,7 @@ mod tests {
             external_id in "\\PC{1,30}",
         ) {
             let occurred_at = DateTime::from_timestamp_micros(micros).unwrap().naive_utc();
-            let record = StoredRecord {
-                instance: instance.clone(),
-                external_id: external_id.clone(),
-                market: "DE".into(),
-                channel: "c".into(),
-                touchpoint: None,
-                occurred_at,
-                nps: None,
-                csat: None,
-                ces: None,
-                stars: None,
-                text: None,
-                language: None,
-                language_confidence: None,
-                language_decided_by: None,
-                topics: Vec::new(),
-                redactions: Vec::new(),
-                consent_contact: None,
-                text_original: None,
-            };
+            let record = stored(&instance, &external_id, occurred_at);
             let cursor = decode_cursor(&encode_cursor(&record), &DateRange::default()).unwrap();
             proptest::prop_assert_eq!(
                 (cursor.occurred_at, cursor.instance, cursor.external_id),
