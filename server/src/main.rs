@@ -248,9 +248,18 @@ fn verify(config: &std::path::Path, quarantine: bool) -> anyhow::Result<()> {
     for example in &report.examples {
         println!("  {example}");
     }
+    for difference in &report.cube_examples {
+        println!("  {difference}");
+    }
     println!(
-        "{} records: {} unreadable, {} dated outside {}, {} quarantined",
-        report.records, report.unreadable, report.out_of_range, settings.dates, report.quarantined
+        "{} records: {} unreadable, {} dated outside {}, {} quarantined; {} cube rows differ \
+         from a recount",
+        report.records,
+        report.unreadable,
+        report.out_of_range,
+        settings.dates,
+        report.quarantined,
+        report.cube_differences
     );
     if report.is_clean() {
         println!("ok");

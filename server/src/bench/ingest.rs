@@ -216,7 +216,7 @@ async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result
             &url,
             &app.token,
             &app.warehouse,
-            &[query.to_sql()],
+            &[query.records_sql()],
             args.repetitions,
         )
         .await?;

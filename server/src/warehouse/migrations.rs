@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/001_initial.sql")),
     (2, include_str!("migrations/002_text.sql")),
     (3, include_str!("migrations/003_quarantine.sql")),
+    (4, include_str!("migrations/004_cubes.sql")),
 ];
 
 /// Brings the schema to the latest version.

@@ -6,6 +6,7 @@
 //! DuckDB's MVCC gives them the last committed state. Every method blocks; async callers run
 //! them on blocking threads.
 
+mod cubes;
 mod export;
 mod migrations;
 pub mod queries;
@@ -20,6 +21,8 @@ use std::sync::Mutex;
 
 use chrono::NaiveDateTime;
 use duckdb::{params, Connection};
+
+use cubes::{Counted, CubeChanges, COUNTED_COLUMNS};
 
 pub use export::ExportSummary;
 pub use runs::{RunStatus, RunSummary, StoredRejection};
@@ -223,15 +226,25 @@ impl Warehouse {
                 }
                 appender.flush()?;
             }
-            let inserted = tx.execute(
-                "INSERT INTO records BY NAME SELECT * REPLACE ( \
-                   CASE WHEN topics = '' THEN []::VARCHAR[] ELSE string_split(topics, '|') END \
-                     AS topics, \
-                   CASE WHEN redactions = '' THEN []::VARCHAR[] \
-                     ELSE string_split(redactions, '|') END AS redactions) \
-                 FROM ingest_staging ON CONFLICT DO NOTHING",
-                [],
-            )? as u64;
+            // RETURNING yields only the rows actually inserted: a duplicate counts nothing.
+            let mut changes = CubeChanges::default();
+            let mut inserted = 0u64;
+            {
+                let mut statement = tx.prepare(&format!(
+                    "INSERT INTO records BY NAME SELECT * REPLACE ( \
+                       CASE WHEN topics = '' THEN []::VARCHAR[] \
+                         ELSE string_split(topics, '|') END AS topics, \
+                       CASE WHEN redactions = '' THEN []::VARCHAR[] \
+                         ELSE string_split(redactions, '|') END AS redactions) \
+                     FROM ingest_staging ON CONFLICT DO NOTHING RETURNING {COUNTED_COLUMNS}"
+                ))?;
+                let mut rows = statement.query([])?;
+                while let Some(row) = rows.next()? {
+                    changes.add(&Counted::from_row(row)?);
+                    inserted += 1;
+                }
+            }
+            changes.apply(&tx)?;
             tx.execute("DELETE FROM ingest_staging", [])?;
             let outcome = BatchOutcome {
                 inserted,
@@ -272,6 +285,20 @@ impl Warehouse {
         self.write(|c| runs::finish(c, run_id, status, error))
     }
 
+    /// Rebuilds both cubes from `records`, for a file whose records were written around
+    /// `commit_batch` (the query benchmark generates them with SQL).
+    ///
+    /// # Errors
+    /// On a database error; then the cubes are unchanged.
+    pub fn rebuild_cubes(&self) -> Result<(), WarehouseError> {
+        self.write(|connection| {
+            let tx = connection.transaction()?;
+            cubes::rebuild(&tx)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     /// Number of stored records.
     ///
     /// # Errors
@@ -283,5 +310,7 @@ impl Warehouse {
     }
 }
 
+#[cfg(test)]
+mod cube_invariants;
 #[cfg(test)]
 mod tests;

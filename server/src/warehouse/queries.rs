@@ -41,14 +41,25 @@ impl CellQuery {
         }
     }
 
-    /// The SQL and its parameters. Public so the benchmark can time the same statement.
+    /// The SQL over the score cube and its parameters: one row per cell with the responses
+    /// per score slot `s0..s10`.
     pub fn to_sql(&self) -> (String, Vec<String>) {
-        let (filters, params) = self.filters();
-        let month = if self.by_month {
-            "strftime(occurred_at, '%Y-%m')"
-        } else {
-            "NULL::VARCHAR"
-        };
+        let (filters, params) = self.filters(Dated::Cube);
+        let month = self.month_of("day");
+        let slots = SLOT_SUMS;
+        let sql = format!(
+            "SELECT market, channel, {month} AS month, {slots} FROM score_counts \
+             WHERE measure = '{}'{filters} GROUP BY ALL",
+            self.measure.name()
+        );
+        (sql, params)
+    }
+
+    /// The same cells as plain SQL over `records`, one row per (cell, score): what the cube
+    /// replaces, kept so the benchmark can time both in one run.
+    pub fn records_sql(&self) -> (String, Vec<String>) {
+        let (filters, params) = self.filters(Dated::Records);
+        let month = self.month_of("occurred_at");
         let column = self.measure.name();
         let sql = format!(
             "SELECT market, channel, {month} AS month, {column} AS score, count(*) AS n \
@@ -64,7 +75,24 @@ impl CellQuery {
             markets: None,
             ..self.clone()
         };
-        let (filters, params) = unscoped.filters();
+        let (filters, params) = unscoped.filters(Dated::Cube);
+        let sql =
+            format!(
+            "SELECT channel, sum({})::BIGINT AS n FROM score_counts WHERE measure = '{}'{filters} \
+             GROUP BY channel",
+            (0..=10).map(|i| format!("s{i}")).collect::<Vec<_>>().join(" + "),
+            self.measure.name()
+        );
+        (sql, params)
+    }
+
+    /// The channel mix as plain SQL over `records` (the benchmark's comparison).
+    pub fn records_mix_sql(&self) -> (String, Vec<String>) {
+        let unscoped = CellQuery {
+            markets: None,
+            ..self.clone()
+        };
+        let (filters, params) = unscoped.filters(Dated::Records);
         let column = self.measure.name();
         let sql = format!(
             "SELECT channel, count(*) AS n FROM records WHERE {column} IS NOT NULL{filters} \
@@ -73,8 +101,16 @@ impl CellQuery {
         (sql, params)
     }
 
+    fn month_of(&self, column: &str) -> String {
+        if self.by_month {
+            format!("strftime({column}, '%Y-%m')")
+        } else {
+            "NULL::VARCHAR".to_owned()
+        }
+    }
+
     /// ` AND …` conditions for markets, channels and dates, with their parameters.
-    pub(crate) fn filters(&self) -> (String, Vec<String>) {
+    pub(crate) fn filters(&self, dated: Dated) -> (String, Vec<String>) {
         let mut filters = String::new();
         let mut params = Vec::new();
         let mut list = |column: &str, values: &[String], filters: &mut String| {
@@ -93,12 +129,19 @@ impl CellQuery {
         if let Some(channels) = &self.channels {
             list("channel", channels, &mut filters);
         }
+        let (first, last) = match dated {
+            Dated::Records => (
+                " AND occurred_at >= ?::DATE",
+                " AND occurred_at < ?::DATE + INTERVAL 1 DAY",
+            ),
+            Dated::Cube => (" AND day >= ?::DATE", " AND day <= ?::DATE"),
+        };
         if let Some(from) = self.from {
-            filters.push_str(" AND occurred_at >= ?::DATE");
+            filters.push_str(first);
             params.push(from.to_string());
         }
         if let Some(to) = self.to {
-            filters.push_str(" AND occurred_at < ?::DATE + INTERVAL 1 DAY");
+            filters.push_str(last);
             params.push(to.to_string());
         }
         (filters, params)
@@ -108,6 +151,41 @@ impl CellQuery {
         self.markets.as_ref().is_some_and(Vec::is_empty)
             || self.channels.as_ref().is_some_and(Vec::is_empty)
     }
+}
+
+/// Which table a query's dates apply to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dated {
+    /// `records.occurred_at`, a timestamp.
+    Records,
+    /// A cube's `day` (`occurred_at::DATE`).
+    Cube,
+}
+
+/// `sum(s0) AS s0, …, sum(s10) AS s10`.
+pub(crate) const SLOT_SUMS: &str = "sum(s0)::BIGINT, sum(s1)::BIGINT, sum(s2)::BIGINT, \
+    sum(s3)::BIGINT, sum(s4)::BIGINT, sum(s5)::BIGINT, sum(s6)::BIGINT, sum(s7)::BIGINT, \
+    sum(s8)::BIGINT, sum(s9)::BIGINT, sum(s10)::BIGINT";
+
+/// Adds the responses per score slot (`s0..s10`) to `histogram`.
+pub(crate) fn add_slots(histogram: &mut Histogram, row: &[i64; 11]) -> Result<(), WarehouseError> {
+    for (score, &n) in (0u8..).zip(row.iter()) {
+        if n != 0 {
+            let n = u64::try_from(n)
+                .map_err(|_| WarehouseError::Corrupt(format!("negative count {n}")))?;
+            histogram.add(score, n).map_err(WarehouseError::Corrupt)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads 11 slot sums from `row` starting at column `first`.
+pub(crate) fn slots_at(row: &duckdb::Row<'_>, first: usize) -> duckdb::Result<[i64; 11]> {
+    let mut slots = [0i64; 11];
+    for (i, slot) in slots.iter_mut().enumerate() {
+        *slot = row.get(first + i)?;
+    }
+    Ok(slots)
 }
 
 /// The key of one cell.
@@ -133,7 +211,7 @@ impl Warehouse {
             return Ok(cells);
         }
         let (sql, params) = query.to_sql();
-        let rows: Vec<(CellKey, u8, i64)> = self.read(|c| {
+        let rows: Vec<(CellKey, [i64; 11])> = self.read(|c| {
             let mut statement = c.prepare(&sql)?;
             let rows = statement.query_map(params_from_iter(params.iter()), |r| {
                 let key = CellKey {
@@ -141,17 +219,18 @@ impl Warehouse {
                     channel: r.get(1)?,
                     month: r.get(2)?,
                 };
-                Ok((key, r.get(3)?, r.get(4)?))
+                Ok((key, slots_at(r, 3)?))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })?;
-        for (key, score, n) in rows {
-            cells
+        for (key, slots) in rows {
+            let histogram = cells
                 .entry(key)
-                .or_insert_with(|| Histogram::new(query.measure))
-                .add(score, n as u64)
-                .map_err(WarehouseError::Corrupt)?;
+                .or_insert_with(|| Histogram::new(query.measure));
+            add_slots(histogram, &slots)?;
         }
+        // A cell whose responses were all erased leaves no trace.
+        cells.retain(|_, histogram| histogram.n() > 0);
         Ok(cells)
     }
 

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use duckdb::params_from_iter;
 use serde::Serialize;
 
-use super::queries::CellQuery;
+use super::queries::{CellQuery, Dated};
 use super::timestamp::UtcTimestamp;
 use super::{Warehouse, WarehouseError};
 
@@ -102,7 +102,7 @@ impl StoredRecord {
 impl RecordQuery {
     fn to_sql(&self) -> (String, Vec<String>) {
         let mut sql = format!("SELECT {STORED_RECORD_COLUMNS} FROM records WHERE true");
-        let (filters, mut params) = self.cells.filters();
+        let (filters, mut params) = self.cells.filters(Dated::Records);
         sql.push_str(&filters);
         match &self.languages {
             // `IN ()` is not SQL; an empty list selects nothing.

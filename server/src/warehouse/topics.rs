@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use duckdb::params_from_iter;
 
-use super::queries::{CellKey, CellQuery};
+use super::queries::{add_slots, slots_at, CellKey, CellQuery, Dated, SLOT_SUMS};
 use super::{Warehouse, WarehouseError};
 use crate::analysis::nps::NpsCounts;
+use crate::analysis::scale::{Histogram, Measure};
 
 /// For one topic in one cell: how many commented records mention it, and the NPS counts of
 /// commented records with and without a mention.
@@ -54,29 +55,23 @@ impl Warehouse {
         if topics.is_empty() || !safe || cells.markets.as_ref().is_some_and(Vec::is_empty) {
             return Ok(counts);
         }
-        let (filters, params) = cells.filters();
-        let values: Vec<String> = topics.iter().map(|t| format!("('{t}')")).collect();
+        let (filters, params) = cells.filters(Dated::Cube);
+        let wanted: Vec<String> = std::iter::once("'*'".to_owned())
+            .chain(topics.iter().map(|t| format!("'{t}'")))
+            .collect();
         let month = if cells.by_month {
-            "strftime(occurred_at, '%Y-%m')"
+            "strftime(day, '%Y-%m')"
         } else {
             "NULL::VARCHAR"
         };
         let sql = format!(
-            "SELECT topic, market, channel, {month} AS month, count(*), \
-               count(*) FILTER (WHERE hit), \
-               count(nps) FILTER (WHERE hit), \
-               count(*) FILTER (WHERE hit AND nps >= 9), \
-               count(*) FILTER (WHERE hit AND nps <= 6), \
-               count(nps) FILTER (WHERE NOT hit), \
-               count(*) FILTER (WHERE NOT hit AND nps >= 9), \
-               count(*) FILTER (WHERE NOT hit AND nps <= 6) \
-             FROM (SELECT *, list_contains(topics, t.topic) AS hit \
-                   FROM records CROSS JOIN (VALUES {}) t(topic) \
-                   WHERE topics IS NOT NULL{filters}) \
-             GROUP BY ALL",
-            values.join(", ")
+            "SELECT topic, market, channel, {month} AS month, measure, {SLOT_SUMS} \
+             FROM topic_counts WHERE measure IN ('commented', 'nps') \
+               AND topic IN ({}){filters} GROUP BY ALL",
+            wanted.join(", ")
         );
-        let rows: Vec<(String, CellKey, [i64; 8])> = self.read(|c| {
+        type Row = (String, CellKey, String, [i64; 11]);
+        let rows: Vec<Row> = self.read(|c| {
             let mut statement = c.prepare(&sql)?;
             let rows = statement.query_map(params_from_iter(params.iter()), |r| {
                 let key = CellKey {
@@ -84,33 +79,46 @@ impl Warehouse {
                     channel: r.get(2)?,
                     month: r.get(3)?,
                 };
-                let mut n = [0i64; 8];
-                for (i, slot) in n.iter_mut().enumerate() {
-                    *slot = r.get(4 + i)?;
-                }
-                Ok((r.get(0)?, key, n))
+                Ok((r.get(0)?, key, r.get(4)?, slots_at(r, 5)?))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })?;
-        for (topic, key, n) in rows {
-            let n = n.map(|v| v as u64);
-            counts.insert(
-                (topic, key),
-                TopicCounts {
-                    with_text: n[0],
-                    mentions: n[1],
-                    nps_with: NpsCounts {
-                        n: n[2],
-                        promoters: n[3],
-                        detractors: n[4],
+        // Per (topic, cell): commented records and their NPS; '*' is every commented record.
+        let mut commented: BTreeMap<(String, CellKey), (u64, Histogram)> = BTreeMap::new();
+        for (topic, key, measure, slots) in rows {
+            let entry = commented
+                .entry((topic, key))
+                .or_insert_with(|| (0, Histogram::new(Measure::Nps)));
+            if measure == "commented" {
+                entry.0 += slots[0].max(0) as u64;
+            } else {
+                add_slots(&mut entry.1, &slots)?;
+            }
+        }
+        for topic in topics {
+            let cells = commented.iter().filter(|((t, _), _)| t == "*");
+            for ((_, key), (with_text, all)) in cells {
+                if *with_text == 0 {
+                    continue;
+                }
+                let (mentions, with) = commented
+                    .get(&(topic.clone(), key.clone()))
+                    .map_or((0, NpsCounts::default()), |(n, h)| (*n, h.nps_counts()));
+                let all = all.nps_counts();
+                counts.insert(
+                    (topic.clone(), key.clone()),
+                    TopicCounts {
+                        with_text: *with_text,
+                        mentions,
+                        nps_with: with,
+                        nps_without: NpsCounts {
+                            n: all.n - with.n,
+                            promoters: all.promoters - with.promoters,
+                            detractors: all.detractors - with.detractors,
+                        },
                     },
-                    nps_without: NpsCounts {
-                        n: n[5],
-                        promoters: n[6],
-                        detractors: n[7],
-                    },
-                },
-            );
+                );
+            }
         }
         Ok(counts)
     }
@@ -173,6 +181,7 @@ impl Warehouse {
                 [],
             )? as u64;
             tx.execute_batch("DROP TABLE retag")?;
+            super::cubes::rebuild_topics(&tx)?;
             tx.commit()?;
             progress(done, total);
             Ok(RetagSummary {

@@ -1,4 +1,5 @@
-//! `chorus verify`: every stored record must read back and lie inside the accepted dates.
+//! `chorus verify`: every stored record must read back and lie inside the accepted dates, and
+//! the cubes must equal a recount of the records.
 //! Earlier versions stored some that do not (a record dated in year 0 broke `/trends`).
 //! Verify reads every row exactly as `/api/v1/records` does and counts those outside the
 //! range; with `quarantine`, it moves them into `quarantined_records` in one transaction:
@@ -7,6 +8,7 @@
 use duckdb::params;
 use serde::Serialize;
 
+use super::cubes::{self, Counted, CubeChanges, COUNTED_COLUMNS};
 use super::records::{StoredRecord, STORED_RECORD_COLUMNS};
 use super::{Warehouse, WarehouseError};
 use crate::dates::DateRange;
@@ -29,12 +31,16 @@ pub struct VerifyReport {
     pub examples: Vec<String>,
     /// Records moved into `quarantined_records` by this run.
     pub quarantined: u64,
+    /// Cube rows that differ from a recount of `records` (after any quarantine).
+    pub cube_differences: u64,
+    /// Every differing cube row: key, kept counts, recounted counts.
+    pub cube_examples: Vec<String>,
 }
 
 impl VerifyReport {
     /// Whether every record is readable and inside the range (after any quarantine).
     pub fn is_clean(&self) -> bool {
-        self.unreadable == 0 && self.out_of_range == self.quarantined
+        self.unreadable == 0 && self.out_of_range == self.quarantined && self.cube_differences == 0
     }
 }
 
@@ -47,7 +53,8 @@ fn outside(dates: &DateRange) -> (&'static str, [String; 2]) {
 }
 
 impl Warehouse {
-    /// Reads every record and checks its date; quarantines the misdated ones when asked.
+    /// Reads every record and checks its date; quarantines the misdated ones when asked;
+    /// then recounts both cubes from `records` and lists every difference.
     ///
     /// # Errors
     /// On a database error (then nothing is moved).
@@ -106,14 +113,25 @@ impl Warehouse {
                     ),
                     params![reason, bounds[0], bounds[1]],
                 )?;
-                tx.execute(
-                    &format!("DELETE FROM records WHERE {condition}"),
-                    params![bounds[0], bounds[1]],
-                )?;
+                // Out of every figure: the cubes lose what the moved records counted.
+                let mut changes = CubeChanges::default();
+                {
+                    let mut statement = tx.prepare(&format!(
+                        "DELETE FROM records WHERE {condition} RETURNING {COUNTED_COLUMNS}"
+                    ))?;
+                    let mut rows = statement.query(params![bounds[0], bounds[1]])?;
+                    while let Some(row) = rows.next()? {
+                        changes.remove(&Counted::from_row(row)?);
+                    }
+                }
+                changes.apply(&tx)?;
                 tx.commit()?;
                 Ok(moved as u64)
             })?;
         }
+        let (differences, examples) = self.read(|c| cubes::differences(c, usize::MAX))?;
+        report.cube_differences = differences;
+        report.cube_examples = examples;
         Ok(report)
     }
 
