@@ -25,6 +25,7 @@ use crate::connector::{Connector, ConnectorError};
 ///             source_kind: "survey".into(),
 ///             description: "Has no records.".into(),
 ///             config_schema: serde_json::json!({"type": "object"}),
+///             records_may_change: false,
 ///         }
 ///     }
 ///     fn open(_settings: serde_json::Value) -> Result<Self, ConnectorError> {

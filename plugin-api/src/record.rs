@@ -16,6 +16,11 @@ pub struct Manifest {
     pub description: String,
     /// JSON Schema of the instance settings the plugin accepts.
     pub config_schema: Value,
+    /// Whether the source re-delivers records whose content changed (edited reviews, ticket
+    /// ratings given later). The host then replaces stored versions unless an instance says
+    /// `on_change = "keep_first"`. Absent in older plugins: false.
+    #[serde(default)]
+    pub records_may_change: bool,
 }
 
 /// One `read` result.

@@ -257,6 +257,10 @@ pub struct ConnectorConfig {
     /// Whether to run once when the server starts.
     #[serde(default = "yes")]
     pub run_on_start: bool,
+    /// What a changed re-delivery of a stored record does; default: what the plugin's
+    /// manifest says (`update` when its records may change, else `keep_first`).
+    #[serde(default)]
+    pub on_change: Option<crate::warehouse::OnChange>,
     /// Plugin-specific settings, passed to the plugin as JSON.
     #[serde(default = "empty_table")]
     pub settings: toml::Table,

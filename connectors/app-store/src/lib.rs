@@ -187,6 +187,7 @@ impl Connector for AppStore {
                     "backoff_ms": {"type": "integer"}
                 }
             }),
+            records_may_change: true,
         }
     }
 

@@ -153,6 +153,7 @@ impl Connector for GooglePlay {
                     "backoff_ms": {"type": "integer"}
                 }
             }),
+            records_may_change: true,
         }
     }
 

@@ -148,6 +148,7 @@ impl Connector for GoogleReviews {
                     "backoff_ms": {"type": "integer"}
                 }
             }),
+            records_may_change: true,
         }
     }
 

@@ -156,6 +156,7 @@ impl Connector for SurveyCsv {
             source_kind: "survey".into(),
             description: "Survey export files (CSV) from a file or a drop folder.".into(),
             config_schema: settings::json_schema(),
+            records_may_change: false,
         }
     }
 

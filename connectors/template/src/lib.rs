@@ -56,6 +56,7 @@ impl Connector for JsonLines {
                 "required": ["path"],
                 "properties": {"path": {"type": "string"}}
             }),
+            records_may_change: false,
         }
     }
 

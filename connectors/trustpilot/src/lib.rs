@@ -139,6 +139,7 @@ impl Connector for Trustpilot {
                     "backoff_ms": {"type": "integer"}
                 }
             }),
+            records_may_change: true,
         }
     }
 

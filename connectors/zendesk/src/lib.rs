@@ -77,6 +77,7 @@ impl Connector for Zendesk {
             description: "Zendesk Support tickets with satisfaction ratings, incremental export"
                 .into(),
             config_schema: settings::schema(),
+            records_may_change: true,
         }
     }
 

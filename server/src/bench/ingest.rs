@@ -325,6 +325,7 @@ fn store_directly(warehouse: &Warehouse, records: usize, batch: usize) -> anyhow
             records: &rows,
             rejections: &[],
             cursor: Some("bench"),
+            on_change: crate::warehouse::OnChange::KeepFirst,
         })?;
     }
     Ok(started.elapsed())

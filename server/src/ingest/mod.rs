@@ -26,7 +26,9 @@ use crate::catalog::Catalog;
 use crate::config::{ConnectorConfig, Settings};
 use crate::counters::Counters;
 use crate::plugins::{call_blocking, PluginError, PluginRegistry};
-use crate::warehouse::{BatchWrite, Rejection, RunStatus, RunSummary, Warehouse, WarehouseError};
+use crate::warehouse::{
+    BatchWrite, OnChange, Rejection, RunStatus, RunSummary, Warehouse, WarehouseError,
+};
 
 /// Errors of the ingest layer.
 #[derive(Debug, thiserror::Error)]
@@ -238,8 +240,19 @@ impl Ingestor {
             config.plugin.clone(),
             serde_json::to_value(&config.settings).expect("a TOML table always converts to JSON"),
         );
-        let mut instance =
-            call_blocking("open", limit, move || plugins.get(&name)?.open(&settings)).await?;
+        let (mut instance, records_may_change) = call_blocking("open", limit, move || {
+            let plugin = plugins.get(&name)?;
+            Ok((
+                plugin.open(&settings)?,
+                plugin.manifest().records_may_change,
+            ))
+        })
+        .await?;
+        let on_change = config.on_change.unwrap_or(if records_may_change {
+            OnChange::Update
+        } else {
+            OnChange::KeepFirst
+        });
         let warehouse = self.warehouse.clone();
         let id = config.id.clone();
         let mut cursor = tokio::task::spawn_blocking(move || warehouse.cursor(&id))
@@ -274,7 +287,8 @@ impl Ingestor {
             let before = read_total;
             read_total += batch.records.len() as u64;
             cursor = batch.cursor.clone().or(cursor);
-            self.store(run_id, config, batch, cursor.clone()).await?;
+            self.store(run_id, config, on_change, batch, cursor.clone())
+                .await?;
             if before / PROGRESS_EVERY != read_total / PROGRESS_EVERY {
                 tracing::info!(read = read_total, "connector run in progress");
             }
@@ -289,6 +303,7 @@ impl Ingestor {
         &self,
         run_id: i64,
         config: &ConnectorConfig,
+        on_change: OnChange,
         batch: Batch,
         cursor: Option<String>,
     ) -> Result<(), IngestError> {
@@ -327,6 +342,7 @@ impl Ingestor {
                 records: &rows,
                 rejections: &rejections,
                 cursor: cursor.as_deref(),
+                on_change,
             })
         })
         .await

@@ -107,6 +107,7 @@ impl Ingestor {
             .collect();
         let warehouse = self.warehouse.clone();
         let id = instance.to_owned();
+        let on_change = config.on_change.unwrap_or_default();
         let (run_id, outcome) = tokio::task::spawn_blocking(move || {
             let run_id = warehouse.start_run(&id, PUSH)?;
             let outcome = warehouse.commit_batch(&BatchWrite {
@@ -116,6 +117,7 @@ impl Ingestor {
                 records: &rows,
                 rejections: &rejections,
                 cursor: None,
+                on_change,
             });
             match outcome {
                 Ok(outcome) => {

@@ -87,6 +87,7 @@ impl Plugin {
                 source_kind: String::new(),
                 description: String::new(),
                 config_schema: serde_json::Value::Null,
+                records_may_change: false,
             },
             path: path.into(),
             _library: library,

@@ -1,5 +1,6 @@
 //! The cubes equal a recount of `records` after any sequence of changes: random batches with
-//! duplicate deliveries (within and across batches), re-tags and quarantines, on a real file.
+//! duplicate and changed deliveries (within and across batches, kept or updated), erasures,
+//! re-tags and quarantines, on a real file. Erased records never come back.
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
@@ -11,7 +12,9 @@ use crate::dates::DateRange;
 #[derive(Debug, Clone)]
 enum Change {
     /// A batch of records drawn from a small id pool, so duplicates are common.
-    Batch(Vec<NewRecord>),
+    Batch(Vec<NewRecord>, OnChange),
+    /// Erase one customer's records, or one external id.
+    Erase(Erasure),
     /// Re-tag every commented record with topics chosen by a seed.
     Retag(u8),
     /// Quarantine records dated outside a range that excludes some days.
@@ -53,7 +56,7 @@ fn any_record() -> impl Strategy<Value = NewRecord> {
                 language_confidence: None,
                 language_decided_by: None,
                 consent_contact: None,
-                attributes: None,
+                attributes: Some(format!("{{\"customer_id\": \"c{}\"}}", id % 5)),
                 topics: topics
                     .unwrap_or_default()
                     .into_iter()
@@ -67,15 +70,37 @@ fn any_record() -> impl Strategy<Value = NewRecord> {
 
 fn any_change() -> impl Strategy<Value = Change> {
     prop_oneof![
-        6 => prop::collection::vec(any_record(), 0..12).prop_map(Change::Batch),
+        6 => (
+            prop::collection::vec(any_record(), 0..12),
+            prop::sample::select(vec![OnChange::KeepFirst, OnChange::Update]),
+        )
+            .prop_map(|(records, on_change)| Change::Batch(records, on_change)),
+        1 => (0u8..5).prop_map(|c| Change::Erase(Erasure::Attribute {
+            key: "customer_id".into(),
+            value: format!("c{c}"),
+        })),
+        1 => (0u8..40, any::<bool>()).prop_map(|(id, scoped)| Change::Erase(Erasure::ExternalId {
+            instance: scoped.then(|| "inv".to_owned()),
+            external_id: format!("r{id}"),
+        })),
         1 => any::<u8>().prop_map(Change::Retag),
         1 => Just(Change::Quarantine),
     ]
 }
 
-fn apply(warehouse: &Warehouse, change: &Change, step: usize) {
+/// Applies `change`; returns the external ids it erased.
+fn apply(warehouse: &Warehouse, change: &Change, step: usize) -> Vec<String> {
     match change {
-        Change::Batch(records) => {
+        Change::Erase(erasure) => {
+            let before = stored_ids(warehouse);
+            warehouse.erase(erasure, "test").unwrap();
+            let after = stored_ids(warehouse);
+            return before
+                .into_iter()
+                .filter(|id| !after.contains(id))
+                .collect();
+        }
+        Change::Batch(records, on_change) => {
             let run = warehouse.start_run("inv", "api").unwrap();
             let cursor = step.to_string();
             warehouse
@@ -86,6 +111,7 @@ fn apply(warehouse: &Warehouse, change: &Change, step: usize) {
                     records,
                     rejections: &[],
                     cursor: Some(&cursor),
+                    on_change: *on_change,
                 })
                 .unwrap();
         }
@@ -111,6 +137,17 @@ fn apply(warehouse: &Warehouse, change: &Change, step: usize) {
             warehouse.verify(&dates, true, |_| {}).unwrap();
         }
     }
+    Vec::new()
+}
+
+fn stored_ids(warehouse: &Warehouse) -> Vec<String> {
+    warehouse
+        .read(|c| {
+            let mut statement = c.prepare("SELECT external_id FROM records")?;
+            let ids = statement.query_map([], |r| r.get(0))?;
+            Ok(ids.collect::<Result<_, _>>()?)
+        })
+        .unwrap()
 }
 
 proptest! {
@@ -120,8 +157,11 @@ proptest! {
     fn cubes_equal_a_recount_after_any_changes(changes in prop::collection::vec(any_change(), 1..8)) {
         let dir = tempfile::tempdir().unwrap();
         let warehouse = Warehouse::open(&dir.path().join("w.duckdb")).unwrap();
+        let mut erased = Vec::new();
         for (step, change) in changes.iter().enumerate() {
-            apply(&warehouse, change, step);
+            erased.extend(apply(&warehouse, change, step));
+            let stored = stored_ids(&warehouse);
+            prop_assert!(erased.iter().all(|id| !stored.contains(id)), "an erased record came back");
         }
         let report = warehouse.verify(&DateRange::default(), false, |_| {}).unwrap();
         prop_assert_eq!(report.cube_differences, 0, "{:?}", report.cube_examples);

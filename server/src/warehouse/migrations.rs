@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/002_text.sql")),
     (3, include_str!("migrations/003_quarantine.sql")),
     (4, include_str!("migrations/004_cubes.sql")),
+    (5, include_str!("migrations/005_changes.sql")),
 ];
 
 /// Brings the schema to the latest version.

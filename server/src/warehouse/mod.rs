@@ -6,7 +6,9 @@
 //! DuckDB's MVCC gives them the last committed state. Every method blocks; async callers run
 //! them on blocking threads.
 
+mod batch;
 mod cubes;
+mod erasure;
 mod export;
 mod migrations;
 pub mod queries;
@@ -22,8 +24,7 @@ use std::sync::Mutex;
 use chrono::NaiveDateTime;
 use duckdb::{params, Connection};
 
-use cubes::{Counted, CubeChanges, COUNTED_COLUMNS};
-
+pub use erasure::{Erasure, ErasureEntry};
 pub use export::ExportSummary;
 pub use runs::{RunStatus, RunSummary, StoredRejection};
 pub use verify::VerifyReport;
@@ -96,6 +97,19 @@ pub struct BatchWrite<'a> {
     pub rejections: &'a [Rejection],
     /// Cursor after this batch; `None` leaves the stored one.
     pub cursor: Option<&'a str>,
+    /// What a changed re-delivery of a stored record does.
+    pub on_change: OnChange,
+}
+
+/// What a record re-delivered with the same external id and different content does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnChange {
+    /// The first stored version stays (survey answers do not change).
+    #[default]
+    KeepFirst,
+    /// The new version replaces the stored one (edited reviews, late ticket ratings).
+    Update,
 }
 
 /// What a committed batch changed.
@@ -103,7 +117,10 @@ pub struct BatchWrite<'a> {
 pub struct BatchOutcome {
     /// New rows in `records`.
     pub inserted: u64,
-    /// Records that were already stored (same instance and external id).
+    /// Stored records replaced by a changed version (`OnChange::Update`).
+    pub updated: u64,
+    /// Records that were already stored unchanged (same instance and external id), repeated
+    /// within the batch, or erased earlier (never brought back).
     pub duplicates: u64,
 }
 
@@ -183,84 +200,6 @@ impl Warehouse {
                 Some(row) => Some(row.get(0)?),
                 None => None,
             })
-        })
-    }
-
-    /// Stores a batch: records (duplicates skipped), rejections, run counters and the new
-    /// cursor, all in one transaction. Either all of it is stored or none of it.
-    ///
-    /// # Errors
-    /// On a database error; nothing of the batch is stored then.
-    pub fn commit_batch(&self, batch: &BatchWrite<'_>) -> Result<BatchOutcome, WarehouseError> {
-        let now = chrono::Utc::now().naive_utc();
-        self.write(|connection| {
-            let tx = connection.transaction()?;
-            tx.execute("DELETE FROM ingest_staging", [])?;
-            {
-                let mut appender = tx.appender("ingest_staging")?;
-                for r in batch.records {
-                    appender.append_row(params![
-                        batch.instance,
-                        r.external_id,
-                        r.market,
-                        r.region,
-                        r.channel,
-                        r.touchpoint,
-                        r.occurred_at,
-                        now,
-                        r.nps,
-                        r.csat,
-                        r.ces,
-                        r.stars,
-                        r.text,
-                        r.language,
-                        r.language_confidence,
-                        r.language_decided_by,
-                        r.consent_contact,
-                        r.attributes,
-                        batch.run_id,
-                        r.text.as_ref().map(|_| r.topics.join("|")),
-                        r.text.as_ref().map(|_| r.redactions.join("|")),
-                        r.text_original,
-                    ])?;
-                }
-                appender.flush()?;
-            }
-            // RETURNING yields only the rows actually inserted: a duplicate counts nothing.
-            let mut changes = CubeChanges::default();
-            let mut inserted = 0u64;
-            {
-                let mut statement = tx.prepare(&format!(
-                    "INSERT INTO records BY NAME SELECT * REPLACE ( \
-                       CASE WHEN topics = '' THEN []::VARCHAR[] \
-                         ELSE string_split(topics, '|') END AS topics, \
-                       CASE WHEN redactions = '' THEN []::VARCHAR[] \
-                         ELSE string_split(redactions, '|') END AS redactions) \
-                     FROM ingest_staging ON CONFLICT DO NOTHING RETURNING {COUNTED_COLUMNS}"
-                ))?;
-                let mut rows = statement.query([])?;
-                while let Some(row) = rows.next()? {
-                    changes.add(&Counted::from_row(row)?);
-                    inserted += 1;
-                }
-            }
-            changes.apply(&tx)?;
-            tx.execute("DELETE FROM ingest_staging", [])?;
-            let outcome = BatchOutcome {
-                inserted,
-                duplicates: batch.records.len() as u64 - inserted,
-            };
-            runs::add_batch(&tx, batch, outcome)?;
-            if let Some(cursor) = batch.cursor {
-                tx.execute(
-                    "INSERT INTO connector_cursors VALUES (?, ?, ?) \
-                     ON CONFLICT (instance) DO UPDATE SET cursor = excluded.cursor, \
-                     updated_at = excluded.updated_at",
-                    params![batch.instance, cursor, now],
-                )?;
-            }
-            tx.commit()?;
-            Ok(outcome)
         })
     }
 

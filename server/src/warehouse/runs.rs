@@ -54,7 +54,9 @@ pub struct RunSummary {
     pub records_read: u64,
     /// New records stored.
     pub inserted: u64,
-    /// Records already stored before.
+    /// Stored records replaced by a changed version.
+    pub updated: u64,
+    /// Records already stored before, repeated, or erased.
     pub duplicates: u64,
     /// Rows or records rejected, by the plugin or by validation.
     pub rejected: u64,
@@ -70,7 +72,9 @@ pub struct StoredRejection {
 }
 
 const RUN_COLUMNS: &str = "id, instance, trigger, started_at, finished_at, status, \
-                           records_read, inserted, duplicates, rejected, error";
+                           records_read, inserted, duplicates, rejected, error, \
+                           coalesce((SELECT updated FROM run_updates u \
+                                     WHERE u.run_id = connector_runs.id), 0)";
 
 fn run_from_row(row: &Row<'_>) -> duckdb::Result<RunSummary> {
     let status: String = row.get(5)?;
@@ -83,6 +87,7 @@ fn run_from_row(row: &Row<'_>) -> duckdb::Result<RunSummary> {
         status: RunStatus::parse(&status),
         records_read: row.get::<_, i64>(6)? as u64,
         inserted: row.get::<_, i64>(7)? as u64,
+        updated: row.get::<_, i64>(11)? as u64,
         duplicates: row.get::<_, i64>(8)? as u64,
         rejected: row.get::<_, i64>(9)? as u64,
         error: row.get(10)?,
@@ -131,6 +136,13 @@ pub(super) fn add_batch(
             batch.run_id
         ],
     )?;
+    if outcome.updated > 0 {
+        c.execute(
+            "INSERT INTO run_updates VALUES (?, ?) \
+             ON CONFLICT DO UPDATE SET updated = updated + excluded.updated",
+            params![batch.run_id, outcome.updated as i64],
+        )?;
+    }
     if !batch.rejections.is_empty() {
         let mut appender = c.appender("run_rejections")?;
         for r in batch.rejections {

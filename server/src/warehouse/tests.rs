@@ -41,6 +41,7 @@ fn batch<'a>(run_id: i64, records: &'a [NewRecord], cursor: &'a str) -> BatchWri
         records,
         rejections: &[],
         cursor: Some(cursor),
+        on_change: crate::warehouse::OnChange::KeepFirst,
     }
 }
 
@@ -58,6 +59,7 @@ fn a_batch_stored_twice_adds_nothing_the_second_time() {
     assert_eq!(
         first,
         BatchOutcome {
+            updated: 0,
             inserted: 2,
             duplicates: 1
         }
@@ -66,6 +68,7 @@ fn a_batch_stored_twice_adds_nothing_the_second_time() {
     assert_eq!(
         second,
         BatchOutcome {
+            updated: 0,
             inserted: 0,
             duplicates: 3
         }
@@ -335,4 +338,24 @@ fn verify_names_every_cube_row_that_differs_from_a_recount() {
     );
     warehouse.rebuild_cubes().unwrap();
     assert!(warehouse.verify(&dates, false, |_| {}).unwrap().is_clean());
+}
+
+#[test]
+fn a_fresh_file_reopens_from_its_write_ahead_log() {
+    // A crash right after the migrations and a batch leaves them only in the WAL; DuckDB must be able to
+    // replay every one of them (it cannot replay some ALTERs).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.duckdb");
+    {
+        let warehouse = Warehouse::open(&path).unwrap();
+        warehouse
+            .write(|c| Ok(c.execute_batch("PRAGMA disable_checkpoint_on_shutdown")?))
+            .unwrap();
+        let run = warehouse.start_run("de-survey", "api").unwrap();
+        warehouse
+            .commit_batch(&batch(run, &[record("1", "DE", "s", 9)], "c"))
+            .unwrap();
+    }
+    assert!(dir.path().join("w.duckdb.wal").exists());
+    Warehouse::open(&path).unwrap();
 }

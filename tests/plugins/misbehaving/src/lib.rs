@@ -40,6 +40,7 @@ impl Connector for Misbehaving {
             source_kind: "test".into(),
             description: "Fails on purpose; for tests of the host only.".into(),
             config_schema: serde_json::json!({"type": "object"}),
+            records_may_change: false,
         }
     }
 

@@ -1,0 +1,146 @@
+//! Committing one batch: records, cube counts, rejections, run counters and cursor in one
+//! transaction. Either all of it is stored or none of it, so a crash loses nothing and a
+//! re-run repeats nothing.
+
+use duckdb::{params, Transaction};
+
+use super::cubes::{Counted, CubeChanges, COUNTED_COLUMNS};
+use super::erasure::SKIP_ERASED;
+use super::{runs, BatchOutcome, BatchWrite, OnChange, Warehouse, WarehouseError};
+
+/// Columns whose difference makes a re-delivered record "changed". Staging holds the two
+/// lists as '|'-joined text, hence the conversions.
+const CONTENT_DIFFERS: &str = "r.market IS DISTINCT FROM s.market \
+    OR r.region IS DISTINCT FROM s.region OR r.channel IS DISTINCT FROM s.channel \
+    OR r.touchpoint IS DISTINCT FROM s.touchpoint OR r.occurred_at IS DISTINCT FROM s.occurred_at \
+    OR r.nps IS DISTINCT FROM s.nps OR r.csat IS DISTINCT FROM s.csat \
+    OR r.ces IS DISTINCT FROM s.ces OR r.stars IS DISTINCT FROM s.stars \
+    OR r.text IS DISTINCT FROM s.text OR r.language IS DISTINCT FROM s.language \
+    OR r.consent_contact IS DISTINCT FROM s.consent_contact \
+    OR r.attributes IS DISTINCT FROM s.attributes \
+    OR r.text_original IS DISTINCT FROM s.text_original \
+    OR r.topics IS DISTINCT FROM (CASE WHEN s.topics = '' THEN []::VARCHAR[] \
+                                       ELSE string_split(s.topics, '|') END) \
+    OR r.redactions IS DISTINCT FROM (CASE WHEN s.redactions = '' THEN []::VARCHAR[] \
+                                           ELSE string_split(s.redactions, '|') END)";
+
+impl Warehouse {
+    /// Stores a batch: new records (duplicates skipped; changed ones replaced when the
+    /// instance says `update`), their cube counts, rejections, run counters and the new
+    /// cursor, all in one transaction.
+    ///
+    /// # Errors
+    /// On a database error; nothing of the batch is stored then.
+    pub fn commit_batch(&self, batch: &BatchWrite<'_>) -> Result<BatchOutcome, WarehouseError> {
+        let now = chrono::Utc::now().naive_utc();
+        self.write(|connection| {
+            let tx = connection.transaction()?;
+            stage(&tx, batch, now)?;
+            tx.execute(SKIP_ERASED, [])?;
+            let mut changes = CubeChanges::default();
+            let updated = match batch.on_change {
+                OnChange::KeepFirst => 0,
+                OnChange::Update => take_out_changed(&tx, &mut changes)?,
+            };
+            // RETURNING yields only the rows actually inserted: a duplicate counts nothing.
+            let mut stored = 0u64;
+            {
+                let mut statement = tx.prepare(&format!(
+                    "INSERT INTO records BY NAME SELECT * REPLACE ( \
+                       CASE WHEN topics = '' THEN []::VARCHAR[] \
+                         ELSE string_split(topics, '|') END AS topics, \
+                       CASE WHEN redactions = '' THEN []::VARCHAR[] \
+                         ELSE string_split(redactions, '|') END AS redactions) \
+                     FROM ingest_staging ON CONFLICT DO NOTHING RETURNING {COUNTED_COLUMNS}"
+                ))?;
+                let mut rows = statement.query([])?;
+                while let Some(row) = rows.next()? {
+                    changes.add(&Counted::from_row(row)?);
+                    stored += 1;
+                }
+            }
+            changes.apply(&tx)?;
+            tx.execute("DELETE FROM ingest_staging", [])?;
+            let outcome = BatchOutcome {
+                inserted: stored - updated,
+                updated,
+                duplicates: batch.records.len() as u64 - stored,
+            };
+            runs::add_batch(&tx, batch, outcome)?;
+            if let Some(cursor) = batch.cursor {
+                tx.execute(
+                    "INSERT INTO connector_cursors VALUES (?, ?, ?) \
+                     ON CONFLICT (instance) DO UPDATE SET cursor = excluded.cursor, \
+                     updated_at = excluded.updated_at",
+                    params![batch.instance, cursor, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(outcome)
+        })
+    }
+}
+
+/// Appends the batch's records to `ingest_staging`.
+fn stage(
+    tx: &Transaction<'_>,
+    batch: &BatchWrite<'_>,
+    now: chrono::NaiveDateTime,
+) -> Result<(), WarehouseError> {
+    tx.execute("DELETE FROM ingest_staging", [])?;
+    let mut appender = tx.appender("ingest_staging")?;
+    for r in batch.records {
+        appender.append_row(params![
+            batch.instance,
+            r.external_id,
+            r.market,
+            r.region,
+            r.channel,
+            r.touchpoint,
+            r.occurred_at,
+            now,
+            r.nps,
+            r.csat,
+            r.ces,
+            r.stars,
+            r.text,
+            r.language,
+            r.language_confidence,
+            r.language_decided_by,
+            r.consent_contact,
+            r.attributes,
+            batch.run_id,
+            r.text.as_ref().map(|_| r.topics.join("|")),
+            r.text.as_ref().map(|_| r.redactions.join("|")),
+            r.text_original,
+        ])?;
+    }
+    appender.flush()?;
+    Ok(())
+}
+
+/// For `update` instances: keeps the last delivery of each record in the batch, and deletes
+/// stored records whose new delivery differs, taking their counts out of the cubes. The
+/// insert that follows stores the new versions. Returns how many were replaced.
+fn take_out_changed(
+    tx: &Transaction<'_>,
+    changes: &mut CubeChanges,
+) -> Result<u64, WarehouseError> {
+    tx.execute(
+        "DELETE FROM ingest_staging WHERE rowid NOT IN \
+         (SELECT max(rowid) FROM ingest_staging GROUP BY source_instance, external_id)",
+        [],
+    )?;
+    let mut statement = tx.prepare(&format!(
+        "DELETE FROM records r USING ingest_staging s \
+         WHERE r.source_instance = s.source_instance AND r.external_id = s.external_id \
+           AND ({CONTENT_DIFFERS}) RETURNING {COUNTED_COLUMNS}"
+    ))?;
+    let mut rows = statement.query([])?;
+    let mut replaced = 0;
+    while let Some(row) = rows.next()? {
+        changes.remove(&Counted::from_row(row)?);
+        replaced += 1;
+    }
+    Ok(replaced)
+}
