@@ -239,6 +239,14 @@ impl Caller {
         self.require(self.role.operates_connectors(), "run connectors")
     }
 
+    /// Refuses callers who may not erase records or read the erasure log (admins only).
+    ///
+    /// # Errors
+    /// `403 role_not_allowed`.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        self.require(self.role == Role::Admin, "erase records")
+    }
+
     fn require(&self, allowed: bool, action: &str) -> Result<(), ApiError> {
         if allowed {
             Ok(())

@@ -10,7 +10,7 @@ use chorus::config::Settings;
 use chorus::domain::{MarketCode, Role};
 use chorus::ingest::TextStage;
 use chorus::startup::Application;
-use chorus::warehouse::Warehouse;
+use chorus::warehouse::{Erasure, Warehouse};
 
 #[derive(Parser)]
 #[command(
@@ -85,6 +85,24 @@ enum Command {
         /// Move records dated outside the accepted range out of every figure (kept aside).
         #[arg(long)]
         quarantine: bool,
+    },
+    /// Erase a person's records (GDPR art. 17): delete them, take them out of every count,
+    /// log the erasure (never the content) and keep connectors from bringing them back.
+    /// Run it with the server stopped; with the server running, use POST /api/v1/erasures.
+    Erase {
+        /// `key=value` of a mapped source attribute, e.g. `customer_id=C-1042`.
+        #[arg(
+            long,
+            conflicts_with = "external_id",
+            required_unless_present = "external_id"
+        )]
+        attribute: Option<String>,
+        /// The record's external id.
+        #[arg(long)]
+        external_id: Option<String>,
+        /// Only in this connector instance (with `--external-id`).
+        #[arg(long, requires = "external_id")]
+        instance: Option<String>,
     },
     /// Write records and per-cell score counts as hive-partitioned Parquet (market, month).
     /// Run it while the server is stopped: DuckDB lets one process open the file.
@@ -167,6 +185,11 @@ fn main() -> anyhow::Result<()> {
         Command::Bench { what } => chorus::bench::run(what),
         Command::Retag => retag(&cli.config),
         Command::Verify { quarantine } => verify(&cli.config, quarantine),
+        Command::Erase {
+            attribute,
+            external_id,
+            instance,
+        } => erase(&cli.config, attribute, external_id, instance),
         Command::Eval { what } => chorus::eval::run(what),
         Command::Connectors {
             what: ConnectorCommand::Check { instance },
@@ -270,6 +293,43 @@ fn verify(config: &std::path::Path, quarantine: bool) -> anyhow::Result<()> {
         }
         std::process::exit(1)
     }
+}
+
+fn erase(
+    config: &std::path::Path,
+    attribute: Option<String>,
+    external_id: Option<String>,
+    instance: Option<String>,
+) -> anyhow::Result<()> {
+    let erasure = match (attribute, external_id) {
+        (Some(attribute), _) => {
+            let (key, value) = attribute
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--attribute takes key=value"))?;
+            Erasure::Attribute {
+                key: key.to_owned(),
+                value: value.to_owned(),
+            }
+        }
+        (None, Some(external_id)) => Erasure::ExternalId {
+            instance,
+            external_id,
+        },
+        (None, None) => anyhow::bail!("give --attribute or --external-id"),
+    };
+    erasure.validate().map_err(anyhow::Error::msg)?;
+    let settings = load(config)?;
+    let warehouse = Warehouse::open(&settings.warehouse.path)?;
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let entry = warehouse.erase(&erasure, &format!("cli:{user}"))?;
+    println!(
+        "erasure {}: {} records erased ({}) in markets [{}]",
+        entry.id,
+        entry.records,
+        entry.criterion,
+        entry.markets.join(", ")
+    );
+    Ok(())
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<Settings> {

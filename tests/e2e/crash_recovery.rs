@@ -57,6 +57,24 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
     config
 }
 
+/// `chorus verify` on the stopped server's file: every record reads back and the cubes equal
+/// a recount of the records.
+fn verify(config: &Path) {
+    let out = std::process::Command::new(built_artifacts().join("chorus"))
+        .arg("--config")
+        .arg(config)
+        .arg("verify")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chorus verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 async fn get(client: &reqwest::Client, url: String, token: &str) -> Value {
     client
         .get(url)
@@ -101,6 +119,7 @@ async fn killing_the_server_mid_run_loses_nothing_and_repeats_nothing() {
     child.kill().unwrap();
     child.wait().unwrap();
     eprintln!("killed after at least {inserted_before_kill} of {ROWS} records");
+    verify(&config);
 
     // Second life: the startup run resumes from the stored cursor.
     let (mut child, address) = start_server(&config, &[]);
@@ -126,6 +145,8 @@ async fn killing_the_server_mid_run_loses_nothing_and_repeats_nothing() {
     let nps = get(&client, format!("{address}/api/v1/nps"), &token).await;
     child.kill().unwrap();
     child.wait().unwrap();
+
+    verify(&config);
 
     let (first, resumed) = (&runs[1], &runs[0]);
     assert_eq!(first["status"], "interrupted", "{first}");

@@ -7,6 +7,7 @@ mod helpers;
 mod auth;
 mod compare;
 mod crash_recovery;
+mod erasure;
 mod errors;
 mod export;
 mod hostile;

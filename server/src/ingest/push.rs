@@ -32,7 +32,10 @@ pub struct PushOutcome {
     pub received: usize,
     /// New records stored.
     pub stored: u64,
-    /// Records already stored before (same external id): pushing again is harmless.
+    /// Stored records replaced by a changed version (instances with `on_change = "update"`).
+    pub updated: u64,
+    /// Records already stored before (same external id), or erased: pushing again is
+    /// harmless.
     pub duplicates: u64,
     pub rejected: Vec<PushRejection>,
 }
@@ -140,6 +143,7 @@ impl Ingestor {
             run_id,
             received,
             stored = outcome.inserted,
+            updated = outcome.updated,
             rejected = rejected.len(),
             "push stored"
         );
@@ -147,6 +151,7 @@ impl Ingestor {
             run_id,
             received,
             stored: outcome.inserted,
+            updated: outcome.updated,
             duplicates: outcome.duplicates,
             rejected,
         })

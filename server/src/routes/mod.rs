@@ -2,6 +2,7 @@
 
 mod compare;
 mod connectors;
+mod erasures;
 mod health;
 mod ingest;
 mod params;
@@ -25,6 +26,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/records").route(web::get().to(records::records)))
         .service(web::resource("/topics").route(web::get().to(topics::topics)))
         .service(web::resource("/ingest/{instance}").route(web::post().to(ingest::ingest)))
+        .service(
+            web::resource("/erasures")
+                .route(web::post().to(erasures::erase))
+                .route(web::get().to(erasures::list)),
+        )
         .service(web::resource("/connectors").route(web::get().to(connectors::list)))
         .service(web::resource("/connectors/{id}/run").route(web::post().to(connectors::run)))
         .service(web::resource("/connectors/{id}/runs").route(web::get().to(connectors::runs)))

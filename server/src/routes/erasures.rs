@@ -1,0 +1,81 @@
+//! Erasure (GDPR art. 17), for admins: erase a person's records, and read the erasure log.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::warehouse::{Erasure, Warehouse};
+
+/// Body of `POST /api/v1/erasures`: an attribute match, or an external id (optionally in one
+/// instance).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureRequest {
+    attribute: Option<AttributeMatch>,
+    external_id: Option<String>,
+    instance: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttributeMatch {
+    key: String,
+    value: String,
+}
+
+impl ErasureRequest {
+    fn into_erasure(self) -> Result<Erasure, ApiError> {
+        let erasure = match (self.attribute, self.external_id, self.instance) {
+            (Some(AttributeMatch { key, value }), None, None) => Erasure::Attribute { key, value },
+            (None, Some(external_id), instance) => Erasure::ExternalId {
+                instance,
+                external_id,
+            },
+            _ => {
+                return Err(invalid(
+                    "send either {\"attribute\": {\"key\", \"value\"}} or \
+                     {\"external_id\"[, \"instance\"]}",
+                ))
+            }
+        };
+        erasure.validate().map_err(invalid)?;
+        Ok(erasure)
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_erasure", message)
+}
+
+/// `POST /api/v1/erasures`: erases the matching records and answers with the log entry.
+pub async fn erase(
+    caller: Caller,
+    body: web::Json<ErasureRequest>,
+    warehouse: web::Data<Arc<Warehouse>>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let erasure = body.into_inner().into_erasure()?;
+    let (warehouse, by) = (warehouse.get_ref().clone(), caller.sub.clone());
+    let entry = web::block(move || warehouse.erase(&erasure, &by)).await??;
+    tracing::info!(
+        erasure = entry.id,
+        records = entry.records,
+        by = %caller.sub,
+        "records erased"
+    );
+    Ok(HttpResponse::Created().json(entry))
+}
+
+/// `GET /api/v1/erasures`: the erasure log, newest first.
+pub async fn list(
+    caller: Caller,
+    warehouse: web::Data<Arc<Warehouse>>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let warehouse = warehouse.get_ref().clone();
+    let entries = web::block(move || warehouse.erasures()).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "erasures": entries })))
+}

@@ -1,0 +1,212 @@
+//! Records that change and records that must go: a push instance with `on_change = "update"`
+//! replaces a changed record and moves its counts; an admin erases one customer's records,
+//! which leave `/records` and every count, never come back when pushed again, and leave a
+//! log entry that names no content.
+
+use chorus::config::ConnectorConfig;
+use chorus::domain::Role;
+use serde_json::{json, Value};
+
+use crate::helpers::{demo_settings, spawn_app_with, TestApp};
+
+async fn app(dir: &std::path::Path) -> TestApp {
+    let mut settings = demo_settings(None);
+    let push: ConnectorConfig = toml::from_str(
+        r#"
+        id = "kiosk"
+        plugin = "push"
+        market = "DE"
+        channel = "survey.digital"
+        on_change = "update"
+        "#,
+    )
+    .unwrap();
+    settings.connectors.push(push);
+    let app = spawn_app_with(settings, dir).await;
+    app.wait_for_startup_runs().await;
+    app
+}
+
+fn answer(id: &str, customer: &str, nps: u8) -> Value {
+    json!({
+        "external_id": id,
+        "occurred_at": "2026-05-04T10:00:00Z",
+        "nps": nps,
+        "text": format!("Kundin {customer} sagt: Lieferung kam zu spät"),
+        "attributes": {"customer_id": customer},
+    })
+}
+
+async fn push(app: &TestApp, token: &str, records: &[Value]) -> Value {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/ingest/kiosk", app.address))
+        .bearer_auth(token)
+        .json(&json!({ "records": records }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.unwrap()
+}
+
+/// Responses in the kiosk's cell on /nps (DE, survey.digital), and its promoters.
+async fn kiosk_cell(app: &TestApp, token: &str) -> (u64, u64) {
+    // One day of one cell; records of the demo on that day count in both readings.
+    let (status, body) = app
+        .get(
+            "/api/v1/nps?markets=DE&channels=survey.digital&from=2026-05-04&to=2026-05-04",
+            Some(token),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let cells = body["cells"].as_array().unwrap();
+    cells.first().map_or((0, 0), |cell| {
+        (
+            cell["n"].as_u64().unwrap(),
+            cell["promoters"]
+                .as_u64()
+                .expect("a cell above the privacy floor"),
+        )
+    })
+}
+
+async fn kiosk_records(app: &TestApp, token: &str) -> Vec<String> {
+    let (status, body) = app
+        .get(
+            "/api/v1/records?markets=DE&channels=survey.digital&from=2026-05-04&to=2026-05-04",
+            Some(token),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["external_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn changed_records_replace_and_erased_records_never_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    let admin = app.token(Role::Admin, &[], &[]);
+    let integrator = app.token(Role::Integrator, &[], &[]);
+    let (n_before, _) = kiosk_cell(&app, &admin).await;
+
+    // Customer C-2 answers often enough that the cell stays above the privacy floor.
+    let mut first = vec![
+        answer("k1", "C-1", 3),
+        answer("k2", "C-1", 4),
+        answer("k3", "C-1", 10),
+        answer("k4", "C-2", 2),
+    ];
+    first.extend((5..=9).map(|i| answer(&format!("k{i}"), "C-2", 8)));
+    let stored = push(&app, &integrator, &first).await;
+    assert_eq!(stored["stored"], 9, "{stored}");
+    let (n, promoters) = kiosk_cell(&app, &admin).await;
+    assert_eq!(n, n_before + 9);
+
+    // k4 was changed at the source (2 became 9): it is replaced, and its count moves.
+    let changed = push(&app, &integrator, &[answer("k4", "C-2", 9)]).await;
+    assert_eq!(
+        (changed["stored"].as_u64(), changed["updated"].as_u64()),
+        (Some(0), Some(1)),
+        "{changed}"
+    );
+    assert_eq!(
+        kiosk_cell(&app, &admin).await,
+        (n, promoters + 1),
+        "same n, one more promoter"
+    );
+
+    // Erasure is for admins only, and its request is checked.
+    let response = app
+        .client
+        .post(format!("{}/api/v1/erasures", app.address))
+        .bearer_auth(&integrator)
+        .json(&json!({"external_id": "k1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    for bad in [
+        json!({}),
+        json!({"attribute": {"key": "customer id!", "value": "C-1"}}),
+        json!({"attribute": {"key": "customer_id", "value": ""}}),
+        json!({"external_id": "k1", "attribute": {"key": "customer_id", "value": "C-1"}}),
+    ] {
+        let response = app
+            .client
+            .post(format!("{}/api/v1/erasures", app.address))
+            .bearer_auth(&admin)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_erasure")),
+            "{bad}"
+        );
+    }
+
+    let response = app
+        .client
+        .post(format!("{}/api/v1/erasures", app.address))
+        .bearer_auth(&admin)
+        .json(&json!({"attribute": {"key": "customer_id", "value": "C-1"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let entry: Value = response.json().await.unwrap();
+    assert_eq!(
+        (entry["records"].as_u64(), entry["markets"].clone()),
+        (Some(3), json!(["DE"])),
+        "{entry}"
+    );
+
+    let mut left = kiosk_records(&app, &admin).await;
+    left.sort();
+    assert!(left
+        .iter()
+        .all(|id| !["k1", "k2", "k3"].contains(&id.as_str())));
+    assert!((4..=9).all(|i| left.contains(&format!("k{i}"))), "{left:?}");
+    let (n_after, promoters_after) = kiosk_cell(&app, &admin).await;
+    assert_eq!(
+        n_after,
+        n - 3,
+        "counts dropped by exactly the erased records"
+    );
+    assert_eq!(promoters_after, promoters + 1 - 1, "k3 (10) was a promoter");
+
+    // Delivered again, the erased records stay erased.
+    let again = push(&app, &integrator, &first).await;
+    assert_eq!(again["stored"], 0, "{again}");
+    assert_eq!(kiosk_cell(&app, &admin).await.0, n_after);
+    assert_eq!(kiosk_records(&app, &admin).await.len(), left.len());
+
+    // The log says who, how many and where, and nothing of what was said.
+    let (status, log) = app.get("/api/v1/erasures", Some(&admin)).await;
+    assert_eq!(status, 200, "{log}");
+    let entries = log["erasures"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["criterion"], "attribute customer_id");
+    assert_eq!(entries[0]["requested_by"], "e2e");
+    let text = log.to_string();
+    assert!(
+        !text.contains("C-1") && !text.contains("Lieferung"),
+        "{text}"
+    );
+    let (status, _) = app
+        .get(
+            "/api/v1/erasures",
+            Some(&app.token(Role::HqAnalyst, &[], &[])),
+        )
+        .await;
+    assert_eq!(status, 403);
+}
