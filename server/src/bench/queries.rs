@@ -32,7 +32,27 @@ pub struct QueryArgs {
     dir: Option<std::path::PathBuf>,
 }
 
-const MARKETS: [&str; 8] = ["DE", "FR", "ES", "PL", "IT", "NL", "PT", "SE"];
+/// Fifty markets, as the reference company has.
+const MARKETS: [&str; 50] = [
+    "DE", "FR", "ES", "PL", "IT", "NL", "PT", "SE", "AT", "BE", "CH", "CZ", "DK", "FI", "GR", "HU",
+    "IE", "NO", "RO", "SK", "SI", "HR", "BG", "LT", "LV", "EE", "LU", "GB", "US", "CA", "MX", "BR",
+    "AR", "CL", "CO", "PE", "JP", "KR", "CN", "IN", "AU", "NZ", "ZA", "TR", "AE", "SA", "EG", "MA",
+    "SG", "TH",
+];
+/// Topics tagged on the commented half of the records.
+/// The ids of `config/taxonomy/cx.toml`, which the benchmark's server loads.
+const TOPICS: [&str; 10] = [
+    "delivery",
+    "price_billing",
+    "staff_friendliness",
+    "wait_time",
+    "product_quality",
+    "app_website",
+    "returns_refunds",
+    "contact_availability",
+    "cleanliness_condition",
+    "communication",
+];
 /// Channel and programme. Survey channels carry NPS (transactional ones CSAT too), the
 /// review channel stars only.
 const CHANNELS: [(&str, &str); 4] = [
@@ -89,20 +109,26 @@ fn generate(warehouse: &Warehouse, records: u64) -> anyhow::Result<()> {
         let end = (start + chunk).min(records);
         let markets = MARKETS.map(|m| format!("'{m}'")).join(", ");
         let channels = CHANNELS.map(|(c, _)| format!("'{c}'")).join(", ");
-        // Each market has its own level, so markets differ as they would in life.
+        let topics = TOPICS.map(|t| format!("'{t}'")).join(", ");
+        // Each market has its own level, so markets differ as they would in life; half of
+        // the records carry a comment with one or two topics.
         let sql = format!(
             "INSERT INTO records (source_instance, external_id, market, region, channel, \
-             occurred_at, ingested_at, nps, csat, stars, run_id) \
+             occurred_at, ingested_at, nps, csat, stars, run_id, topics) \
              SELECT 'bench', 'q' || i, market, 'europe', channel, \
                TIMESTAMP '{FIRST_DAY}' + to_hours((hash(i, 3) % (730 * 24))::BIGINT), now(), \
                CASE WHEN channel <> 'review.app_store' THEN least(10, (hash(i, 4) % 11) + level % 2) END, \
                CASE WHEN channel IN ('survey.after_service_call', 'survey.digital') \
                     THEN 1 + (hash(i, 5) % 5) END, \
-               CASE WHEN channel = 'review.app_store' THEN 1 + (hash(i, 6) % 5) END, 0 \
-             FROM (SELECT i, [{markets}][1 + (hash(i, 1) % 8)::BIGINT] AS market, \
+               CASE WHEN channel = 'review.app_store' THEN 1 + (hash(i, 6) % 5) END, 0, \
+               CASE WHEN hash(i, 7) % 2 = 0 THEN list_distinct([ \
+                 [{topics}][1 + (hash(i, 8) % 10)::BIGINT], \
+                 [{topics}][1 + (hash(i, 9) % 10)::BIGINT]]) END \
+             FROM (SELECT i, [{markets}][1 + (hash(i, 1) % {n_markets})::BIGINT] AS market, \
                           [{channels}][1 + (hash(i, 2) % 4)::BIGINT] AS channel, \
                           hash(i, 1) % 8 AS level \
-                   FROM range({start}, {end}) t(i))"
+                   FROM range({start}, {end}) t(i))",
+            n_markets = MARKETS.len()
         );
         warehouse.write(|c| Ok(c.execute_batch(&sql)?))?;
         println!("generated {end} of {records} records");
@@ -114,6 +140,7 @@ fn generate(warehouse: &Warehouse, records: u64) -> anyhow::Result<()> {
 fn settings(path: &Path) -> anyhow::Result<Settings> {
     let mut text = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\npath = {:?}\n\
+         [text]\ntaxonomy = \"config/taxonomy/cx.toml\"\n\
          [[regions]]\nid = \"europe\"\nname = \"Europe\"\n",
         path.display().to_string()
     );
@@ -179,7 +206,21 @@ async fn measure(args: &QueryArgs, path: &Path) -> anyhow::Result<()> {
         to: date("2026-12-31"),
         ..CellQuery::all(Measure::Nps)
     };
-    let cases: [(&str, String, Vec<Statement>); 6] = [
+    let topics = (
+        format!(
+            "SELECT topic, market, channel, count(*), count(*) FILTER (WHERE hit), \
+               count(nps) FILTER (WHERE hit), count(*) FILTER (WHERE hit AND nps >= 9), \
+               count(*) FILTER (WHERE hit AND nps <= 6), count(nps) FILTER (WHERE NOT hit), \
+               count(*) FILTER (WHERE NOT hit AND nps >= 9), \
+               count(*) FILTER (WHERE NOT hit AND nps <= 6) \
+             FROM (SELECT *, list_contains(topics, t.topic) AS hit \
+                   FROM records CROSS JOIN (VALUES {}) t(topic) WHERE topics IS NOT NULL) \
+             GROUP BY ALL",
+            TOPICS.map(|t| format!("('{t}')")).join(", ")
+        ),
+        Vec::new(),
+    );
+    let cases: [(&str, String, Vec<Statement>); 7] = [
         (
             "/nps by market,channel",
             "/api/v1/nps".into(),
@@ -201,7 +242,7 @@ async fn measure(args: &QueryArgs, path: &Path) -> anyhow::Result<()> {
             vec![CellQuery::all(Measure::Stars).records_sql()],
         ),
         (
-            "/compare half year, 8 markets, against DE",
+            "/compare half year, 50 markets, against DE",
             "/api/v1/compare?from=2026-07-01&to=2026-12-31&against=DE".into(),
             vec![
                 mix.records_mix_sql(),
@@ -210,9 +251,14 @@ async fn measure(args: &QueryArgs, path: &Path) -> anyhow::Result<()> {
             ],
         ),
         (
-            "/trends 12 months, 8 markets",
+            "/trends 12 months, 50 markets",
             "/api/v1/trends?from=2026-01&to=2026-12".into(),
             vec![trend.records_sql()],
+        ),
+        (
+            "/topics by market,channel, 10 topics",
+            "/api/v1/topics?group_by=market,channel".into(),
+            vec![topics],
         ),
     ];
     for (label, path, statements) in cases {

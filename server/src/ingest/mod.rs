@@ -7,14 +7,13 @@
 
 mod normalise;
 mod push;
+mod run;
 pub mod scheduler;
 mod text;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use chorus_plugin_api::Batch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -25,10 +24,8 @@ pub use text::{ProcessedText, TextStage};
 use crate::catalog::Catalog;
 use crate::config::{ConnectorConfig, Settings};
 use crate::counters::Counters;
-use crate::plugins::{call_blocking, PluginError, PluginRegistry};
-use crate::warehouse::{
-    BatchWrite, OnChange, Rejection, RunStatus, RunSummary, Warehouse, WarehouseError,
-};
+use crate::plugins::{PluginError, PluginRegistry};
+use crate::warehouse::{RunStatus, RunSummary, Warehouse, WarehouseError};
 
 /// Errors of the ingest layer.
 #[derive(Debug, thiserror::Error)]
@@ -230,132 +227,5 @@ impl Ingestor {
             _ => {}
         }
         summary
-    }
-
-    async fn execute(&self, run_id: i64, config: &ConnectorConfig) -> Result<(), IngestError> {
-        let limit = Duration::from_secs(self.settings.plugins.call_timeout_seconds);
-        let batch_size = self.settings.plugins.batch_size;
-        let plugins = self.plugins.clone();
-        let (name, settings) = (
-            config.plugin.clone(),
-            serde_json::to_value(&config.settings).expect("a TOML table always converts to JSON"),
-        );
-        let (mut instance, records_may_change) = call_blocking("open", limit, move || {
-            let plugin = plugins.get(&name)?;
-            Ok((
-                plugin.open(&settings)?,
-                plugin.manifest().records_may_change,
-            ))
-        })
-        .await?;
-        let on_change = config.on_change.unwrap_or(if records_may_change {
-            OnChange::Update
-        } else {
-            OnChange::KeepFirst
-        });
-        let warehouse = self.warehouse.clone();
-        let id = config.id.clone();
-        let mut cursor = tokio::task::spawn_blocking(move || warehouse.cursor(&id))
-            .await
-            .map_err(|e| IngestError::Task(e.to_string()))??;
-        let mut read_total = 0u64;
-        loop {
-            let previous = cursor.clone();
-            let (returned, bytes) = call_blocking("read", limit, move || {
-                let bytes = instance.read(previous.as_deref(), batch_size)?;
-                Ok((instance, bytes))
-            })
-            .await?;
-            instance = returned;
-            let batch: Batch =
-                serde_json::from_slice(&bytes).map_err(|e| PluginError::Garbage {
-                    plugin: config.plugin.clone(),
-                    message: format!("read returned a batch that is not valid JSON ({e})"),
-                })?;
-            let has_more = batch.has_more;
-            if has_more
-                && batch.records.is_empty()
-                && batch.rejected.is_empty()
-                && batch.cursor == cursor
-            {
-                return Err(PluginError::Garbage {
-                    plugin: config.plugin.clone(),
-                    message: "read returned no rows, the same cursor and has_more=true".into(),
-                }
-                .into());
-            }
-            let before = read_total;
-            read_total += batch.records.len() as u64;
-            cursor = batch.cursor.clone().or(cursor);
-            self.store(run_id, config, on_change, batch, cursor.clone())
-                .await?;
-            if before / PROGRESS_EVERY != read_total / PROGRESS_EVERY {
-                tracing::info!(read = read_total, "connector run in progress");
-            }
-            if !has_more {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Validates a batch and commits it with its cursor.
-    async fn store(
-        &self,
-        run_id: i64,
-        config: &ConnectorConfig,
-        on_change: OnChange,
-        batch: Batch,
-        cursor: Option<String>,
-    ) -> Result<(), IngestError> {
-        let window = self.settings.dates.for_records_at(chrono::Utc::now());
-        let mut rejections: Vec<Rejection> = batch
-            .rejected
-            .into_iter()
-            .map(|r| Rejection {
-                location: r.location,
-                reason: r.reason,
-            })
-            .collect();
-        let records_read = batch.records.len() as u64;
-        let mut rows = Vec::with_capacity(batch.records.len());
-        for (index, record) in batch.records.into_iter().enumerate() {
-            let id = record.external_id.clone();
-            match normalise(record, config, &self.catalog, &self.text, &window) {
-                Ok(row) => rows.push(row),
-                Err(reason) => {
-                    tracing::debug!(external_id = %id, %reason, "record rejected");
-                    rejections.push(Rejection {
-                        location: format!("batch record {index} (external id {id:?})"),
-                        reason,
-                    });
-                }
-            }
-        }
-        let warehouse = self.warehouse.clone();
-        let instance = config.id.clone();
-        let rejected = rejections.len() as u64;
-        let outcome = tokio::task::spawn_blocking(move || {
-            warehouse.commit_batch(&BatchWrite {
-                run_id,
-                instance: &instance,
-                records_read,
-                records: &rows,
-                rejections: &rejections,
-                cursor: cursor.as_deref(),
-                on_change,
-            })
-        })
-        .await
-        .map_err(|e| IngestError::Task(e.to_string()))??;
-        Counters::add(&self.counters.records_inserted, outcome.inserted);
-        Counters::add(&self.counters.records_duplicate, outcome.duplicates);
-        Counters::add(&self.counters.records_rejected, rejected);
-        if rejected > 0 {
-            tracing::warn!(
-                rejected,
-                "batch had rejected rows; see the run's rejections"
-            );
-        }
-        Ok(())
     }
 }
