@@ -36,7 +36,12 @@ impl Warehouse {
         self.write(|connection| {
             let tx = connection.transaction()?;
             stage(&tx, batch, now)?;
-            tx.execute(SKIP_ERASED, [])?;
+            // Hashing every staged key costs; only pay it once something was erased.
+            let any_erased: bool =
+                tx.query_row("SELECT EXISTS (FROM erased_records)", [], |r| r.get(0))?;
+            if any_erased {
+                tx.execute(SKIP_ERASED, [])?;
+            }
             let mut changes = CubeChanges::default();
             let updated = match batch.on_change {
                 OnChange::KeepFirst => 0,
