@@ -2,6 +2,9 @@
 //! transaction. Either all of it is stored or none of it, so a crash loses nothing and a
 //! re-run repeats nothing.
 
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
 use duckdb::{params, Transaction};
 
 use super::cubes::{Counted, CubeChanges, COUNTED_COLUMNS};
@@ -43,6 +46,7 @@ impl Warehouse {
                 tx.execute(SKIP_ERASED, [])?;
             }
             let mut changes = CubeChanges::default();
+            let mut cube_time = Duration::ZERO;
             let updated = match batch.on_change {
                 OnChange::KeepFirst => 0,
                 OnChange::Update => take_out_changed(&tx, &mut changes)?,
@@ -60,11 +64,15 @@ impl Warehouse {
                 ))?;
                 let mut rows = statement.query([])?;
                 while let Some(row) = rows.next()? {
+                    let counting = Instant::now();
                     changes.add(&Counted::from_row(row)?);
+                    cube_time += counting.elapsed();
                     stored += 1;
                 }
             }
+            let counting = Instant::now();
             changes.apply(&tx)?;
+            cube_time += counting.elapsed();
             tx.execute("DELETE FROM ingest_staging", [])?;
             let outcome = BatchOutcome {
                 inserted: stored - updated,
@@ -81,6 +89,10 @@ impl Warehouse {
                 )?;
             }
             tx.commit()?;
+            self.cube_nanos.fetch_add(
+                u64::try_from(cube_time.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
             Ok(outcome)
         })
     }
