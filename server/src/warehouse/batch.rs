@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use duckdb::{params, Transaction};
 
-use super::cubes::{Counted, CubeChanges, COUNTED_COLUMNS};
+use super::cubes::{CubeChanges, COUNTED_COLUMNS};
 use super::erasure::SKIP_ERASED;
 use super::{runs, BatchOutcome, BatchWrite, OnChange, Warehouse, WarehouseError};
 
@@ -65,7 +65,7 @@ impl Warehouse {
                 let mut rows = statement.query([])?;
                 while let Some(row) = rows.next()? {
                     let counting = Instant::now();
-                    changes.add(&Counted::from_row(row)?);
+                    changes.add(row)?;
                     cube_time += counting.elapsed();
                     stored += 1;
                 }
@@ -156,7 +156,7 @@ fn take_out_changed(
     let mut rows = statement.query([])?;
     let mut replaced = 0;
     while let Some(row) = rows.next()? {
-        changes.remove(&Counted::from_row(row)?);
+        changes.remove(row)?;
         replaced += 1;
     }
     Ok(replaced)

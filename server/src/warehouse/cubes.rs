@@ -6,11 +6,12 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use duckdb::types::ValueRef;
 use duckdb::{params, Row, Transaction};
 
 use super::WarehouseError;
 
-/// The columns of `records` (or of a `RETURNING` clause) that `Counted::from_row` reads.
+/// The columns of `records` (or of a `RETURNING` clause) that `CubeChanges` counts.
 /// Topics travel '|'-joined; an empty list is '' (`array_to_string` alone would make it NULL,
 /// which means "no text").
 pub(super) const COUNTED_COLUMNS: &str = "market, channel, occurred_at::DATE, nps, csat, ces, \
@@ -18,117 +19,119 @@ pub(super) const COUNTED_COLUMNS: &str = "market, channel, occurred_at::DATE, np
 
 /// The topic under which every commented record is counted (see the migration).
 const ANY_TOPIC: &str = "*";
-/// The pseudo-measure that counts commented records whatever their scores, in slot 0.
-const COMMENTED: &str = "commented";
+/// Measures in the order of `COUNTED_COLUMNS` (nps, csat, ces, stars), then the
+/// pseudo-measure that counts commented records whatever their scores, in slot 0.
+const MEASURES: [&str; 5] = ["nps", "csat", "ces", "stars", "commented"];
+const COMMENTED: u8 = 4;
 /// Score slots `s0..s10`.
 const SLOTS: usize = 11;
 
-/// What one record contributes to the cubes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Counted {
-    market: String,
-    channel: String,
-    day: NaiveDate,
-    /// (measure name, score) of every score present.
-    scores: Vec<(&'static str, u8)>,
-    /// Topic ids, without repeats; `None` without a text.
-    topics: Option<Vec<String>>,
-}
-
-impl Counted {
-    /// Reads the `COUNTED_COLUMNS` at the start of `row`.
-    pub(super) fn from_row(row: &Row<'_>) -> duckdb::Result<Counted> {
-        let mut scores = Vec::with_capacity(4);
-        for (i, measure) in ["nps", "csat", "ces", "stars"].into_iter().enumerate() {
-            if let Some(score) = row.get::<_, Option<u8>>(3 + i)? {
-                scores.push((measure, score));
-            }
-        }
-        let topics = row.get::<_, Option<String>>(7)?.map(|joined| {
-            let mut topics: Vec<String> = joined
-                .split('|')
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-                .collect();
-            topics.sort_unstable();
-            topics.dedup();
-            topics
-        });
-        Ok(Counted {
-            market: row.get(0)?,
-            channel: row.get(1)?,
-            day: row.get(2)?,
-            scores,
-            topics,
-        })
-    }
-}
-
-type ScoreKey = (String, String, NaiveDate, &'static str);
-type TopicKey = (String, String, NaiveDate, String, &'static str);
+/// (cell, day, measure). Cells and topics are interned, so counting a record allocates
+/// nothing once its market, channel and topics have been seen.
+type ScoreKey = (u32, NaiveDate, u8);
+/// (cell, day, topic, measure).
+type TopicKey = (u32, NaiveDate, u32, u8);
 
 /// Signed changes to both cubes, summed per cube row.
 #[derive(Debug, Default)]
 pub(super) struct CubeChanges {
+    /// market → channel → cell index.
+    cell_index: HashMap<String, HashMap<String, u32>>,
+    cells: Vec<(String, String)>,
+    /// topic id → index.
+    topic_index: HashMap<String, u32>,
+    topics: Vec<String>,
     scores: HashMap<ScoreKey, [i64; SLOTS]>,
-    topics: HashMap<TopicKey, [i64; SLOTS]>,
+    topic_rows: HashMap<TopicKey, [i64; SLOTS]>,
     /// Whether anything was taken away (then rows may have dropped to zero).
     removed: bool,
 }
 
 impl CubeChanges {
-    /// Counts `record` once more.
-    pub(super) fn add(&mut self, record: &Counted) {
-        self.count(record, 1);
+    /// Counts the record in `row` (its first columns are `COUNTED_COLUMNS`) once more.
+    pub(super) fn add(&mut self, row: &Row<'_>) -> duckdb::Result<()> {
+        self.count(row, 1)
     }
 
-    /// Counts `record` once less.
-    pub(super) fn remove(&mut self, record: &Counted) {
+    /// Counts the record in `row` once less.
+    pub(super) fn remove(&mut self, row: &Row<'_>) -> duckdb::Result<()> {
         self.removed = true;
-        self.count(record, -1);
+        self.count(row, -1)
     }
 
-    fn count(&mut self, record: &Counted, sign: i64) {
-        let (market, channel, day) = (&record.market, &record.channel, record.day);
-        for &(measure, score) in &record.scores {
-            let slots = self
-                .scores
-                .entry((market.clone(), channel.clone(), day, measure))
-                .or_insert([0; SLOTS]);
-            slots[usize::from(score).min(SLOTS - 1)] += sign;
-        }
-        let Some(topics) = &record.topics else {
-            return;
-        };
-        for topic in std::iter::once(ANY_TOPIC).chain(topics.iter().map(String::as_str)) {
-            let mut bump = |measure: &'static str, slot: usize| {
-                let slots = self
-                    .topics
-                    .entry((
-                        market.clone(),
-                        channel.clone(),
-                        day,
-                        topic.to_owned(),
-                        measure,
-                    ))
-                    .or_insert([0; SLOTS]);
-                slots[slot] += sign;
-            };
-            bump(COMMENTED, 0);
-            for &(measure, score) in &record.scores {
-                bump(measure, usize::from(score).min(SLOTS - 1));
+    fn count(&mut self, row: &Row<'_>, sign: i64) -> duckdb::Result<()> {
+        let cell = self.cell(text(row, 0)?.unwrap_or(""), text(row, 1)?.unwrap_or(""));
+        let day: NaiveDate = row.get(2)?;
+        let mut scores = [(0u8, 0usize); 4];
+        let mut present = 0;
+        for measure in 0..4u8 {
+            if let Some(score) = row.get::<_, Option<u8>>(3 + usize::from(measure))? {
+                scores[present] = (measure, usize::from(score).min(SLOTS - 1));
+                present += 1;
             }
         }
+        let scores = &scores[..present];
+        for &(measure, slot) in scores {
+            self.scores
+                .entry((cell, day, measure))
+                .or_insert([0; SLOTS])[slot] += sign;
+        }
+        let Some(joined) = text(row, 7)? else {
+            return Ok(());
+        };
+        let mut topics: Vec<u32> = std::iter::once(ANY_TOPIC)
+            .chain(joined.split('|').filter(|t| !t.is_empty()))
+            .map(|t| self.topic(t))
+            .collect();
+        topics.sort_unstable();
+        topics.dedup();
+        for topic in topics {
+            let mut bump = |measure: u8, slot: usize| {
+                self.topic_rows
+                    .entry((cell, day, topic, measure))
+                    .or_insert([0; SLOTS])[slot] += sign;
+            };
+            bump(COMMENTED, 0);
+            for &(measure, slot) in scores {
+                bump(measure, slot);
+            }
+        }
+        Ok(())
+    }
+
+    fn cell(&mut self, market: &str, channel: &str) -> u32 {
+        if let Some(&index) = self.cell_index.get(market).and_then(|c| c.get(channel)) {
+            return index;
+        }
+        let index = self.cells.len() as u32;
+        self.cells.push((market.to_owned(), channel.to_owned()));
+        self.cell_index
+            .entry(market.to_owned())
+            .or_default()
+            .insert(channel.to_owned(), index);
+        index
+    }
+
+    fn topic(&mut self, topic: &str) -> u32 {
+        if let Some(&index) = self.topic_index.get(topic) {
+            return index;
+        }
+        let index = self.topics.len() as u32;
+        self.topics.push(topic.to_owned());
+        self.topic_index.insert(topic.to_owned(), index);
+        index
     }
 
     /// Merges the changes into the cubes inside `tx`.
     pub(super) fn apply(&self, tx: &Transaction<'_>) -> Result<(), WarehouseError> {
-        if self.scores.is_empty() && self.topics.is_empty() {
+        if self.scores.is_empty() && self.topic_rows.is_empty() {
             return Ok(());
         }
         {
             let mut appender = tx.appender("score_count_changes")?;
-            for ((market, channel, day, measure), s) in &self.scores {
+            for ((cell, day, measure), s) in &self.scores {
+                let (market, channel) = &self.cells[*cell as usize];
+                let measure = MEASURES[usize::from(*measure)];
                 appender.append_row(params![
                     market, channel, day, measure, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
                     s[8], s[9], s[10]
@@ -136,7 +139,10 @@ impl CubeChanges {
             }
             appender.flush()?;
             let mut appender = tx.appender("topic_count_changes")?;
-            for ((market, channel, day, topic, measure), s) in &self.topics {
+            for ((cell, day, topic, measure), s) in &self.topic_rows {
+                let (market, channel) = &self.cells[*cell as usize];
+                let topic = &self.topics[*topic as usize];
+                let measure = MEASURES[usize::from(*measure)];
                 appender.append_row(params![
                     market, channel, day, topic, measure, s[0], s[1], s[2], s[3], s[4], s[5], s[6],
                     s[7], s[8], s[9], s[10]
@@ -252,5 +258,15 @@ fn slots_text(value: &duckdb::types::Value) -> String {
             format!("[{}]", items.join(", "))
         }
         other => format!("{other:?}"),
+    }
+}
+
+/// The text in column `i` of `row`, borrowed.
+fn text<'r>(row: &'r Row<'_>, i: usize) -> duckdb::Result<Option<&'r str>> {
+    match row.get_ref(i)? {
+        ValueRef::Null => Ok(None),
+        value => value.as_str().map(Some).map_err(|e| {
+            duckdb::Error::FromSqlConversionFailure(i, value.data_type(), Box::new(e))
+        }),
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use duckdb::{params, params_from_iter, Transaction};
 use serde::Serialize;
 
-use super::cubes::{Counted, CubeChanges, COUNTED_COLUMNS};
+use super::cubes::{CubeChanges, COUNTED_COLUMNS};
 use super::{Warehouse, WarehouseError};
 
 /// Removes staged records that were erased before (run inside `commit_batch`).
@@ -127,7 +127,7 @@ impl Warehouse {
                 ))?;
                 let mut rows = statement.query(params_from_iter(values.iter()))?;
                 while let Some(row) = rows.next()? {
-                    changes.remove(&Counted::from_row(row)?);
+                    changes.remove(row)?;
                     markets.push(row.get(0)?);
                     keys.push((row.get(8)?, row.get(9)?));
                 }

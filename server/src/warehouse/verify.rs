@@ -8,7 +8,7 @@
 use duckdb::params;
 use serde::Serialize;
 
-use super::cubes::{self, Counted, CubeChanges, COUNTED_COLUMNS};
+use super::cubes::{self, CubeChanges, COUNTED_COLUMNS};
 use super::records::{StoredRecord, STORED_RECORD_COLUMNS};
 use super::{Warehouse, WarehouseError};
 use crate::dates::DateRange;
@@ -121,7 +121,7 @@ impl Warehouse {
                     ))?;
                     let mut rows = statement.query(params![bounds[0], bounds[1]])?;
                     while let Some(row) = rows.next()? {
-                        changes.remove(&Counted::from_row(row)?);
+                        changes.remove(row)?;
                     }
                 }
                 changes.apply(&tx)?;
