@@ -50,6 +50,20 @@ async fn push(app: &TestApp, token: &str, records: &[Value]) -> Value {
     response.json().await.unwrap()
 }
 
+/// `POST /api/v1/erasures` with `body`; status and JSON answer.
+async fn erase(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/erasures", app.address))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// Responses in the kiosk's cell on /nps (DE, survey.digital), and its promoters.
 async fn kiosk_cell(app: &TestApp, token: &str) -> (u64, u64) {
     // One day of one cell; records of the demo on that day count in both readings.
@@ -122,31 +136,15 @@ async fn changed_records_replace_and_erased_records_never_come_back() {
     );
 
     // Erasure is for admins only, and its request is checked.
-    let response = app
-        .client
-        .post(format!("{}/api/v1/erasures", app.address))
-        .bearer_auth(&integrator)
-        .json(&json!({"external_id": "k1"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 403);
+    let (status, _) = erase(&app, &integrator, json!({"external_id": "k1"})).await;
+    assert_eq!(status, 403);
     for bad in [
         json!({}),
         json!({"attribute": {"key": "customer id!", "value": "C-1"}}),
         json!({"attribute": {"key": "customer_id", "value": ""}}),
         json!({"external_id": "k1", "attribute": {"key": "customer_id", "value": "C-1"}}),
     ] {
-        let response = app
-            .client
-            .post(format!("{}/api/v1/erasures", app.address))
-            .bearer_auth(&admin)
-            .json(&bad)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap();
+        let (status, body) = erase(&app, &admin, bad.clone()).await;
         assert_eq!(
             (status, body["code"].as_str()),
             (400, Some("invalid_erasure")),
@@ -154,16 +152,13 @@ async fn changed_records_replace_and_erased_records_never_come_back() {
         );
     }
 
-    let response = app
-        .client
-        .post(format!("{}/api/v1/erasures", app.address))
-        .bearer_auth(&admin)
-        .json(&json!({"attribute": {"key": "customer_id", "value": "C-1"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 201);
-    let entry: Value = response.json().await.unwrap();
+    let (status, entry) = erase(
+        &app,
+        &admin,
+        json!({"attribute": {"key": "customer_id", "value": "C-1"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{entry}");
     assert_eq!(
         (entry["records"].as_u64(), entry["markets"].clone()),
         (Some(3), json!(["DE"])),
