@@ -7,9 +7,13 @@ use std::time::{Duration, Instant};
 
 use duckdb::{params, Transaction};
 
-use super::cubes::{CubeChanges, COUNTED_COLUMNS};
+use super::cubes::{self, CubeChanges, COUNTED_COLUMNS};
 use super::erasure::SKIP_ERASED;
 use super::{runs, BatchOutcome, BatchWrite, OnChange, Warehouse, WarehouseError};
+
+/// Cube rows appended between two compactions: enough to amortise a compaction (a scan of
+/// the cubes), few enough that queries never sum many redundant rows.
+const COMPACT_AFTER_ROWS: u64 = 500_000;
 
 /// Columns whose difference makes a re-delivered record "changed". Staging holds the two
 /// lists as '|'-joined text, hence the conversions.
@@ -71,7 +75,7 @@ impl Warehouse {
                 }
             }
             let counting = Instant::now();
-            changes.apply(&tx)?;
+            let appended = changes.apply(&tx)?;
             cube_time += counting.elapsed();
             tx.execute("DELETE FROM ingest_staging", [])?;
             let outcome = BatchOutcome {
@@ -89,6 +93,20 @@ impl Warehouse {
                 )?;
             }
             tx.commit()?;
+            // Compacting is amortised over many batches and is its own transaction: the
+            // batch is already safe, and the sums are the same before and after.
+            let since = self
+                .cube_rows_appended
+                .fetch_add(appended, Ordering::Relaxed)
+                + appended;
+            if since >= COMPACT_AFTER_ROWS {
+                let compacting = Instant::now();
+                let tx = connection.transaction()?;
+                cubes::compact(&tx)?;
+                tx.commit()?;
+                self.cube_rows_appended.store(0, Ordering::Relaxed);
+                cube_time += compacting.elapsed();
+            }
             self.cube_nanos.fetch_add(
                 u64::try_from(cube_time.as_nanos()).unwrap_or(u64::MAX),
                 Ordering::Relaxed,

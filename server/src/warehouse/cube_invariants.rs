@@ -1,6 +1,6 @@
 //! The cubes equal a recount of `records` after any sequence of changes: random batches with
 //! duplicate and changed deliveries (within and across batches, kept or updated), erasures,
-//! re-tags and quarantines, on a real file. Erased records never come back.
+//! re-tags, quarantines and compactions, on a real file. Erased records never come back.
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
@@ -19,6 +19,8 @@ enum Change {
     Retag(u8),
     /// Quarantine records dated outside a range that excludes some days.
     Quarantine,
+    /// Merge the cubes' delta rows.
+    Compact,
 }
 
 fn any_record() -> impl Strategy<Value = NewRecord> {
@@ -85,6 +87,7 @@ fn any_change() -> impl Strategy<Value = Change> {
         })),
         1 => any::<u8>().prop_map(Change::Retag),
         1 => Just(Change::Quarantine),
+        1 => Just(Change::Compact),
     ]
 }
 
@@ -127,6 +130,7 @@ fn apply(warehouse: &Warehouse, change: &Change, step: usize) -> Vec<String> {
                 )
                 .unwrap();
         }
+        Change::Compact => warehouse.compact_cubes().unwrap(),
         Change::Quarantine => {
             // Days after 2026-01-04 count as "outside" here, so some records move.
             let dates: DateRange =

@@ -43,8 +43,6 @@ pub(super) struct CubeChanges {
     topics: Vec<String>,
     scores: HashMap<ScoreKey, [i64; SLOTS]>,
     topic_rows: HashMap<TopicKey, [i64; SLOTS]>,
-    /// Whether anything was taken away (then rows may have dropped to zero).
-    removed: bool,
 }
 
 impl CubeChanges {
@@ -55,7 +53,6 @@ impl CubeChanges {
 
     /// Counts the record in `row` once less.
     pub(super) fn remove(&mut self, row: &Row<'_>) -> duckdb::Result<()> {
-        self.removed = true;
         self.count(row, -1)
     }
 
@@ -122,65 +119,58 @@ impl CubeChanges {
         index
     }
 
-    /// Merges the changes into the cubes inside `tx`.
-    pub(super) fn apply(&self, tx: &Transaction<'_>) -> Result<(), WarehouseError> {
-        if self.scores.is_empty() && self.topic_rows.is_empty() {
-            return Ok(());
+    /// Appends the changes to the cubes inside `tx`; returns how many cube rows it added.
+    pub(super) fn apply(&self, tx: &Transaction<'_>) -> Result<u64, WarehouseError> {
+        let mut appender = tx.appender("score_counts")?;
+        for ((cell, day, measure), s) in self.scores.iter().filter(|(_, s)| nonzero(s)) {
+            let (market, channel) = &self.cells[*cell as usize];
+            let measure = MEASURES[usize::from(*measure)];
+            appender.append_row(params![
+                market, channel, day, measure, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
+                s[8], s[9], s[10]
+            ])?;
         }
-        {
-            let mut appender = tx.appender("score_count_changes")?;
-            for ((cell, day, measure), s) in &self.scores {
-                let (market, channel) = &self.cells[*cell as usize];
-                let measure = MEASURES[usize::from(*measure)];
-                appender.append_row(params![
-                    market, channel, day, measure, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
-                    s[8], s[9], s[10]
-                ])?;
-            }
-            appender.flush()?;
-            let mut appender = tx.appender("topic_count_changes")?;
-            for ((cell, day, topic, measure), s) in &self.topic_rows {
-                let (market, channel) = &self.cells[*cell as usize];
-                let topic = &self.topics[*topic as usize];
-                let measure = MEASURES[usize::from(*measure)];
-                appender.append_row(params![
-                    market, channel, day, topic, measure, s[0], s[1], s[2], s[3], s[4], s[5], s[6],
-                    s[7], s[8], s[9], s[10]
-                ])?;
-            }
-            appender.flush()?;
+        appender.flush()?;
+        let mut appender = tx.appender("topic_counts")?;
+        for ((cell, day, topic, measure), s) in self.topic_rows.iter().filter(|(_, s)| nonzero(s)) {
+            let (market, channel) = &self.cells[*cell as usize];
+            let topic = &self.topics[*topic as usize];
+            let measure = MEASURES[usize::from(*measure)];
+            appender.append_row(params![
+                market, channel, day, topic, measure, s[0], s[1], s[2], s[3], s[4], s[5], s[6],
+                s[7], s[8], s[9], s[10]
+            ])?;
         }
-        for (cube, changes, keys) in [
-            (
-                "score_counts",
-                "score_count_changes",
-                "market, channel, day, measure",
-            ),
-            (
-                "topic_counts",
-                "topic_count_changes",
-                "market, channel, day, topic, measure",
-            ),
-        ] {
-            let sums = slot_list(|s| format!("{s} = {s} + excluded.{s}"));
-            tx.execute_batch(&format!(
-                "INSERT INTO {cube} SELECT * FROM {changes} ON CONFLICT DO UPDATE SET {sums};"
-            ))?;
-            if self.removed {
-                let same_row = keys
-                    .split(", ")
-                    .map(|k| format!("{cube}.{k} = c.{k}"))
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
-                let empty = slot_list(|s| format!("{cube}.{s} = 0")).replace(", ", " AND ");
-                tx.execute_batch(&format!(
-                    "DELETE FROM {cube} USING {changes} c WHERE {same_row} AND {empty};"
-                ))?;
-            }
-            tx.execute_batch(&format!("DELETE FROM {changes};"))?;
-        }
-        Ok(())
+        appender.flush()?;
+        Ok((self.scores.len() + self.topic_rows.len()) as u64)
     }
+}
+
+/// Whether a change moves any count (a record replaced by an identical count does not).
+fn nonzero(slots: &[i64; SLOTS]) -> bool {
+    slots.iter().any(|&n| n != 0)
+}
+
+/// The cubes with their key columns.
+const CUBES: [(&str, &str); 2] = [
+    ("score_counts", "market, channel, day, measure"),
+    ("topic_counts", "market, channel, day, topic, measure"),
+];
+
+/// Merges the rows of each key into one and drops keys that sum to nothing, inside `tx`.
+pub(super) fn compact(tx: &Transaction<'_>) -> Result<(), WarehouseError> {
+    for (cube, keys) in CUBES {
+        let sums = slot_list(|s| format!("sum({s})::BIGINT AS {s}"));
+        let any = slot_list(|s| format!("sum({s}) <> 0")).replace(", ", " OR ");
+        tx.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE compacted AS \
+               SELECT {keys}, {sums} FROM {cube} GROUP BY {keys} HAVING {any}; \
+             DELETE FROM {cube}; \
+             INSERT INTO {cube} SELECT * FROM compacted; \
+             DROP TABLE compacted;"
+        ))?;
+    }
+    Ok(())
 }
 
 /// `f(s0), f(s1), …, f(s10)`.
@@ -214,15 +204,14 @@ pub(super) fn differences(
 ) -> Result<(u64, Vec<String>), WarehouseError> {
     let mut total = 0;
     let mut examples = Vec::new();
-    for (cube, keys) in [
-        ("score_counts", "market, channel, day, measure"),
-        ("topic_counts", "market, channel, day, topic, measure"),
-    ] {
-        let kept = slot_list(|s| format!("coalesce(kept.{s}, 0)"));
-        let recounted = slot_list(|s| format!("coalesce(recount.{s}, 0)"));
+    for (cube, keys) in CUBES {
+        let sums = slot_list(|s| format!("sum({s}) AS {s}"));
+        let kept = slot_list(|s| format!("coalesce(kept.{s}, 0)::BIGINT"));
+        let recounted = slot_list(|s| format!("coalesce(recount.{s}, 0)::BIGINT"));
         let sql = format!(
             "SELECT concat_ws(' / ', {keys}), [{kept}], [{recounted}] \
-             FROM {cube} kept FULL OUTER JOIN {cube}_recount recount USING ({keys}) \
+             FROM (SELECT {keys}, {sums} FROM {cube} GROUP BY {keys}) kept \
+             FULL OUTER JOIN {cube}_recount recount USING ({keys}) \
              WHERE [{kept}] <> [{recounted}] ORDER BY ALL"
         );
         let mut statement = connection.prepare(&sql)?;

@@ -133,6 +133,8 @@ pub struct Warehouse {
     reader_seed: Mutex<Connection>,
     /// Time spent keeping the cubes in batch commits (the benchmark reports its share).
     cube_nanos: std::sync::atomic::AtomicU64,
+    /// Cube rows appended since the last compaction.
+    cube_rows_appended: std::sync::atomic::AtomicU64,
 }
 
 impl Warehouse {
@@ -156,6 +158,7 @@ impl Warehouse {
             writer: Mutex::new(writer),
             reader_seed: Mutex::new(reader_seed),
             cube_nanos: std::sync::atomic::AtomicU64::new(0),
+            cube_rows_appended: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -225,6 +228,19 @@ impl Warehouse {
         error: Option<&str>,
     ) -> Result<(), WarehouseError> {
         self.write(|c| runs::finish(c, run_id, status, error))
+    }
+
+    /// Merges the cubes' delta rows per key (batches append; this is what keeps them small).
+    ///
+    /// # Errors
+    /// On a database error; then the cubes are unchanged.
+    pub fn compact_cubes(&self) -> Result<(), WarehouseError> {
+        self.write(|connection| {
+            let tx = connection.transaction()?;
+            cubes::compact(&tx)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// Rebuilds both cubes from `records`, for a file whose records were written around

@@ -3,9 +3,13 @@
 -- Every figure Chorus shows is a function of per-cell score histograms, and histograms add up.
 -- The cubes keep them per day, changed in the same transaction as the records they count, so
 -- an aggregate costs what its answer costs, not what the history costs. `sN` holds the
--- responses scored N (0..10; a measure uses the slots of its scale). The `*_recount` views are
--- the one definition of what the cubes must equal: the migration fills the cubes from them,
--- `chorus verify` compares against them, `chorus retag` rebuilds topic counts from them.
+-- responses scored N (0..10; a measure uses the slots of its scale).
+--
+-- Rows are signed deltas: a key may appear in several rows (one per batch that touched it) and
+-- readers always sum, so a batch only appends, with no index to maintain; compaction merges
+-- the rows of a key now and then. The `*_recount` views are the one definition of what the
+-- sums must equal: the migration fills the cubes from them, `chorus verify` compares against
+-- them, `chorus retag` rebuilds topic counts from them.
 
 CREATE TABLE score_counts (
     market  VARCHAR NOT NULL,
@@ -14,8 +18,7 @@ CREATE TABLE score_counts (
     measure VARCHAR NOT NULL,   -- nps | csat | ces | stars
     s0 BIGINT NOT NULL, s1 BIGINT NOT NULL, s2 BIGINT NOT NULL, s3 BIGINT NOT NULL,
     s4 BIGINT NOT NULL, s5 BIGINT NOT NULL, s6 BIGINT NOT NULL, s7 BIGINT NOT NULL,
-    s8 BIGINT NOT NULL, s9 BIGINT NOT NULL, s10 BIGINT NOT NULL,
-    PRIMARY KEY (market, channel, day, measure)
+    s8 BIGINT NOT NULL, s9 BIGINT NOT NULL, s10 BIGINT NOT NULL
 );
 
 -- Commented records only. `topic` '*' counts every commented record (the "with text" base a
@@ -28,13 +31,8 @@ CREATE TABLE topic_counts (
     measure VARCHAR NOT NULL,   -- commented | nps | csat | ces | stars
     s0 BIGINT NOT NULL, s1 BIGINT NOT NULL, s2 BIGINT NOT NULL, s3 BIGINT NOT NULL,
     s4 BIGINT NOT NULL, s5 BIGINT NOT NULL, s6 BIGINT NOT NULL, s7 BIGINT NOT NULL,
-    s8 BIGINT NOT NULL, s9 BIGINT NOT NULL, s10 BIGINT NOT NULL,
-    PRIMARY KEY (market, channel, day, topic, measure)
+    s8 BIGINT NOT NULL, s9 BIGINT NOT NULL, s10 BIGINT NOT NULL
 );
-
--- Signed changes of one transaction, appended then merged; always empty between transactions.
-CREATE TABLE score_count_changes AS SELECT * FROM score_counts LIMIT 0;
-CREATE TABLE topic_count_changes AS SELECT * FROM topic_counts LIMIT 0;
 
 CREATE VIEW score_counts_recount AS
 SELECT market, channel, day, measure,
