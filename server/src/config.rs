@@ -175,7 +175,8 @@ pub struct PluginSettings {
     pub dir: Option<PathBuf>,
     /// Time limit of one plugin call.
     pub call_timeout_seconds: u64,
-    /// Records asked for per `read` call.
+    /// Records asked for per `read` call, and committed per transaction. 20,000 stores 1.4x
+    /// as fast as 5,000 (`chorus bench ingest --batch-size`), for a few MB more per batch.
     pub batch_size: u32,
 }
 
@@ -184,7 +185,7 @@ impl Default for PluginSettings {
         PluginSettings {
             dir: None,
             call_timeout_seconds: 120,
-            batch_size: 5_000,
+            batch_size: 20_000,
         }
     }
 }

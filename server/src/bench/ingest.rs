@@ -26,7 +26,7 @@ pub struct IngestArgs {
     #[arg(long, default_value_t = 1_000_000)]
     records: usize,
     /// Records per plugin `read` call (and per committed transaction).
-    #[arg(long, default_value_t = 5_000)]
+    #[arg(long, default_value_t = 20_000)]
     batch_size: u32,
     /// Timed repetitions of each query.
     #[arg(long, default_value_t = 30)]
