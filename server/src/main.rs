@@ -319,6 +319,17 @@ fn erase(
     };
     erasure.validate().map_err(anyhow::Error::msg)?;
     let settings = load(config)?;
+    if let Erasure::ExternalId {
+        instance: Some(instance),
+        ..
+    } = &erasure
+    {
+        anyhow::ensure!(
+            settings.connector(instance).is_some(),
+            "no connector instance {instance:?} is configured; leave --instance out to erase \
+             the id in every instance"
+        );
+    }
     let warehouse = Warehouse::open(&settings.warehouse.path)?;
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let entry = warehouse.erase(&erasure, &format!("cli:{user}"))?;

@@ -142,6 +142,8 @@ async fn changed_records_replace_and_erased_records_never_come_back() {
         json!({}),
         json!({"attribute": {"key": "customer id!", "value": "C-1"}}),
         json!({"attribute": {"key": "customer_id", "value": ""}}),
+        json!({"external_id": "k1\u{0}"}),
+        json!({"external_id": "k1", "instance": "no-such-instance"}),
         json!({"external_id": "k1", "attribute": {"key": "customer_id", "value": "C-1"}}),
     ] {
         let (status, body) = erase(&app, &admin, bad.clone()).await;

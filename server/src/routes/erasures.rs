@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::ingest::Ingestor;
 use crate::warehouse::{Erasure, Warehouse};
 
 /// Body of `POST /api/v1/erasures`: an attribute match, or an external id (optionally in one
@@ -55,9 +56,22 @@ pub async fn erase(
     caller: Caller,
     body: web::Json<ErasureRequest>,
     warehouse: web::Data<Arc<Warehouse>>,
+    ingestor: web::Data<Arc<Ingestor>>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let erasure = body.into_inner().into_erasure()?;
+    if let Erasure::ExternalId {
+        instance: Some(instance),
+        ..
+    } = &erasure
+    {
+        if ingestor.settings().connector(instance).is_none() {
+            return Err(invalid(format!(
+                "no connector instance {instance:?} is configured; leave \"instance\" out to \
+                 erase the id in every instance"
+            )));
+        }
+    }
     let (warehouse, by) = (warehouse.get_ref().clone(), caller.sub.clone());
     let entry = web::block(move || warehouse.erase(&erasure, &by)).await??;
     tracing::info!(

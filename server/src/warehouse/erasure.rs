@@ -38,9 +38,13 @@ impl Erasure {
             Erasure::Attribute { key, value } => (value, Some(key)),
             Erasure::ExternalId { external_id, .. } => (external_id, None),
         };
-        if value.trim().is_empty() || value.chars().count() > MAX_VALUE_CHARS {
+        if value.trim().is_empty()
+            || value.chars().count() > MAX_VALUE_CHARS
+            || value.chars().any(char::is_control)
+        {
             return Err(format!(
-                "the value must be 1 to {MAX_VALUE_CHARS} characters"
+                "the value must be 1 to {MAX_VALUE_CHARS} characters, none of them control \
+                 characters"
             ));
         }
         if let Some(key) = key {
