@@ -207,3 +207,72 @@ async fn changed_records_replace_and_erased_records_never_come_back() {
         .await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn chorus_erase_on_a_stopped_server_file_keeps_the_counts_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = crate::helpers::DemoFiles::new(dir.path(), None);
+    demo.ingest().await;
+    let erased = demo.chorus(&[
+        "erase",
+        "--external-id",
+        "DE-ser-00000",
+        "--instance",
+        "de-service",
+    ]);
+    let said = String::from_utf8_lossy(&erased.stdout);
+    assert!(
+        erased.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&erased.stderr)
+    );
+    assert!(
+        said.contains("1 records erased") && said.contains("[DE]"),
+        "{said}"
+    );
+    let unknown = demo.chorus(&["erase", "--external-id", "x", "--instance", "nope"]);
+    assert!(!unknown.status.success());
+    let verified = demo.chorus(&["verify"]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    // Forget the instance's cursor, so its next run reads the whole export again: the erased
+    // record is delivered again and must stay erased.
+    {
+        let warehouse = chorus::warehouse::Warehouse::open(&demo.database).unwrap();
+        warehouse
+            .read(|c| {
+                c.execute(
+                    "DELETE FROM connector_cursors WHERE instance = 'de-service'",
+                    [],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+    }
+    demo.ingest().await;
+    let warehouse = chorus::warehouse::Warehouse::open(&demo.database).unwrap();
+    let rerun: i64 = warehouse
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT duplicates FROM connector_runs WHERE instance = 'de-service' \
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(rerun, 150, "the whole export was delivered again");
+    let back: i64 = warehouse
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM records WHERE external_id = 'DE-ser-00000'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(back, 0);
+}
