@@ -310,3 +310,45 @@ async fn hostile_input_gets_a_json_4xx_and_every_record_stays_readable() {
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// POSTs `body` to `/api/v1/ingest/{instance}` with optional headers; status and JSON.
+async fn push_to(app: &TestApp, instance: &str, headers: &[(&str, String)]) -> (u16, Value) {
+    let mut request = app
+        .client
+        .post(format!("{}/api/v1/ingest/{instance}", app.address))
+        .header("Content-Type", "application/json")
+        .body(r#"{"records": []}"#);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn anonymous_pushes_learn_nothing_about_which_instances_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    let now = chrono::Utc::now().timestamp().to_string();
+    let forged = vec![
+        ("X-Chorus-Timestamp", now),
+        ("X-Chorus-Signature", format!("sha256={}", "ab".repeat(32))),
+    ];
+    // A push instance, a pulling instance and no instance at all answer alike.
+    for credentials in [vec![], forged] {
+        let mut answers = Vec::new();
+        for instance in ["webhook", "de-service", "no-such-instance"] {
+            answers.push(push_to(&app, instance, &credentials).await);
+        }
+        assert!(
+            answers.iter().all(|a| a == &answers[0]) && answers[0].0 == 401,
+            "{answers:?}"
+        );
+    }
+    // With a valid token, the instance's existence is the caller's business.
+    let token = app.token(Role::Integrator, &[], &[]);
+    let bearer = vec![("Authorization", format!("Bearer {token}"))];
+    assert_eq!(push_to(&app, "no-such-instance", &bearer).await.0, 404);
+    assert_eq!(push_to(&app, "webhook", &bearer).await.0, 200);
+}
