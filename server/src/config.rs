@@ -117,6 +117,16 @@ pub struct AnalysisSettings {
     pub reference_mix: BTreeMap<String, f64>,
 }
 
+impl AnalysisSettings {
+    /// The disclosure rule's thresholds.
+    pub fn thresholds(&self) -> crate::analysis::disclosure::Thresholds {
+        crate::analysis::disclosure::Thresholds {
+            privacy_floor: self.privacy_floor,
+            n_min: self.n_min,
+        }
+    }
+}
+
 impl Default for AnalysisSettings {
     fn default() -> Self {
         AnalysisSettings {

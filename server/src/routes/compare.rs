@@ -591,8 +591,8 @@ fn channel_answer(
     analysis: &AnalysisSettings,
 ) -> ChannelAnswer {
     let n = histogram.map_or(0, Histogram::n);
-    let suppressed = n < analysis.privacy_floor;
-    let shown = histogram.filter(|_| !suppressed);
+    let disclosure = analysis.thresholds().disclose(n);
+    let shown = disclosure.shown(histogram);
     let estimate = shown.and_then(Histogram::headline);
     ChannelAnswer {
         channel: channel.to_owned(),
@@ -601,8 +601,8 @@ fn channel_answer(
         value: estimate.map(|e| e.value),
         se: estimate.map(|e| e.standard_error),
         ci95: shown.and_then(|h| h.headline_interval(Z_95)),
-        low_n: n < analysis.n_min,
-        suppressed,
+        low_n: disclosure.low_n,
+        suppressed: disclosure.suppressed,
     }
 }
 

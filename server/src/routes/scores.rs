@@ -51,15 +51,15 @@ impl Cell {
     /// A cell's figures with the thresholds applied.
     pub fn new(key: CellKey, histogram: &Histogram, analysis: &AnalysisSettings) -> Cell {
         let n = histogram.n();
-        let suppressed = n < analysis.privacy_floor;
+        let disclosure = analysis.thresholds().disclose(n);
         Cell {
             market: key.market,
             channel: key.channel,
             month: key.month,
             n,
-            figures: Figures::of(histogram, suppressed),
-            low_n: n < analysis.n_min,
-            suppressed,
+            figures: Figures::of(histogram, disclosure.suppressed),
+            low_n: disclosure.low_n,
+            suppressed: disclosure.suppressed,
         }
     }
 }

@@ -48,13 +48,13 @@ struct NpsFigure {
 
 impl NpsFigure {
     fn of(counts: NpsCounts, analysis: &AnalysisSettings) -> NpsFigure {
-        let suppressed = counts.n < analysis.privacy_floor;
+        let disclosure = analysis.thresholds().disclose(counts.n);
         NpsFigure {
             n: counts.n,
-            nps: counts.nps().filter(|_| !suppressed),
-            ci95: (!suppressed && counts.n > 0).then(|| counts.adjusted_wald_interval(Z_95)),
-            low_n: counts.n < analysis.n_min,
-            suppressed,
+            nps: disclosure.shown(counts.nps()),
+            ci95: disclosure.shown((counts.n > 0).then(|| counts.adjusted_wald_interval(Z_95))),
+            low_n: disclosure.low_n,
+            suppressed: disclosure.suppressed,
         }
     }
 }
@@ -148,7 +148,7 @@ fn row(
     counts: TopicCounts,
     analysis: &AnalysisSettings,
 ) -> TopicRow {
-    let shown = |c: NpsCounts| c.n >= analysis.privacy_floor;
+    let shown = |c: NpsCounts| analysis.thresholds().may_show(c.n);
     let test = (shown(counts.nps_with) && shown(counts.nps_without))
         .then(|| {
             Some(difference(

@@ -51,15 +51,15 @@ struct Window {
 impl Window {
     fn of(histogram: &Histogram, analysis: &AnalysisSettings) -> Window {
         let n = histogram.n();
-        let suppressed = n < analysis.privacy_floor;
-        let estimate = histogram.headline().filter(|_| !suppressed);
+        let disclosure = analysis.thresholds().disclose(n);
+        let estimate = disclosure.shown(histogram.headline());
         Window {
             n,
             value: estimate.map(|e| e.value),
             se: estimate.map(|e| e.standard_error),
-            ci95: histogram.headline_interval(Z_95).filter(|_| !suppressed),
-            low_n: n < analysis.n_min,
-            suppressed,
+            ci95: disclosure.shown(histogram.headline_interval(Z_95)),
+            low_n: disclosure.low_n,
+            suppressed: disclosure.suppressed,
         }
     }
 }
@@ -183,17 +183,18 @@ pub async fn trends(
 fn point(series: &MonthlySeries, month: Month, analysis: &AnalysisSettings) -> Point {
     let this_month = series.window(month, 1);
     let baseline = series.baseline_before(month);
-    let vs_baseline = (this_month.n() >= analysis.privacy_floor && baseline.n() >= analysis.n_min)
-        .then(|| {
-            let now = this_month.headline()?;
-            let before = baseline.headline()?;
-            Some(AgainstBaseline {
-                baseline_n: baseline.n(),
-                baseline_value: before.value,
-                test: difference(now, before),
-            })
+    let vs_baseline = (analysis.thresholds().may_show(this_month.n())
+        && analysis.thresholds().is_enough(baseline.n()))
+    .then(|| {
+        let now = this_month.headline()?;
+        let before = baseline.headline()?;
+        Some(AgainstBaseline {
+            baseline_n: baseline.n(),
+            baseline_value: before.value,
+            test: difference(now, before),
         })
-        .flatten();
+    })
+    .flatten();
     Point {
         month: month.to_string(),
         month_figure: Window::of(&this_month, analysis),
