@@ -5,11 +5,10 @@
 //! pass the scope into their queries.
 
 use std::collections::BTreeSet;
-use std::future::{ready, Ready};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, HttpRequest};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -212,60 +211,6 @@ pub struct Caller {
     pub role: Role,
     /// Markets the caller may read.
     pub scope: Scope,
-}
-
-impl Caller {
-    /// Refuses callers whose role reads no feedback.
-    ///
-    /// # Errors
-    /// `403 role_not_allowed`.
-    pub fn require_feedback_reader(&self) -> Result<(), ApiError> {
-        self.require(self.role.reads_feedback(), "read feedback")
-    }
-
-    /// Refuses callers who may not see connectors.
-    ///
-    /// # Errors
-    /// `403 role_not_allowed`.
-    pub fn require_connector_viewer(&self) -> Result<(), ApiError> {
-        self.require(self.role.sees_connectors(), "see connectors")
-    }
-
-    /// Refuses callers who may not operate connectors.
-    ///
-    /// # Errors
-    /// `403 role_not_allowed`.
-    pub fn require_connector_operator(&self) -> Result<(), ApiError> {
-        self.require(self.role.operates_connectors(), "run connectors")
-    }
-
-    /// Refuses callers who may not erase records or read the erasure log (admins only).
-    ///
-    /// # Errors
-    /// `403 role_not_allowed`.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        self.require(self.role == Role::Admin, "erase records")
-    }
-
-    fn require(&self, allowed: bool, action: &str) -> Result<(), ApiError> {
-        if allowed {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden {
-                code: "role_not_allowed",
-                message: format!("role {:?} may not {action}", self.role),
-            })
-        }
-    }
-}
-
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = Ready<Result<Caller, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready(authenticate(req))
-    }
 }
 
 /// The caller of a request from its bearer token.

@@ -34,6 +34,7 @@ pub mod eval;
 mod fuzz;
 pub mod ingest;
 pub mod operations;
+pub mod permission;
 pub mod plugins;
 pub mod routes;
 pub mod startup;

@@ -14,12 +14,12 @@ use crate::analysis::estimate::{difference, Difference, Estimate, Interval, ALPH
 use crate::analysis::multiple::holm;
 use crate::analysis::scale::{Headline, Histogram, Measure};
 use crate::analysis::standardise::{standardise, ChannelCell, ReferenceMix, Standardised};
-use crate::auth::Caller;
 use crate::catalog::Catalog;
 use crate::config::AnalysisSettings;
 use crate::dates::DateRange;
 use crate::domain::{MarketCode, Programme};
 use crate::error::ApiError;
+use crate::permission::FeedbackReader;
 use crate::warehouse::queries::{CellKey, CellQuery};
 use crate::warehouse::Warehouse;
 
@@ -179,14 +179,13 @@ struct Counts {
 
 /// Handler.
 pub async fn compare(
-    caller: Caller,
+    caller: FeedbackReader,
     params: web::Query<CompareParams>,
     warehouse: web::Data<Arc<Warehouse>>,
     catalog: web::Data<Arc<Catalog>>,
     analysis: web::Data<AnalysisSettings>,
     dates: web::Data<DateRange>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_feedback_reader()?;
     let params = params.into_inner();
     let measure = params::measure(params.measure.as_deref())?;
     let from = required_date("from", params.from.as_deref(), &dates)?;

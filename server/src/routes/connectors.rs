@@ -5,9 +5,9 @@ use std::sync::Arc;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ingest::Ingestor;
+use crate::permission::{ConnectorOperator, ConnectorViewer};
 use crate::warehouse::{RunSummary, Warehouse};
 
 #[derive(Debug, Serialize)]
@@ -24,11 +24,10 @@ struct InstanceView<'a> {
 
 /// `GET /api/v1/connectors`: every instance with its latest run.
 pub async fn list(
-    caller: Caller,
+    _caller: ConnectorViewer,
     ingestor: web::Data<Arc<Ingestor>>,
     warehouse: web::Data<Arc<Warehouse>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_connector_viewer()?;
     let warehouse = warehouse.get_ref().clone();
     let mut last_runs = web::block(move || warehouse.last_runs()).await??;
     let views: Vec<InstanceView<'_>> = ingestor
@@ -66,12 +65,11 @@ pub struct RunParams {
 
 /// `POST /api/v1/connectors/{id}/run`: starts a run now.
 pub async fn run(
-    caller: Caller,
+    caller: ConnectorOperator,
     id: web::Path<String>,
     params: web::Query<RunParams>,
     ingestor: web::Data<Arc<Ingestor>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_connector_operator()?;
     tracing::info!(instance = %id, by = %caller.sub, "run requested through the API");
     let started = ingestor.start(&id, "api").await?;
     if !params.wait {
@@ -99,13 +97,12 @@ pub struct RunsParams {
 
 /// `GET /api/v1/connectors/{id}/runs`: run history, newest first.
 pub async fn runs(
-    caller: Caller,
+    _caller: ConnectorViewer,
     id: web::Path<String>,
     params: web::Query<RunsParams>,
     ingestor: web::Data<Arc<Ingestor>>,
     warehouse: web::Data<Arc<Warehouse>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_connector_viewer()?;
     let id = id.into_inner();
     known_instance(&ingestor, &id)?;
     let limit = params.limit.unwrap_or(20).clamp(1, 500);
@@ -116,12 +113,11 @@ pub async fn runs(
 
 /// `GET /api/v1/connectors/{id}/runs/{run_id}/rejections`: what a run could not store.
 pub async fn rejections(
-    caller: Caller,
+    _caller: ConnectorViewer,
     path: web::Path<(String, i64)>,
     ingestor: web::Data<Arc<Ingestor>>,
     warehouse: web::Data<Arc<Warehouse>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_connector_viewer()?;
     let (id, run_id) = path.into_inner();
     known_instance(&ingestor, &id)?;
     let warehouse = warehouse.get_ref().clone();

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ingest::Ingestor;
+use crate::permission::Admin;
 use crate::warehouse::{Erasure, Warehouse};
 
 /// Body of `POST /api/v1/erasures`: an attribute match, or an external id (optionally in one
@@ -53,12 +53,11 @@ fn invalid(message: impl Into<String>) -> ApiError {
 
 /// `POST /api/v1/erasures`: erases the matching records and answers with the log entry.
 pub async fn erase(
-    caller: Caller,
+    caller: Admin,
     body: web::Json<ErasureRequest>,
     warehouse: web::Data<Arc<Warehouse>>,
     ingestor: web::Data<Arc<Ingestor>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let erasure = body.into_inner().into_erasure()?;
     if let Erasure::ExternalId {
         instance: Some(instance),
@@ -85,10 +84,9 @@ pub async fn erase(
 
 /// `GET /api/v1/erasures`: the erasure log, newest first.
 pub async fn list(
-    caller: Caller,
+    _caller: Admin,
     warehouse: web::Data<Arc<Warehouse>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let warehouse = warehouse.get_ref().clone();
     let entries = web::block(move || warehouse.erasures()).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "erasures": entries })))

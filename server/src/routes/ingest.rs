@@ -17,9 +17,9 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::auth::authenticate;
 use crate::error::ApiError;
 use crate::ingest::{Ingestor, PushOutcome, MAX_PUSH_RECORDS, PUSH};
+use crate::permission::ConnectorOperator;
 
 /// Largest clock difference accepted between the signer and this server.
 const MAX_SKEW_SECONDS: u64 = 300;
@@ -53,7 +53,7 @@ pub async fn ingest(
         .cloned();
     let signed = req.headers().contains_key("X-Chorus-Signature");
     if !signed {
-        authenticate(&req)?.require_connector_operator()?;
+        ConnectorOperator::of(&req)?;
     }
     require_json(&req)?;
     let limit = ingestor.settings().server.max_body_bytes;

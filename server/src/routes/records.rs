@@ -8,10 +8,10 @@ use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 
 use super::params::{self, CellFilters};
-use crate::auth::Caller;
 use crate::config::TextSettings;
 use crate::dates::DateRange;
 use crate::error::ApiError;
+use crate::permission::FeedbackReader;
 use crate::warehouse::records::{RecordCursor, RecordQuery, StoredRecord};
 use crate::warehouse::Warehouse;
 
@@ -52,13 +52,12 @@ struct Answer {
 
 /// Handler.
 pub async fn records(
-    caller: Caller,
+    caller: FeedbackReader,
     params: web::Query<RecordParams>,
     warehouse: web::Data<Arc<Warehouse>>,
     text: web::Data<TextSettings>,
     dates: web::Data<DateRange>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_feedback_reader()?;
     let params = params.into_inner();
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::params::{self, CellFilters};
 use crate::analysis::scale::{Figures, Histogram, Measure};
-use crate::auth::Caller;
 use crate::config::AnalysisSettings;
 use crate::dates::DateRange;
 use crate::error::ApiError;
+use crate::permission::FeedbackReader;
 use crate::warehouse::queries::CellKey;
 use crate::warehouse::Warehouse;
 
@@ -75,14 +75,13 @@ struct Answer {
 
 /// Handler; the measure comes from the route's app data.
 pub async fn cells(
-    caller: Caller,
+    caller: FeedbackReader,
     measure: web::Data<Measure>,
     params: web::Query<ScoreParams>,
     warehouse: web::Data<Arc<Warehouse>>,
     analysis: web::Data<AnalysisSettings>,
     dates: web::Data<DateRange>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_feedback_reader()?;
     let params = params.into_inner();
     let group_by = parse_group_by(params.group_by.as_deref())?;
     let query = CellFilters {

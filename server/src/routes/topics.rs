@@ -12,10 +12,10 @@ use super::params::{self, CellFilters};
 use crate::analysis::estimate::{difference, Difference, Interval, Z_95};
 use crate::analysis::nps::NpsCounts;
 use crate::analysis::scale::Measure;
-use crate::auth::Caller;
 use crate::config::AnalysisSettings;
 use crate::dates::DateRange;
 use crate::error::ApiError;
+use crate::permission::FeedbackReader;
 use crate::warehouse::topics::TopicCounts;
 use crate::warehouse::Warehouse;
 
@@ -88,14 +88,13 @@ struct Answer {
 
 /// Handler.
 pub async fn topics(
-    caller: Caller,
+    caller: FeedbackReader,
     params: web::Query<TopicParams>,
     warehouse: web::Data<Arc<Warehouse>>,
     analysis: web::Data<AnalysisSettings>,
     list: web::Data<TopicList>,
     dates: web::Data<DateRange>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_feedback_reader()?;
     let params = params.into_inner();
     let group_by = super::scores::parse_group_by(params.group_by.as_deref())?;
     let wanted: Vec<String> = match params::list(params.topics.as_deref()) {

@@ -14,10 +14,10 @@ use super::params;
 use crate::analysis::estimate::{difference, Difference, Interval, Z_95};
 use crate::analysis::scale::{Headline, Histogram, Measure};
 use crate::analysis::trend::{Month, MonthlySeries};
-use crate::auth::Caller;
 use crate::config::AnalysisSettings;
 use crate::dates::DateRange;
 use crate::error::ApiError;
+use crate::permission::FeedbackReader;
 use crate::warehouse::queries::CellQuery;
 use crate::warehouse::Warehouse;
 
@@ -105,13 +105,12 @@ struct Answer {
 
 /// Handler.
 pub async fn trends(
-    caller: Caller,
+    caller: FeedbackReader,
     params: web::Query<TrendParams>,
     warehouse: web::Data<Arc<Warehouse>>,
     analysis: web::Data<AnalysisSettings>,
     dates: web::Data<DateRange>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_feedback_reader()?;
     let params = params.into_inner();
     let measure = params::measure(params.measure.as_deref())?;
     let today = Utc::now().date_naive();

@@ -1,0 +1,115 @@
+//! Authorisation in the type: a handler names what it needs from its caller in its signature
+//! (`FeedbackReader`, `ConnectorViewer`, `ConnectorOperator`, `Admin`), and extracting that
+//! argument refuses everyone else: 401 without a valid token, 403 with a role that lacks the
+//! permission. A route cannot forget the check, because without the argument it has no caller.
+
+use std::future::{ready, Ready};
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+use actix_web::{FromRequest, HttpRequest};
+
+use crate::auth::{authenticate, Caller};
+use crate::domain::Role;
+use crate::error::ApiError;
+
+/// Something a role may or may not do.
+pub trait Permission {
+    /// In words, for the 403: "role Integrator may not {ACTION}".
+    const ACTION: &'static str;
+    /// Whether `role` has it.
+    fn allows(role: Role) -> bool;
+}
+
+/// Reading feedback (scope then decides which markets).
+#[derive(Debug)]
+pub struct ReadFeedback;
+/// Seeing connector instances and their runs.
+#[derive(Debug)]
+pub struct SeeConnectors;
+/// Running connectors and pushing records.
+#[derive(Debug)]
+pub struct RunConnectors;
+/// Erasing records and reading the erasure log.
+#[derive(Debug)]
+pub struct EraseRecords;
+
+impl Permission for ReadFeedback {
+    const ACTION: &'static str = "read feedback";
+    fn allows(role: Role) -> bool {
+        role.reads_feedback()
+    }
+}
+
+impl Permission for SeeConnectors {
+    const ACTION: &'static str = "see connectors";
+    fn allows(role: Role) -> bool {
+        role.sees_connectors()
+    }
+}
+
+impl Permission for RunConnectors {
+    const ACTION: &'static str = "run connectors";
+    fn allows(role: Role) -> bool {
+        role.operates_connectors()
+    }
+}
+
+impl Permission for EraseRecords {
+    const ACTION: &'static str = "erase records";
+    fn allows(role: Role) -> bool {
+        role == Role::Admin
+    }
+}
+
+/// A caller whose role has permission `P`.
+#[derive(Debug)]
+pub struct Authorized<P> {
+    caller: Caller,
+    permission: PhantomData<P>,
+}
+
+/// Callers who read feedback.
+pub type FeedbackReader = Authorized<ReadFeedback>;
+/// Callers who see connectors.
+pub type ConnectorViewer = Authorized<SeeConnectors>;
+/// Callers who run connectors and push records.
+pub type ConnectorOperator = Authorized<RunConnectors>;
+/// Admins, who alone erase records.
+pub type Admin = Authorized<EraseRecords>;
+
+impl<P: Permission> Authorized<P> {
+    /// The caller of `req`, if its token is valid and its role has `P`.
+    ///
+    /// # Errors
+    /// `401` without a valid token, `403 role_not_allowed` without the permission.
+    pub fn of(req: &HttpRequest) -> Result<Self, ApiError> {
+        let caller = authenticate(req)?;
+        if !P::allows(caller.role) {
+            return Err(ApiError::Forbidden {
+                code: "role_not_allowed",
+                message: format!("role {:?} may not {}", caller.role, P::ACTION),
+            });
+        }
+        Ok(Authorized {
+            caller,
+            permission: PhantomData,
+        })
+    }
+}
+
+impl<P> Deref for Authorized<P> {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+impl<P: Permission> FromRequest for Authorized<P> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(Self::of(req))
+    }
+}
