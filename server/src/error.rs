@@ -108,7 +108,7 @@ impl ResponseError for ApiError {
 
 impl From<WarehouseError> for ApiError {
     fn from(e: WarehouseError) -> ApiError {
-        ApiError::Internal(e.to_string())
+        ApiError::Internal(error_chain(&e))
     }
 }
 
@@ -119,15 +119,27 @@ impl From<IngestError> for ApiError {
             IngestError::AlreadyRunning(_) => ApiError::Conflict(e.to_string()),
             IngestError::NotRunnable(_) => ApiError::bad_request("push_instance", e.to_string()),
             IngestError::NotPush(_) => ApiError::bad_request("not_a_push_instance", e.to_string()),
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::Internal(error_chain(&other)),
         }
     }
 }
 
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(e: actix_web::error::BlockingError) -> ApiError {
-        ApiError::Internal(e.to_string())
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> ApiError {
+        ApiError::Internal(format!("a blocking task failed: {e}"))
     }
+}
+
+/// `error` and every cause beneath it, outermost first: what the log needs to find the root.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(" ← ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// Maps actix's query-string errors to the house format.
@@ -237,4 +249,21 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound(
         "no such endpoint; see README.md for the API".into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_names_every_cause_outermost_first() {
+        let io = std::io::Error::other("disk full");
+        let wrapped = WarehouseError::Open {
+            path: "w.duckdb".into(),
+            source: duckdb::Error::ToSqlConversionFailure(Box::new(io)),
+        };
+        let text = error_chain(&wrapped);
+        assert!(text.starts_with("cannot open warehouse w.duckdb"), "{text}");
+        assert!(text.ends_with("disk full"), "{text}");
+    }
 }

@@ -18,6 +18,7 @@ use crate::error::{house_format, json_error, not_found, path_error, query_error}
 use crate::ingest::{scheduler, Ingestor, TextStage};
 use crate::plugins::PluginRegistry;
 use crate::routes::{self, TopicList};
+use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::Warehouse;
 
 /// A built, bound, not yet running application.
@@ -54,7 +55,7 @@ impl Application {
         let settings = Arc::new(settings);
         let path = settings.warehouse.path.clone();
         let warehouse =
-            Arc::new(tokio::task::spawn_blocking(move || Warehouse::open(&path)).await??);
+            Arc::new(spawn_blocking_with_tracing(move || Warehouse::open(&path)).await??);
         let misdated = warehouse.misdated_records(&settings.dates)?;
         if misdated > 0 {
             tracing::warn!(

@@ -15,3 +15,14 @@ pub fn init(default_filter: &str) {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+/// `spawn_blocking` that keeps the caller's span, so what a blocking call logs stays under
+/// its request or connector run. Every blocking call goes through it.
+pub fn spawn_blocking_with_tracing<F, R>(f: F) -> tokio::task::JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
+}

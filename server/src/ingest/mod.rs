@@ -25,6 +25,7 @@ use crate::catalog::Catalog;
 use crate::config::{ConnectorConfig, Settings};
 use crate::counters::Counters;
 use crate::plugins::{PluginError, PluginRegistry};
+use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::{RunStatus, RunSummary, Warehouse, WarehouseError};
 
 /// Errors of the ingest layer.
@@ -164,7 +165,7 @@ impl Ingestor {
         };
         let warehouse = self.warehouse.clone();
         let (id, trig) = (instance.to_owned(), trigger.to_owned());
-        let run_id = tokio::task::spawn_blocking(move || warehouse.start_run(&id, &trig))
+        let run_id = spawn_blocking_with_tracing(move || warehouse.start_run(&id, &trig))
             .await
             .map_err(|e| IngestError::Task(e.to_string()))??;
         let span = tracing::info_span!("connector_run", instance, run_id, trigger);
@@ -199,7 +200,7 @@ impl Ingestor {
         };
         Counters::add(counter, 1);
         let warehouse = self.warehouse.clone();
-        let stored = tokio::task::spawn_blocking(move || {
+        let stored = spawn_blocking_with_tracing(move || {
             warehouse.finish_run(run_id, status, error.as_deref())?;
             warehouse.run(run_id)
         })

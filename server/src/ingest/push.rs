@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{normalise, IngestError, Ingestor};
 use crate::counters::Counters;
+use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::{BatchWrite, Rejection, RunStatus};
 
 /// The reserved plugin name of push instances.
@@ -111,7 +112,7 @@ impl Ingestor {
         let warehouse = self.warehouse.clone();
         let id = instance.to_owned();
         let on_change = config.on_change.unwrap_or_default();
-        let (run_id, outcome) = tokio::task::spawn_blocking(move || {
+        let (run_id, outcome) = spawn_blocking_with_tracing(move || {
             let run_id = warehouse.start_run(&id, PUSH)?;
             let outcome = warehouse.commit_batch(&BatchWrite {
                 run_id,

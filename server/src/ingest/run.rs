@@ -20,6 +20,7 @@ use crate::config::ConnectorConfig;
 use crate::counters::Counters;
 use crate::dates::DateRange;
 use crate::plugins::{call_blocking, PluginError};
+use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::{BatchWrite, NewRecord, OnChange, Rejection};
 
 /// Batches held between two stages; small, so memory stays bounded by a few batches.
@@ -113,7 +114,7 @@ impl Ingestor {
         });
         let warehouse = self.warehouse.clone();
         let id = config.id.clone();
-        let cursor = tokio::task::spawn_blocking(move || warehouse.cursor(&id))
+        let cursor = spawn_blocking_with_tracing(move || warehouse.cursor(&id))
             .await
             .map_err(|e| IngestError::Task(e.to_string()))??;
 
@@ -198,7 +199,7 @@ impl Ingestor {
             let rejected = prepared.rejections.len() as u64;
             let warehouse = self.warehouse.clone();
             let instance = instance.to_owned();
-            let outcome = tokio::task::spawn_blocking(move || {
+            let outcome = spawn_blocking_with_tracing(move || {
                 warehouse.commit_batch(&BatchWrite {
                     run_id,
                     instance: &instance,
@@ -236,11 +237,9 @@ async fn prepare_stage(
 ) -> Result<(), IngestError> {
     while let Some(read) = input.recv().await {
         let normaliser = normaliser.clone();
-        let span = tracing::Span::current();
-        let prepared =
-            tokio::task::spawn_blocking(move || span.in_scope(|| normaliser.prepare(read)))
-                .await
-                .map_err(|e| IngestError::Task(e.to_string()))?;
+        let prepared = spawn_blocking_with_tracing(move || normaliser.prepare(read))
+            .await
+            .map_err(|e| IngestError::Task(e.to_string()))?;
         if out.send(prepared).await.is_err() {
             return Ok(());
         }

@@ -96,8 +96,7 @@ pub fn call_blocking<T: Send + 'static>(
     limit: Duration,
     f: impl FnOnce() -> Result<T, PluginError> + Send + 'static,
 ) -> impl Future<Output = Result<T, PluginError>> {
-    let span = tracing::Span::current();
-    let task = tokio::task::spawn_blocking(move || span.in_scope(f));
+    let task = crate::telemetry::spawn_blocking_with_tracing(f);
     async move {
         match tokio::time::timeout(limit, task).await {
             Ok(Ok(result)) => result,

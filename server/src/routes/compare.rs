@@ -20,6 +20,7 @@ use crate::dates::DateRange;
 use crate::domain::{MarketCode, Programme};
 use crate::error::ApiError;
 use crate::permission::FeedbackReader;
+use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::queries::{CellKey, CellQuery};
 use crate::warehouse::Warehouse;
 
@@ -267,7 +268,8 @@ pub async fn compare(
         baseline,
     };
     let warehouse = warehouse.get_ref().clone();
-    let counts = web::block(move || count(&warehouse, &request, configured)).await??;
+    let counts =
+        spawn_blocking_with_tracing(move || count(&warehouse, &request, configured)).await??;
 
     let Some((mix, source)) = counts.mix.as_ref() else {
         if from_config {

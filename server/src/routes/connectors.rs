@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use crate::ingest::Ingestor;
 use crate::permission::{ConnectorOperator, ConnectorViewer};
+use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::{RunSummary, Warehouse};
 
 #[derive(Debug, Serialize)]
@@ -29,7 +30,7 @@ pub async fn list(
     warehouse: web::Data<Arc<Warehouse>>,
 ) -> Result<HttpResponse, ApiError> {
     let warehouse = warehouse.get_ref().clone();
-    let mut last_runs = web::block(move || warehouse.last_runs()).await??;
+    let mut last_runs = spawn_blocking_with_tracing(move || warehouse.last_runs()).await??;
     let views: Vec<InstanceView<'_>> = ingestor
         .settings()
         .connectors
@@ -107,7 +108,7 @@ pub async fn runs(
     known_instance(&ingestor, &id)?;
     let limit = params.limit.unwrap_or(20).clamp(1, 500);
     let warehouse = warehouse.get_ref().clone();
-    let runs = web::block(move || warehouse.runs(&id, limit)).await??;
+    let runs = spawn_blocking_with_tracing(move || warehouse.runs(&id, limit)).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "runs": runs })))
 }
 
@@ -121,10 +122,11 @@ pub async fn rejections(
     let (id, run_id) = path.into_inner();
     known_instance(&ingestor, &id)?;
     let warehouse = warehouse.get_ref().clone();
-    let (run, rejections) = web::block(move || -> Result<_, crate::warehouse::WarehouseError> {
-        Ok((warehouse.run(run_id)?, warehouse.rejections(run_id, 1_000)?))
-    })
-    .await??;
+    let (run, rejections) =
+        spawn_blocking_with_tracing(move || -> Result<_, crate::warehouse::WarehouseError> {
+            Ok((warehouse.run(run_id)?, warehouse.rejections(run_id, 1_000)?))
+        })
+        .await??;
     match run {
         Some(run) if run.instance == id => Ok(HttpResponse::Ok()
             .json(serde_json::json!({ "run_id": run_id, "rejections": rejections }))),

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::ingest::Ingestor;
 use crate::permission::Admin;
+use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::{Erasure, Warehouse};
 
 /// Body of `POST /api/v1/erasures`: an attribute match, or an external id (optionally in one
@@ -72,7 +73,7 @@ pub async fn erase(
         }
     }
     let (warehouse, by) = (warehouse.get_ref().clone(), caller.sub.clone());
-    let entry = web::block(move || warehouse.erase(&erasure, &by)).await??;
+    let entry = spawn_blocking_with_tracing(move || warehouse.erase(&erasure, &by)).await??;
     tracing::info!(
         erasure = entry.id,
         records = entry.records,
@@ -88,6 +89,6 @@ pub async fn list(
     warehouse: web::Data<Arc<Warehouse>>,
 ) -> Result<HttpResponse, ApiError> {
     let warehouse = warehouse.get_ref().clone();
-    let entries = web::block(move || warehouse.erasures()).await??;
+    let entries = spawn_blocking_with_tracing(move || warehouse.erasures()).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "erasures": entries })))
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::counters::Counters;
 use crate::error::ApiError;
+use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::Warehouse;
 
 /// The process is up.
@@ -17,7 +18,7 @@ pub async fn health() -> HttpResponse {
 /// The warehouse answers queries.
 pub async fn ready(warehouse: web::Data<Arc<Warehouse>>) -> Result<HttpResponse, ApiError> {
     let warehouse = warehouse.get_ref().clone();
-    if web::block(move || warehouse.is_ready()).await? {
+    if spawn_blocking_with_tracing(move || warehouse.is_ready()).await? {
         Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
     } else {
         Err(ApiError::Unavailable(
@@ -32,7 +33,7 @@ pub async fn metrics(
     counters: web::Data<Arc<Counters>>,
 ) -> Result<HttpResponse, ApiError> {
     let warehouse = warehouse.get_ref().clone();
-    let stored = web::block(move || warehouse.record_count().ok()).await?;
+    let stored = spawn_blocking_with_tracing(move || warehouse.record_count().ok()).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(counters.render(stored)))

@@ -12,6 +12,7 @@ use crate::config::TextSettings;
 use crate::dates::DateRange;
 use crate::error::ApiError;
 use crate::permission::FeedbackReader;
+use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::records::{RecordCursor, RecordQuery, StoredRecord};
 use crate::warehouse::Warehouse;
 
@@ -91,7 +92,7 @@ pub async fn records(
     };
     params::ordered(query.score_min, query.score_max)?;
     let warehouse = warehouse.get_ref().clone();
-    let mut records = web::block(move || warehouse.records(&query)).await??;
+    let mut records = spawn_blocking_with_tracing(move || warehouse.records(&query)).await??;
     let next_cursor = (records.len() > limit as usize).then(|| {
         records.truncate(limit as usize);
         records.last().map(encode_cursor)

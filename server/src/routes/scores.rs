@@ -12,6 +12,7 @@ use crate::config::AnalysisSettings;
 use crate::dates::DateRange;
 use crate::error::ApiError;
 use crate::permission::FeedbackReader;
+use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::queries::CellKey;
 use crate::warehouse::Warehouse;
 
@@ -93,7 +94,7 @@ pub async fn cells(
     }
     .query(&caller, **measure, group_by.contains(&"month"))?;
     let warehouse = warehouse.get_ref().clone();
-    let cells = web::block(move || warehouse.score_cells(&query)).await??;
+    let cells = spawn_blocking_with_tracing(move || warehouse.score_cells(&query)).await??;
     Ok(HttpResponse::Ok().json(Answer {
         measure: **measure,
         group_by,

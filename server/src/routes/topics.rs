@@ -16,6 +16,7 @@ use crate::config::AnalysisSettings;
 use crate::dates::DateRange;
 use crate::error::ApiError;
 use crate::permission::FeedbackReader;
+use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::topics::TopicCounts;
 use crate::warehouse::Warehouse;
 
@@ -121,7 +122,8 @@ pub async fn topics(
     }
     .query(&caller, Measure::Nps, group_by.contains(&"month"))?;
     let warehouse = warehouse.get_ref().clone();
-    let counts = web::block(move || warehouse.topic_counts(&query, &wanted)).await??;
+    let counts =
+        spawn_blocking_with_tracing(move || warehouse.topic_counts(&query, &wanted)).await??;
     let name_of = |id: &str| {
         list.0
             .iter()

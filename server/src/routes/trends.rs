@@ -18,6 +18,7 @@ use crate::config::AnalysisSettings;
 use crate::dates::DateRange;
 use crate::error::ApiError;
 use crate::permission::FeedbackReader;
+use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::queries::CellQuery;
 use crate::warehouse::Warehouse;
 
@@ -142,7 +143,7 @@ pub async fn trends(
         to: first_day(to.plus(1)).and_then(|d| d.pred_opt()),
     };
     let warehouse = warehouse.get_ref().clone();
-    let cells = web::block(move || warehouse.score_cells(&query)).await??;
+    let cells = spawn_blocking_with_tracing(move || warehouse.score_cells(&query)).await??;
 
     let mut by_series: BTreeMap<(String, String), MonthlySeries> = BTreeMap::new();
     for (key, histogram) in cells {
