@@ -10,10 +10,11 @@ use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::params;
-use crate::analysis::estimate::{difference, Difference, Estimate, Interval, ALPHA, Z_95};
-use crate::analysis::multiple::holm;
+use crate::analysis::comparison::{
+    add_market_tests, adjust_holm, market_answer, rank, Footing, MarketAnswer,
+};
 use crate::analysis::scale::{Headline, Histogram, Measure};
-use crate::analysis::standardise::{standardise, ChannelCell, ReferenceMix, Standardised};
+use crate::analysis::standardise::ReferenceMix;
 use crate::catalog::Catalog;
 use crate::config::AnalysisSettings;
 use crate::dates::DateRange;
@@ -78,64 +79,6 @@ struct MixAnswer {
     /// `config` (set by HQ) or `warehouse` (all markets' mix in the period).
     source: &'static str,
     weights: BTreeMap<String, f64>,
-}
-
-#[derive(Debug, Serialize)]
-struct ChannelAnswer {
-    channel: String,
-    weight: f64,
-    n: u64,
-    value: Option<f64>,
-    se: Option<f64>,
-    ci95: Option<Interval>,
-    low_n: bool,
-    suppressed: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct Test {
-    #[serde(flatten)]
-    difference: Difference,
-    /// Holm-adjusted p-value, when asked for; `significant` then uses it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    p_adjusted: Option<f64>,
-}
-
-#[derive(Debug, Serialize)]
-struct AgainstMarket {
-    market: String,
-    #[serde(flatten)]
-    test: Test,
-}
-
-#[derive(Debug, Serialize)]
-struct AgainstBaseline {
-    baseline_value: f64,
-    baseline_se: f64,
-    #[serde(flatten)]
-    test: Test,
-}
-
-#[derive(Debug, Serialize)]
-struct MarketAnswer {
-    market: String,
-    name: Option<String>,
-    /// `complete`, `partial` or `unavailable`.
-    status: &'static str,
-    value: Option<f64>,
-    se: Option<f64>,
-    ci95: Option<Interval>,
-    /// 1 = highest value among the markets with one.
-    rank: Option<usize>,
-    /// Share of the reference mix the figure covers (1 unless partial).
-    coverage: Option<f64>,
-    /// Why the figure is null or partial.
-    reason: Option<String>,
-    /// Responses in the reference channels.
-    n: u64,
-    cells: Vec<ChannelAnswer>,
-    vs_market: Option<AgainstMarket>,
-    vs_baseline: Option<AgainstBaseline>,
 }
 
 #[derive(Debug, Serialize)]
@@ -289,7 +232,7 @@ pub async fn compare(
             measure,
             mix: &empty,
             partial,
-            analysis: &analysis,
+            thresholds: analysis.thresholds(),
         };
         let markets = markets
             .iter()
@@ -327,7 +270,7 @@ pub async fn compare(
         measure,
         mix,
         partial,
-        analysis: &analysis,
+        thresholds: analysis.thresholds(),
     };
     let mut answers: Vec<MarketAnswer> = markets
         .iter()
@@ -341,7 +284,8 @@ pub async fn compare(
         })
         .collect();
     if let Some(against) = &against {
-        add_market_tests(&mut answers, against.as_str(), &counts, &footing);
+        let against_cells = channel_cells(&counts.current, against.as_str(), mix);
+        add_market_tests(&mut answers, against.as_str(), &against_cells, &footing);
     }
     rank(&mut answers);
     if adjust == Adjustment::Holm {
@@ -492,220 +436,6 @@ fn channel_cells(
         .collect()
 }
 
-/// What every market of one answer is computed with.
-#[derive(Clone, Copy)]
-struct Footing<'a> {
-    measure: Measure,
-    mix: &'a ReferenceMix,
-    partial: bool,
-    analysis: &'a AnalysisSettings,
-}
-
-fn standardised(cells: &BTreeMap<String, Histogram>, footing: &Footing<'_>) -> Standardised {
-    let inputs: BTreeMap<String, ChannelCell> = cells
-        .iter()
-        .map(|(channel, h)| {
-            let cell = ChannelCell {
-                n: h.n(),
-                estimate: h.headline(),
-            };
-            (channel.clone(), cell)
-        })
-        .collect();
-    standardise(
-        footing.mix,
-        &inputs,
-        footing.analysis.n_min,
-        footing.partial,
-    )
-}
-
-fn market_answer(
-    market: &str,
-    name: Option<String>,
-    cells: &BTreeMap<String, Histogram>,
-    previous: &BTreeMap<String, Histogram>,
-    footing: &Footing<'_>,
-) -> MarketAnswer {
-    let Footing {
-        measure,
-        mix,
-        analysis,
-        ..
-    } = *footing;
-    let result = standardised(cells, footing);
-    let (status, coverage, reason) = match &result {
-        Standardised::Complete(_) => ("complete", Some(1.0), None),
-        Standardised::Partial {
-            coverage, left_out, ..
-        } => (
-            "partial",
-            Some(*coverage),
-            Some(format!(
-                "partial: standardised over the channels present; left out {}",
-                describe(&[], left_out, analysis.n_min)
-            )),
-        ),
-        Standardised::Unavailable { missing, too_small } => (
-            "unavailable",
-            None,
-            Some(describe(missing, too_small, analysis.n_min)),
-        ),
-    };
-    let estimate = result.estimate();
-    let vs_baseline = estimate.and_then(|now| {
-        let before = standardised(previous, footing).estimate()?;
-        Some(AgainstBaseline {
-            baseline_value: before.value,
-            baseline_se: before.standard_error,
-            test: Test {
-                difference: difference(now, before),
-                p_adjusted: None,
-            },
-        })
-    });
-    MarketAnswer {
-        market: market.to_owned(),
-        name,
-        status,
-        value: estimate.map(|e| e.value),
-        se: estimate.map(|e| e.standard_error),
-        ci95: estimate.map(|e| e.interval(Z_95, measure.headline_bounds())),
-        rank: None,
-        coverage,
-        reason,
-        n: cells.values().map(Histogram::n).sum(),
-        cells: mix
-            .weights()
-            .iter()
-            .map(|(channel, weight)| channel_answer(channel, *weight, cells.get(channel), analysis))
-            .collect(),
-        vs_market: None,
-        vs_baseline,
-    }
-}
-
-fn channel_answer(
-    channel: &str,
-    weight: f64,
-    histogram: Option<&Histogram>,
-    analysis: &AnalysisSettings,
-) -> ChannelAnswer {
-    let n = histogram.map_or(0, Histogram::n);
-    let disclosure = analysis.thresholds().disclose(n);
-    let shown = disclosure.shown(histogram);
-    let estimate = shown.and_then(Histogram::headline);
-    ChannelAnswer {
-        channel: channel.to_owned(),
-        weight,
-        n,
-        value: estimate.map(|e| e.value),
-        se: estimate.map(|e| e.standard_error),
-        ci95: shown.and_then(|h| h.headline_interval(Z_95)),
-        low_n: disclosure.low_n,
-        suppressed: disclosure.suppressed,
-    }
-}
-
-/// "no responses in a, b; fewer than 30 responses in c (n = 12)".
-fn describe(missing: &[String], too_small: &[(String, u64)], n_min: u64) -> String {
-    let mut parts = Vec::new();
-    if !missing.is_empty() {
-        parts.push(format!("no responses in {}", missing.join(", ")));
-    }
-    let empty: Vec<&String> = too_small
-        .iter()
-        .filter(|(_, n)| *n == 0)
-        .map(|(c, _)| c)
-        .collect();
-    if !empty.is_empty() {
-        let names: Vec<&str> = empty.iter().map(|c| c.as_str()).collect();
-        parts.push(format!("no responses in {}", names.join(", ")));
-    }
-    let small: Vec<String> = too_small
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(c, n)| format!("{c} (n = {n})"))
-        .collect();
-    if !small.is_empty() {
-        parts.push(format!(
-            "fewer than {n_min} responses in {}",
-            small.join(", ")
-        ));
-    }
-    parts.join("; ")
-}
-
-fn add_market_tests(
-    answers: &mut [MarketAnswer],
-    against: &str,
-    counts: &Counts,
-    footing: &Footing<'_>,
-) {
-    let estimate_of = |answer: &MarketAnswer| -> Option<Estimate> {
-        Some(Estimate {
-            value: answer.value?,
-            standard_error: answer.se?,
-        })
-    };
-    let reference = answers
-        .iter()
-        .find(|a| a.market == against)
-        .and_then(estimate_of)
-        .or_else(|| {
-            let cells = channel_cells(&counts.current, against, footing.mix);
-            standardised(&cells, footing).estimate()
-        });
-    let Some(reference) = reference else {
-        return;
-    };
-    for answer in answers.iter_mut().filter(|a| a.market != against) {
-        answer.vs_market = estimate_of(answer).map(|own| AgainstMarket {
-            market: against.to_owned(),
-            test: Test {
-                difference: difference(own, reference),
-                p_adjusted: None,
-            },
-        });
-    }
-}
-
-fn rank(answers: &mut [MarketAnswer]) {
-    let mut order: Vec<(usize, f64)> = answers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, a)| a.value.map(|v| (i, v)))
-        .collect();
-    order.sort_by(|a, b| b.1.total_cmp(&a.1));
-    for (rank, (index, _)) in order.into_iter().enumerate() {
-        answers[index].rank = Some(rank + 1);
-    }
-}
-
-/// Holm within each family: the tests against the chosen market, and the tests against
-/// each market's own baseline.
-fn adjust_holm(answers: &mut [MarketAnswer]) {
-    fn apply(tests: Vec<&mut Test>) {
-        let p: Vec<f64> = tests.iter().map(|t| t.difference.p_value).collect();
-        for (test, adjusted) in tests.into_iter().zip(holm(&p)) {
-            test.p_adjusted = Some(adjusted);
-            test.difference.significant = adjusted < ALPHA;
-        }
-    }
-    apply(
-        answers
-            .iter_mut()
-            .filter_map(|a| a.vs_market.as_mut().map(|t| &mut t.test))
-            .collect(),
-    );
-    apply(
-        answers
-            .iter_mut()
-            .filter_map(|a| a.vs_baseline.as_mut().map(|t| &mut t.test))
-            .collect(),
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -725,14 +455,6 @@ mod tests {
         assert_eq!(
             baseline_period(BaselineKind::Trailing12m, d("2026-04-01"), d("2026-06-30")).unwrap(),
             (d("2025-04-01"), d("2026-03-31"))
-        );
-    }
-
-    #[test]
-    fn reasons_name_the_channels_and_their_n() {
-        assert_eq!(
-            describe(&["app".into()], &[("call".into(), 12)], 30),
-            "no responses in app; fewer than 30 responses in call (n = 12)"
         );
     }
 }
