@@ -16,6 +16,7 @@ use crate::catalog::Catalog;
 use crate::config::AuthSettings;
 use crate::domain::{MarketCode, Role};
 use crate::error::ApiError;
+use crate::sso::Issuer;
 
 /// The claims Chorus reads and writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,13 +41,15 @@ pub struct Claims {
     pub aud: String,
 }
 
-/// Signing and validation keys with the expected issuer and audience.
+/// Signing and validation keys with the expected issuer and audience, and the identity
+/// providers whose tokens are accepted too.
 pub struct AuthKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
     issuer: String,
     audience: String,
+    providers: Vec<Issuer>,
 }
 
 impl std::fmt::Debug for AuthKeys {
@@ -64,6 +67,32 @@ impl std::fmt::Debug for AuthKeys {
 #[error("{0}")]
 pub struct TokenError(String);
 
+impl TokenError {
+    /// A reason in words.
+    pub fn new(reason: impl Into<String>) -> TokenError {
+        TokenError(reason.into())
+    }
+
+    /// The reason for a failed validation.
+    pub fn from_jwt(e: jsonwebtoken::errors::Error) -> TokenError {
+        use jsonwebtoken::errors::ErrorKind;
+        TokenError(match e.kind() {
+            ErrorKind::ExpiredSignature => "the token has expired".into(),
+            ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)".into(),
+            ErrorKind::InvalidSignature => "the token signature is invalid".into(),
+            ErrorKind::InvalidIssuer => "the token was issued by someone else".into(),
+            ErrorKind::InvalidAudience => "the token is meant for another audience".into(),
+            ErrorKind::InvalidAlgorithm => {
+                "the token uses an algorithm this server does not accept".into()
+            }
+            ErrorKind::MissingRequiredClaim(claim) => {
+                format!("the token lacks the {claim} claim")
+            }
+            _ => format!("the token is malformed ({e})"),
+        })
+    }
+}
+
 impl AuthKeys {
     /// HS256 keys from a shared secret.
     pub fn hs256(secret: &[u8], settings: &AuthSettings) -> AuthKeys {
@@ -80,7 +109,21 @@ impl AuthKeys {
             validation,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
+            providers: Vec::new(),
         }
+    }
+
+    /// Also accepts the tokens of the configured identity providers.
+    ///
+    /// # Errors
+    /// A provider whose settings cannot be used (see `Issuer::new`).
+    pub fn with_providers(mut self, settings: &AuthSettings) -> Result<AuthKeys, String> {
+        self.providers = settings
+            .issuers
+            .iter()
+            .map(|issuer| Issuer::new(issuer, settings.leeway_seconds))
+            .collect::<Result<_, _>>()?;
+        Ok(self)
     }
 
     /// Signs a token for `sub` with `role` and scope claims, valid for `ttl`.
@@ -112,30 +155,34 @@ impl AuthKeys {
             .expect("HS256 signing cannot fail")
     }
 
-    /// Validates signature, algorithm, expiry, issuer and audience.
+    /// Validates signature, algorithm, expiry, issuer and audience: with a provider's keys
+    /// when the token names a configured provider as its issuer, else as a Chorus token.
     ///
     /// # Errors
     /// A client-facing reason.
-    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        use jsonwebtoken::errors::ErrorKind;
+    pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        if !self.providers.is_empty() {
+            let header = jsonwebtoken::decode_header(token).map_err(TokenError::from_jwt)?;
+            let issuer = crate::sso::unverified_issuer(token);
+            if let Some(provider) = self
+                .providers
+                .iter()
+                .find(|p| issuer.as_deref() == Some(p.name()))
+            {
+                return provider.verify(token, &header).await;
+            }
+        }
+        self.verify_own(token)
+    }
+
+    /// Validates a Chorus (HS256) token.
+    ///
+    /// # Errors
+    /// A client-facing reason.
+    pub fn verify_own(&self, token: &str) -> Result<Claims, TokenError> {
         decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|d| d.claims)
-            .map_err(|e| {
-                TokenError(match e.kind() {
-                    ErrorKind::ExpiredSignature => "the token has expired".into(),
-                    ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)".into(),
-                    ErrorKind::InvalidSignature => "the token signature is invalid".into(),
-                    ErrorKind::InvalidIssuer => "the token was issued by someone else".into(),
-                    ErrorKind::InvalidAudience => "the token is meant for another audience".into(),
-                    ErrorKind::InvalidAlgorithm => {
-                        "the token uses an algorithm this server does not accept".into()
-                    }
-                    ErrorKind::MissingRequiredClaim(claim) => {
-                        format!("the token lacks the {claim} claim")
-                    }
-                    _ => format!("the token is malformed ({e})"),
-                })
-            })
+            .map_err(TokenError::from_jwt)
     }
 }
 
@@ -217,7 +264,7 @@ pub struct Caller {
 ///
 /// # Errors
 /// `401` without a valid token.
-pub fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let keys = req
         .app_data::<web::Data<AuthKeys>>()
         .expect("AuthKeys is registered in startup");
@@ -240,6 +287,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         })?;
     let claims = keys
         .verify(token)
+        .await
         .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     let scope = Scope::resolve(&claims, catalog);
     Ok(Caller {
@@ -315,7 +363,7 @@ mod tests {
             &[],
             Duration::from_secs(60),
         );
-        let claims = keys.verify(&token).unwrap();
+        let claims = keys.verify_own(&token).unwrap();
         assert_eq!(
             (claims.sub.as_str(), claims.role),
             ("ana", Role::RegionalLead)
@@ -327,11 +375,13 @@ mod tests {
     fn expired_foreign_and_tampered_tokens_are_refused_with_a_reason() {
         let keys = keys();
         let mut claims = keys
-            .verify(&keys.mint("a", Role::Admin, &[], &[], Duration::from_secs(60)))
+            .verify_own(&keys.mint("a", Role::Admin, &[], &[], Duration::from_secs(60)))
             .unwrap();
         claims.exp = jsonwebtoken::get_current_timestamp() - 3600;
         assert_eq!(
-            keys.verify(&keys.sign(&claims)).unwrap_err().to_string(),
+            keys.verify_own(&keys.sign(&claims))
+                .unwrap_err()
+                .to_string(),
             "the token has expired"
         );
 
@@ -341,7 +391,7 @@ mod tests {
         );
         let foreign = other.mint("a", Role::Admin, &[], &[], Duration::from_secs(60));
         assert!(keys
-            .verify(&foreign)
+            .verify_own(&foreign)
             .unwrap_err()
             .to_string()
             .contains("signature"));
@@ -358,11 +408,11 @@ mod tests {
             Duration::from_secs(60),
         );
         assert!(keys
-            .verify(&misdirected)
+            .verify_own(&misdirected)
             .unwrap_err()
             .to_string()
             .contains("audience"));
-        assert!(keys.verify("not.a.token").is_err());
+        assert!(keys.verify_own("not.a.token").is_err());
     }
 
     #[test]
@@ -370,7 +420,7 @@ mod tests {
         let keys = keys();
         let now = jsonwebtoken::get_current_timestamp();
         let claims = keys
-            .verify(&keys.mint("a", Role::Admin, &[], &[], Duration::from_secs(600)))
+            .verify_own(&keys.mint("a", Role::Admin, &[], &[], Duration::from_secs(600)))
             .unwrap();
         let with_nbf = |nbf: u64| {
             let mut value = serde_json::to_value(&claims).unwrap();
@@ -383,12 +433,14 @@ mod tests {
             .unwrap()
         };
         assert_eq!(
-            keys.verify(&with_nbf(now + 300)).unwrap_err().to_string(),
+            keys.verify_own(&with_nbf(now + 300))
+                .unwrap_err()
+                .to_string(),
             "the token is not valid yet (nbf)"
         );
         // Within the leeway (30 s by default), and in the past, it is fine.
-        assert!(keys.verify(&with_nbf(now + 10)).is_ok());
-        assert!(keys.verify(&with_nbf(now - 60)).is_ok());
+        assert!(keys.verify_own(&with_nbf(now + 10)).is_ok());
+        assert!(keys.verify_own(&with_nbf(now - 60)).is_ok());
     }
 
     #[test]

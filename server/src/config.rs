@@ -90,6 +90,56 @@ pub struct AuthSettings {
     pub leeway_seconds: u64,
     /// Name of the environment variable holding the HS256 secret.
     pub secret_env: String,
+    /// Identity providers whose tokens are accepted too (SSO), matched by their `iss`.
+    pub issuers: Vec<IssuerSettings>,
+}
+
+/// An identity provider (Entra ID, Okta, Keycloak, …) whose signed tokens Chorus accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerSettings {
+    /// Its `iss` claim.
+    pub issuer: String,
+    /// The `aud` its tokens must carry for Chorus.
+    pub audience: String,
+    /// The one algorithm its keys sign with: RS256, RS384, RS512, PS256, ES256 or ES384.
+    /// Fixed per issuer, so `alg=none` or an HS256 token signed with a public key cannot pass.
+    pub algorithm: String,
+    /// Where it publishes its keys (JWKS); fetched when a token names an unknown `kid`.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Or one static public key (PEM file).
+    #[serde(default)]
+    pub public_key_pem: Option<PathBuf>,
+    /// Least seconds between two JWKS fetches (a flood of unknown `kid`s fetches once).
+    #[serde(default = "thirty")]
+    pub jwks_refetch_seconds: u64,
+    /// The claim holding the caller's groups or roles at the provider.
+    #[serde(default = "groups_claim")]
+    pub groups_claim: String,
+    /// Provider group → what it grants in Chorus. A caller in several groups gets the most
+    /// powerful role among them, with the regions and markets of all its groups of that role.
+    #[serde(default)]
+    pub groups: BTreeMap<String, GroupGrant>,
+}
+
+/// What one provider group grants.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupGrant {
+    pub role: crate::domain::Role,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub markets: Vec<String>,
+}
+
+fn thirty() -> u64 {
+    30
+}
+
+fn groups_claim() -> String {
+    "groups".into()
 }
 
 impl Default for AuthSettings {
@@ -99,6 +149,7 @@ impl Default for AuthSettings {
             audience: "chorus-api".into(),
             leeway_seconds: 30,
             secret_env: "CHORUS_JWT_SECRET".into(),
+            issuers: Vec::new(),
         }
     }
 }
@@ -397,6 +448,18 @@ impl Settings {
         if self.auth.leeway_seconds > 3600 {
             problems.push("auth.leeway_seconds must be at most 3600".to_owned());
         }
+        for issuer in &self.auth.issuers {
+            // The same checks the server makes when it starts (and reads static keys).
+            if let Err(problem) = crate::sso::Issuer::new(issuer, self.auth.leeway_seconds) {
+                problems.push(format!("auth.issuers: {problem}"));
+            }
+            if issuer.issuer == self.auth.issuer {
+                problems.push(format!(
+                    "auth.issuers: {} is Chorus's own issuer; a provider needs its own",
+                    issuer.issuer
+                ));
+            }
+        }
         if !self.analysis.reference_mix.is_empty() {
             if let Err(problem) = ReferenceMix::new(self.analysis.reference_mix.clone()) {
                 problems.push(format!("analysis.reference_mix: {problem}"));
@@ -509,6 +572,36 @@ pub(crate) mod tests {
     fn parse(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
         Settings::from_toml(text, env, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn identity_providers_need_one_asymmetric_algorithm_and_one_key_source() {
+        let provider = |algorithm: &str, source: &str| {
+            format!(
+                "{MINIMAL}\n[[auth.issuers]]\nissuer = \"https://idp\"\naudience = \"chorus\"\n\
+                 algorithm = \"{algorithm}\"\n{source}\n"
+            )
+        };
+        let jwks = "jwks_url = \"https://idp/keys\"";
+        assert!(parse(&provider("RS256", jwks), &[]).is_ok());
+        for (algorithm, source) in [
+            ("HS256", jwks),
+            ("none", jwks),
+            ("RS256", ""),
+            (
+                "RS256",
+                "jwks_url = \"https://idp/keys\"\npublic_key_pem = \"k.pem\"",
+            ),
+            ("ES256", "public_key_pem = \"no-such-file.pem\""),
+        ] {
+            let error = parse(&provider(algorithm, source), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("auth.issuers"),
+                "{algorithm} {source}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub mod operations;
 pub mod permission;
 pub mod plugins;
 pub mod routes;
+pub mod sso;
 pub mod startup;
 pub mod telemetry;
 pub mod warehouse;

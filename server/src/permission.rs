@@ -3,9 +3,10 @@
 //! argument refuses everyone else: 401 without a valid token, 403 with a role that lacks the
 //! permission. A route cannot forget the check, because without the argument it has no caller.
 
-use std::future::{ready, Ready};
+use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest};
 
@@ -83,8 +84,8 @@ impl<P: Permission> Authorized<P> {
     ///
     /// # Errors
     /// `401` without a valid token, `403 role_not_allowed` without the permission.
-    pub fn of(req: &HttpRequest) -> Result<Self, ApiError> {
-        let caller = authenticate(req)?;
+    pub async fn of(req: &HttpRequest) -> Result<Self, ApiError> {
+        let caller = authenticate(req).await?;
         if !P::allows(caller.role) {
             return Err(ApiError::Forbidden {
                 code: "role_not_allowed",
@@ -105,11 +106,12 @@ impl<P> Deref for Authorized<P> {
     }
 }
 
-impl<P: Permission> FromRequest for Authorized<P> {
+impl<P: Permission + 'static> FromRequest for Authorized<P> {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready(Self::of(req))
+        let req = req.clone();
+        Box::pin(async move { Self::of(&req).await })
     }
 }

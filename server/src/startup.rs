@@ -101,7 +101,11 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
-        let keys = web::Data::new(AuthKeys::hs256(jwt_secret, &settings.auth));
+        let keys = web::Data::new(
+            AuthKeys::hs256(jwt_secret, &settings.auth)
+                .with_providers(&settings.auth)
+                .map_err(anyhow::Error::msg)?,
+        );
         let max_body = settings.server.max_body_bytes;
         let analysis = web::Data::new(settings.analysis.clone());
         let dates = web::Data::new(settings.dates);

@@ -16,4 +16,5 @@ mod operations;
 mod plugin_failures;
 mod push;
 mod scheduling;
+mod sso;
 mod text;

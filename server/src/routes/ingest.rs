@@ -53,7 +53,7 @@ pub async fn ingest(
         .cloned();
     let signed = req.headers().contains_key("X-Chorus-Signature");
     if !signed {
-        ConnectorOperator::of(&req)?;
+        ConnectorOperator::of(&req).await?;
     }
     require_json(&req)?;
     let limit = ingestor.settings().server.max_body_bytes;
