@@ -154,7 +154,7 @@ impl Default for AuthSettings {
     }
 }
 
-/// Statistical thresholds (DESIGN.md, "Metrics").
+/// Statistical thresholds (server/DESIGN.md, "Metrics — the math").
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnalysisSettings {

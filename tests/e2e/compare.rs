@@ -1,4 +1,4 @@
-//! Comparing markets: DESIGN.md's Simpson example loaded as data, identical numbers whoever
+//! Comparing markets: server/DESIGN.md's Simpson example loaded as data, identical numbers whoever
 //! asks, scope, suppression, partial standardisation, trends against a baseline, CSAT.
 
 use std::io::Write;
@@ -81,7 +81,7 @@ fn settings(export: &Path, reference_mix: &str) -> Settings {
     Settings::from_toml(&text, [], Path::new("compare.toml")).unwrap()
 }
 
-/// DESIGN.md's worked example: A = Italy, B = the Netherlands, March 2026.
+/// server/DESIGN.md's worked example: A = Italy, B = the Netherlands, March 2026.
 /// A: after-call NPS 60 (n 800), app NPS 0 (n 200). B: after-call NPS 70 (n 200), app NPS 10
 /// (n 800). Pooled, A = 48 beats B = 22; standardised 50/50, B = 40 beats A = 30.
 const SIMPSON: [Block; 12] = [

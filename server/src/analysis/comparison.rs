@@ -1,4 +1,4 @@
-//! Comparing markets on the same footing (DESIGN.md, "Comparing markets"): each market's figure
+//! Comparing markets on the same footing (server/DESIGN.md, "Metrics — the math"): each market's figure
 //! directly standardised over one reference channel mix, the cells it was built from under the
 //! disclosure rule, the reason when it is partial or unavailable, ranks, tests against a chosen
 //! market and against its own baseline, and Holm's adjustment within each family of tests.

@@ -1,4 +1,4 @@
-//! The one rule of disclosure (DESIGN.md, "Metrics"): a figure computed from fewer responses
+//! The one rule of disclosure (server/DESIGN.md, "Metrics — the math"): a figure computed from fewer responses
 //! than the privacy floor is withheld (its `n` is still shown), and one from fewer than
 //! `n_min` is shown flagged `low_n`. Every route applies it through `Thresholds`, so the rule
 //! cannot drift between endpoints.

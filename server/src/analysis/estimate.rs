@@ -1,5 +1,5 @@
 //! Estimates with standard errors, their intervals, linear combinations and the z-test of a
-//! difference (DESIGN.md, "Metrics — the math"). Units are the measure's own (NPS points,
+//! difference (server/DESIGN.md, "Metrics — the math"). Units are the measure's own (NPS points,
 //! percent, score points).
 
 use serde::Serialize;

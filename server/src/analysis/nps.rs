@@ -1,4 +1,4 @@
-//! Net Promoter Score of one cell, its variance and interval (DESIGN.md, "Metrics — the
+//! Net Promoter Score of one cell, its variance and interval (server/DESIGN.md, "Metrics — the
 //! math"). Everything works on counts, so figures computed from shipped counts equal figures
 //! computed from records.
 
@@ -149,7 +149,7 @@ mod tests {
 
     #[test]
     fn design_simpson_example_standardises_to_the_right_ranking() {
-        // Shares chosen to give the NPS and SE of DESIGN.md's worked example.
+        // Shares chosen to give the NPS and SE of server/DESIGN.md's worked example.
         let a_call = cell(800, 0.70, 0.10); // NPS 60
         let a_app = cell(200, 0.30, 0.30); // NPS 0
         let b_call = cell(200, 0.80, 0.10); // NPS 70

@@ -1,5 +1,5 @@
 //! Direct standardisation: a market-level figure over a common reference channel mix,
-//! S = Σ_c w_c·x_c with Var(S) = Σ_c w_c²·SE_c² (DESIGN.md). Markets are compared on the same
+//! S = Σ_c w_c·x_c with Var(S) = Σ_c w_c²·SE_c² (server/DESIGN.md). Markets are compared on the same
 //! footing whatever their own channel mix; a channel is never silently dropped.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -11,7 +11,7 @@ use super::{Warehouse, WarehouseError};
 use crate::analysis::scale::{Histogram, Measure};
 
 /// Which cells to count. Cells are always per market and channel: pooling either would
-/// produce a number that means nothing (DESIGN.md).
+/// produce a number that means nothing (server/DESIGN.md).
 #[derive(Debug, Clone)]
 pub struct CellQuery {
     /// The score counted.
