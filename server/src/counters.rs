@@ -12,7 +12,9 @@ pub struct Counters {
     pub runs_failed: AtomicU64,
     /// Records newly stored.
     pub records_inserted: AtomicU64,
-    /// Records skipped because they were stored before.
+    /// Stored records replaced by a changed version.
+    pub records_updated: AtomicU64,
+    /// Records already stored, repeated in a batch, or erased.
     pub records_duplicate: AtomicU64,
     /// Rows or records rejected by a plugin or by validation.
     pub records_rejected: AtomicU64,
@@ -61,6 +63,7 @@ impl Counters {
             "Records handled by ingest, by outcome.",
             &[
                 ("{outcome=\"inserted\"}", get(&self.records_inserted)),
+                ("{outcome=\"updated\"}", get(&self.records_updated)),
                 ("{outcome=\"duplicate\"}", get(&self.records_duplicate)),
                 ("{outcome=\"rejected\"}", get(&self.records_rejected)),
             ],

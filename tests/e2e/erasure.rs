@@ -134,6 +134,15 @@ async fn changed_records_replace_and_erased_records_never_come_back() {
         (n, promoters + 1),
         "same n, one more promoter"
     );
+    assert_eq!(
+        crate::helpers::metric(
+            &app.client,
+            &app.address,
+            "chorus_ingested_records_total{outcome=\"updated\"}"
+        )
+        .await,
+        1
+    );
 
     // Erasure is for admins only, and its request is checked.
     let (status, _) = erase(&app, &integrator, json!({"external_id": "k1"})).await;

@@ -137,6 +137,7 @@ impl Ingestor {
         .await
         .map_err(|e| IngestError::Task(e.to_string()))??;
         Counters::add(&self.counters.records_inserted, outcome.inserted);
+        Counters::add(&self.counters.records_updated, outcome.updated);
         Counters::add(&self.counters.records_duplicate, outcome.duplicates);
         Counters::add(&self.counters.records_rejected, rejected.len() as u64);
         tracing::info!(
