@@ -1,7 +1,7 @@
 //! Keeps the score-count cubes (`004_cubes.sql`) equal to what they count, in the same
 //! transaction as every change to `records`: a record stored adds its scores, a record replaced
-//! or erased takes them away. Changes are summed per cube row in memory, appended to the
-//! `*_count_changes` tables and merged with one `INSERT … ON CONFLICT DO UPDATE` per cube.
+//! or erased takes them away. Changes are summed per cube row in memory and appended as signed
+//! delta rows (readers sum them); `compact` merges the rows of each key now and then.
 
 use std::collections::HashMap;
 
