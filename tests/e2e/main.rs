@@ -5,6 +5,7 @@
 mod helpers;
 
 mod auth;
+mod changes;
 mod compare;
 mod crash_recovery;
 mod erasure;
