@@ -2,14 +2,11 @@
 //! back in the incremental export, and the Zendesk plugin (whose manifest says its records may
 //! change) replaces the stored ticket instead of keeping its first version.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-
 use chorus::config::ConnectorConfig;
 use chorus::domain::Role;
 use serde_json::Value;
 
-use crate::helpers::{demo_settings, repo_root, spawn_app_with};
+use crate::helpers::{demo_settings, json_server, repo_root, spawn_app_with};
 
 /// One page of the incremental export holding ticket 1 with `score`, pointing at `next`.
 fn page(score: &str, updated_at: &str, next: &str) -> String {
@@ -29,38 +26,15 @@ fn page(score: &str, updated_at: &str, next: &str) -> String {
 /// A Zendesk that first exports ticket 1 rated bad, then (from that cursor on) the same ticket
 /// rated good.
 fn zendesk() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let first = page("bad", "2026-04-02T10:01:00Z", "FIRST");
     let later = page("good", "2026-04-05T09:00:00Z", "SECOND");
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let mut stream = stream.unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            reader.read_line(&mut request).unwrap();
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap() == 0 || header.trim().is_empty() {
-                    break;
-                }
-            }
-            let body = if request.contains("cursor=FIRST") {
-                later.clone()
-            } else if request.contains("cursor=SECOND") {
-                page("good", "2026-04-05T09:00:00Z", "SECOND")
-            } else {
-                first.clone()
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n\r\n{body}",
-                body.len()
-            );
+    json_server(move |request| {
+        if request.contains("cursor=FIRST") || request.contains("cursor=SECOND") {
+            later.clone()
+        } else {
+            first.clone()
         }
-    });
-    base
+    })
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use chorus::config::Settings;
 use chorus::domain::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{repo_root, spawn_app_with, TestApp};
+use crate::helpers::{json_server, repo_root, spawn_app_with, TestApp};
 
 const SECRET_ENV: &str = "CHORUS_E2E_PUSH_SECRET";
 const SECRET: &str = "push-secret-for-tests";
@@ -30,8 +30,6 @@ fn pick<'a>(line: &str, marks: [&str; 2], names: [&'a str; 3]) -> &'a str {
 /// A local server answering Zendesk export and Google review requests from the
 /// connectors' fixtures.
 fn fake_vendors() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let fixture = |folder: &str, name: &str| {
         std::fs::read_to_string(
             repo_root()
@@ -42,85 +40,65 @@ fn fake_vendors() -> String {
         )
         .unwrap()
     };
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let mut stream = stream.unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            loop {
-                let mut header = String::new();
-                reader.read_line(&mut header).unwrap();
-                if header.trim().is_empty() {
-                    break;
-                }
-            }
-            let body = if line.contains("/v4/") {
-                let name = pick(
-                    &line,
-                    ["pageToken=CiAKGjBhVEN2eHR0", "pageToken=CiAKGjBhVEN2eHR1"],
-                    [
-                        "reviews-page-1.json",
-                        "reviews-page-2.json",
-                        "reviews-page-3.json",
-                    ],
-                );
-                fixture("google-reviews", name)
-            } else if line.contains("/androidpublisher/") {
-                let name = pick(
-                    &line,
-                    ["token=page2token", "token=page3token"],
-                    ["play-page-1.json", "play-page-2.json", "play-page-3.json"],
-                );
-                fixture("google-play", name)
-            } else if line.contains("/v1/business-units/") {
-                let name = pick(
-                    &line,
-                    ["&page=2&", "&page=3&"],
-                    [
-                        "reviews-page-1.json",
-                        "reviews-page-2.json",
-                        "reviews-page-3.json",
-                    ],
-                );
-                fixture("trustpilot", name)
-            } else if line.contains("/v1/apps/") {
-                let name = pick(
-                    &line,
-                    ["cursor=AQ.AMnS3kI", "cursor=AQ.AMnS3kJ"],
-                    [
-                        "reviews-page-1.json",
-                        "reviews-page-2.json",
-                        "reviews-page-3.json",
-                    ],
-                );
-                fixture("app-store", name)
-            } else if line.contains("cursor=") && !line.contains("cursor=MTc3NTAwMDAw") {
-                fixture("zendesk", "export-empty.json")
-            } else {
-                let name = pick(
-                    &line,
-                    [
-                        "cursor=MTc3NTAwMDAwMi4wfHw0fA%3D%3D",
-                        "cursor=MTc3NTAwMDAwNy4wfHw3fA%3D%3D",
-                    ],
-                    [
-                        "export-page-1.json",
-                        "export-page-2.json",
-                        "export-page-3.json",
-                    ],
-                );
-                fixture("zendesk", name)
-            };
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n\r\n{body}",
-                body.len()
+    json_server(move |line| {
+        if line.contains("/v4/") {
+            let name = pick(
+                line,
+                ["pageToken=CiAKGjBhVEN2eHR0", "pageToken=CiAKGjBhVEN2eHR1"],
+                [
+                    "reviews-page-1.json",
+                    "reviews-page-2.json",
+                    "reviews-page-3.json",
+                ],
             );
-            stream.write_all(response.as_bytes()).unwrap();
+            fixture("google-reviews", name)
+        } else if line.contains("/androidpublisher/") {
+            let name = pick(
+                line,
+                ["token=page2token", "token=page3token"],
+                ["play-page-1.json", "play-page-2.json", "play-page-3.json"],
+            );
+            fixture("google-play", name)
+        } else if line.contains("/v1/business-units/") {
+            let name = pick(
+                line,
+                ["&page=2&", "&page=3&"],
+                [
+                    "reviews-page-1.json",
+                    "reviews-page-2.json",
+                    "reviews-page-3.json",
+                ],
+            );
+            fixture("trustpilot", name)
+        } else if line.contains("/v1/apps/") {
+            let name = pick(
+                line,
+                ["cursor=AQ.AMnS3kI", "cursor=AQ.AMnS3kJ"],
+                [
+                    "reviews-page-1.json",
+                    "reviews-page-2.json",
+                    "reviews-page-3.json",
+                ],
+            );
+            fixture("app-store", name)
+        } else if line.contains("cursor=") && !line.contains("cursor=MTc3NTAwMDAw") {
+            fixture("zendesk", "export-empty.json")
+        } else {
+            let name = pick(
+                line,
+                [
+                    "cursor=MTc3NTAwMDAwMi4wfHw0fA%3D%3D",
+                    "cursor=MTc3NTAwMDAwNy4wfHw3fA%3D%3D",
+                ],
+                [
+                    "export-page-1.json",
+                    "export-page-2.json",
+                    "export-page-3.json",
+                ],
+            );
+            fixture("zendesk", name)
         }
-    });
-    base
+    })
 }
 
 fn settings(vendors: &str) -> Settings {

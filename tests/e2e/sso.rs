@@ -2,8 +2,6 @@
 //! local JWKS server (the provider's documented format), groups mapped to Chorus roles and
 //! scopes, key rotation picked up, and every forged or misdirected token refused with a 401.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +9,7 @@ use chorus::config::IssuerSettings;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::helpers::{demo_settings, repo_root, spawn_app_with, TestApp};
+use crate::helpers::{demo_settings, json_server, repo_root, spawn_app_with, TestApp};
 
 const PROVIDER: &str = "https://login.example.test/tenant";
 const EC_PROVIDER: &str = "https://ec.example.test";
@@ -22,29 +20,10 @@ fn fixture(name: &str) -> String {
 
 /// Serves whatever `jwks` holds at any path, counting requests.
 fn jwks_server(jwks: Arc<Mutex<String>>, fetches: Arc<AtomicUsize>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let mut stream = stream.unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap() == 0 || line.trim().is_empty() {
-                    break;
-                }
-            }
-            fetches.fetch_add(1, Ordering::SeqCst);
-            let body = jwks.lock().unwrap().clone();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    base
+    json_server(move |_| {
+        fetches.fetch_add(1, Ordering::SeqCst);
+        jwks.lock().unwrap().clone()
+    })
 }
 
 fn issuer(issuer: &str, algorithm: &str, jwks_url: String) -> IssuerSettings {
@@ -240,16 +219,6 @@ async fn provider_tokens_sign_in_with_their_groups_and_nothing_forged_passes() {
 
 /// Base64url without padding, as JWTs encode their parts.
 fn base64_url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
