@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::{percent, read_tsv};
+use super::{percent, read_labelled};
 use crate::analysis::topics::{Tagger, Taxonomy};
 
 #[derive(Default, Clone, Copy)]
@@ -47,13 +47,16 @@ pub fn run(set: &Path, taxonomy_path: &Path) -> anyhow::Result<()> {
     )?;
     let known: BTreeSet<String> = taxonomy.ids().into_iter().collect();
     let tagger = Tagger::new(&taxonomy).map_err(anyhow::Error::msg)?;
-    let rows = read_tsv(set, 3)?;
+    let rows = read_labelled(set)?;
     let mut by_language: BTreeMap<String, Counts> = BTreeMap::new();
     let mut by_topic: BTreeMap<String, Counts> = BTreeMap::new();
     let mut total = Counts::default();
     let mut misses = Vec::new();
     for (number, row) in rows.iter().enumerate() {
-        let (language, labels, text) = (&row[0], &row[1], &row[2]);
+        let (language, text) = (&row.language, &row.text);
+        let Some(labels) = &row.topics else {
+            anyhow::bail!("{}: the header names no `topics` column", set.display());
+        };
         let labelled: BTreeSet<String> = labels
             .split(',')
             .map(str::trim)
