@@ -347,6 +347,28 @@ mod tests {
     }
 
     #[test]
+    fn short_comments_in_a_multilingual_market_get_their_own_language() {
+        let swiss = market(&["de", "fr", "it"]);
+        for (language, text) in [
+            ("de", "Kam pünktlich an, danke"),
+            ("fr", "livraison rapide, merci beaucoup"),
+            ("it", "consegna puntuale, grazie"),
+            ("it", "servizio veloce, bravi"),
+            ("fr", "tres bon accueil"),
+        ] {
+            let guess = swiss.detect(text, None).unwrap();
+            assert_eq!(guess.code, language, "{text}: {guess:?}");
+            assert!(
+                matches!(
+                    guess.decided_by,
+                    DecidedBy::Detector | DecidedBy::DetectorLead | DecidedBy::SecondDetector
+                ),
+                "{text}: decided by a detector, not a fallback: {guess:?}"
+            );
+        }
+    }
+
+    #[test]
     fn texts_without_letters_get_no_language_unless_hinted() {
         let de = market(&["de"]);
         assert_eq!(de.detect("", None), None);

@@ -1,10 +1,18 @@
 //! Topic tagging: a taxonomy of CX topics with terms per language, matched on normalised
 //! words (case, accents, stemming; see [`super::words`]) at word boundaries, multi-word terms
-//! included, in one Aho-Corasick pass per text. A term ending in `*` matches any word that
-//! starts with it (for compounds and for languages without a stemmer).
+//! included, in one Aho-Corasick pass per text.
 //!
-//! Negation is not handled: "not late" mentions delivery time just like "late" does, which
-//! is what a driver analysis wants anyway (the topic is talked about).
+//! Term syntax: `word` matches its stemmed forms; `pre*` any word starting with `pre` (for
+//! compounds and languages without a stemmer); `=word` only that exact word, unstemmed (where a
+//! stem would meet an unrelated word: German "Ware" and "war").
+//!
+//! Evidence: a topic is tagged on one of its `terms`, or on two different `weak` terms — words
+//! that stand for the topic only in company ("fast" next to "queue" is about waiting, "fast"
+//! alone praises anything; "store" alone is not about cleanliness).
+//!
+//! Negation ("nicht freundlich", "pas rapide", "not helpful") keeps the topic: the comment is
+//! about that aspect all the same. Tagging makes no praise-or-complaint judgement from words;
+//! the score beside the comment does (see `/topics`: NPS with and without the topic).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,8 +38,11 @@ pub struct Topic {
     pub id: String,
     /// Display name.
     pub name: String,
-    /// Terms per ISO 639-1 language code.
+    /// Terms per ISO 639-1 language code: one is enough to tag the topic.
     pub terms: BTreeMap<String, Vec<String>>,
+    /// Weak terms per language: two different ones are needed.
+    #[serde(default)]
+    pub weak: BTreeMap<String, Vec<String>>,
 }
 
 impl Taxonomy {
@@ -51,7 +62,7 @@ impl Taxonomy {
             if !ids.insert(&topic.id) {
                 problems.push(format!("topic {}: duplicate id", topic.id));
             }
-            for (language, terms) in &topic.terms {
+            for (language, terms) in topic.terms.iter().chain(&topic.weak) {
                 if let Some(bad) = terms.iter().find(|t| normalised_words(t, None).is_empty()) {
                     problems.push(format!(
                         "topic {}: {language} term {bad:?} has no words",
@@ -77,16 +88,59 @@ pub struct Tagger {
 
 struct LanguageTagger {
     stemmer: Option<Stemmer>,
-    automaton: AhoCorasick,
-    /// Topic index of each pattern.
-    topic_of_pattern: Vec<usize>,
+    /// Patterns over the stemmed words.
+    stemmed: Patterns,
+    /// Patterns over the exact words (`=word` terms); empty when the language has none.
+    exact: Patterns,
     topic_ids: Vec<String>,
+}
+
+/// One automaton and what each of its patterns stands for.
+struct Patterns {
+    automaton: AhoCorasick,
+    terms: Vec<Term>,
+}
+
+/// What a pattern stands for.
+#[derive(Debug, Clone, Copy)]
+struct Term {
+    /// Index of the topic.
+    topic: usize,
+    /// Needs another weak term of the same topic.
+    weak: bool,
+    /// The same for terms whose patterns are equal ("pagare" and "pagamento" share a stem), so
+    /// two weak terms are two different words.
+    id: usize,
+}
+
+impl Patterns {
+    fn new(patterns: &[String], terms: Vec<Term>) -> Result<Patterns, String> {
+        Ok(Patterns {
+            automaton: AhoCorasick::new(patterns).map_err(|e| e.to_string())?,
+            terms,
+        })
+    }
+
+    /// Terms found in `words` (a text's words, normalised the way the patterns are).
+    fn found(&self, words: &[String]) -> Vec<Term> {
+        if self.terms.is_empty() || words.is_empty() {
+            return Vec::new();
+        }
+        let haystack = format!(" {} ", words.join(" "));
+        self.automaton
+            .find_overlapping_iter(&haystack)
+            .map(|m| self.terms[m.pattern().as_usize()])
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for LanguageTagger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LanguageTagger")
-            .field("patterns", &self.topic_of_pattern.len())
+            .field(
+                "patterns",
+                &(self.stemmed.terms.len() + self.exact.terms.len()),
+            )
             .finish()
     }
 }
@@ -97,30 +151,38 @@ impl Tagger {
     /// # Errors
     /// When an automaton cannot be built (far beyond any realistic taxonomy size).
     pub fn new(taxonomy: &Taxonomy) -> Result<Tagger, String> {
-        let mut by_language: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+        // (topic, weak, term) per language.
+        let mut by_language: BTreeMap<&str, Vec<(usize, bool, &str)>> = BTreeMap::new();
         for (index, topic) in taxonomy.topics.iter().enumerate() {
-            for (language, terms) in &topic.terms {
-                let entry = by_language.entry(language.as_str()).or_default();
-                entry.extend(terms.iter().map(|t| (index, t.as_str())));
+            for (weak, terms) in [(false, &topic.terms), (true, &topic.weak)] {
+                for (language, terms) in terms {
+                    let entry = by_language.entry(language.as_str()).or_default();
+                    entry.extend(terms.iter().map(|t| (index, weak, t.as_str())));
+                }
             }
         }
         let topic_ids = taxonomy.ids();
         let mut languages = BTreeMap::new();
         for (language, terms) in by_language {
             let stemmer = stemmer(language);
-            let mut patterns = Vec::new();
-            let mut topic_of_pattern = Vec::new();
-            for (topic, term) in terms {
-                patterns.push(pattern(term, stemmer.as_ref()));
-                topic_of_pattern.push(topic);
+            let (mut stemmed, mut exact) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+            let mut ids: BTreeMap<String, usize> = BTreeMap::new();
+            for (topic, weak, term) in terms {
+                let (text, patterns) = match term.trim().strip_prefix('=') {
+                    Some(word) => (pattern(word, None), &mut exact),
+                    None => (pattern(term, stemmer.as_ref()), &mut stemmed),
+                };
+                let next = ids.len();
+                let id = *ids.entry(text.trim().to_owned()).or_insert(next);
+                patterns.0.push(text);
+                patterns.1.push(Term { topic, weak, id });
             }
-            let automaton = AhoCorasick::new(&patterns).map_err(|e| e.to_string())?;
             languages.insert(
                 language.to_owned(),
                 LanguageTagger {
                     stemmer,
-                    automaton,
-                    topic_of_pattern,
+                    stemmed: Patterns::new(&stemmed.0, stemmed.1)?,
+                    exact: Patterns::new(&exact.0, exact.1)?,
                     topic_ids: topic_ids.clone(),
                 },
             );
@@ -134,17 +196,29 @@ impl Tagger {
         let Some(tagger) = self.languages.get(language) else {
             return Vec::new();
         };
-        let words = normalised_words(text, tagger.stemmer.as_ref());
-        if words.is_empty() {
-            return Vec::new();
+        let stemmed_words = normalised_words(text, tagger.stemmer.as_ref());
+        let exact_words = if tagger.exact.terms.is_empty() {
+            Vec::new()
+        } else {
+            normalised_words(text, None)
+        };
+        let mut strong: BTreeSet<usize> = BTreeSet::new();
+        let mut weak: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+        let mut found = tagger.stemmed.found(&stemmed_words);
+        found.extend(tagger.exact.found(&exact_words));
+        for term in found {
+            if term.weak {
+                weak.entry(term.topic).or_default().insert(term.id);
+            } else {
+                strong.insert(term.topic);
+            }
         }
-        let haystack = format!(" {} ", words.join(" "));
-        let found: BTreeSet<usize> = tagger
-            .automaton
-            .find_overlapping_iter(&haystack)
-            .map(|m| tagger.topic_of_pattern[m.pattern().as_usize()])
-            .collect();
-        found
+        strong.extend(
+            weak.into_iter()
+                .filter(|(_, terms)| terms.len() >= 2)
+                .map(|(topic, _)| topic),
+        );
+        strong
             .into_iter()
             .map(|i| tagger.topic_ids[i].clone())
             .collect()
@@ -236,6 +310,76 @@ mod tests {
         assert!(t.tag("", "en").is_empty());
     }
 
+    fn weak_tagger() -> Tagger {
+        let taxonomy: Taxonomy = toml::from_str(
+            r#"
+            [[topics]]
+            id = "wait_time"
+            name = "Wait time"
+            terms.en = ["queue", "on hold"]
+            weak.en = ["fast", "minutes", "long"]
+            terms.it = ["attesa"]
+            weak.it = ["pagare", "pagamento", "veloce"]
+            [[topics]]
+            id = "product_quality"
+            name = "Product quality"
+            terms.de = ["Qualität"]
+            weak.de = ["=ware", "billig"]
+            "#,
+        )
+        .unwrap();
+        assert!(taxonomy.problems().is_empty(), "{:?}", taxonomy.problems());
+        Tagger::new(&taxonomy).unwrap()
+    }
+
+    #[test]
+    fn a_weak_term_needs_a_second_one() {
+        let t = weak_tagger();
+        assert!(t.tag("Fast delivery, thanks", "en").is_empty());
+        assert_eq!(
+            t.tag("Fast service, seen within minutes", "en"),
+            ["wait_time"]
+        );
+        assert_eq!(
+            t.tag("Long queue", "en"),
+            ["wait_time"],
+            "a strong term alone"
+        );
+        // The same word twice is one piece of evidence, and so are two terms sharing a
+        // stem ("pagare", "pagamento" → "pag").
+        assert!(t.tag("fast, fast, fast", "en").is_empty());
+        assert!(t
+            .tag("volevo pagare ma il pagamento non va", "it")
+            .is_empty());
+    }
+
+    #[test]
+    fn exact_terms_are_not_stemmed() {
+        let t = weak_tagger();
+        // "war" (was) has the stem of "Ware"; only the exact word counts.
+        assert!(t.tag("Das war billig", "de").is_empty());
+        assert_eq!(t.tag("Die Ware ist billig", "de"), ["product_quality"]);
+    }
+
+    #[test]
+    fn negation_keeps_the_topic() {
+        let taxonomy: Taxonomy =
+            toml::from_str(include_str!("../../../config/taxonomy/cx.toml")).unwrap();
+        let t = Tagger::new(&taxonomy).unwrap();
+        for (language, text) in [
+            ("de", "Die Dame war nicht freundlich"),
+            ("fr", "Vendeur pas très aimable"),
+            ("en", "The agent was not helpful at all"),
+            ("es", "El dependiente no fue nada amable"),
+        ] {
+            assert_eq!(
+                t.tag(text, language),
+                ["staff_friendliness"],
+                "[{language}] {text}"
+            );
+        }
+    }
+
     #[test]
     fn bad_ids_and_empty_terms_are_reported() {
         let taxonomy: Taxonomy = toml::from_str(
@@ -282,6 +426,21 @@ mod tests {
                 t.tag(text, language)
             );
         }
+        // Words that merely resemble a topic: "w porządku" is "fine", not tidiness; "Tutto in
+        // ordine" is "all fine"; a fast delivery is not about waiting.
+        for (language, text) in [
+            ("pl", "Wszystko w porządku, dziękuję"),
+            ("it", "Tutto in ordine"),
+            ("es", "Todo en orden"),
+            ("de", "War ok"),
+        ] {
+            assert!(
+                t.tag(text, language).is_empty(),
+                "[{language}] {text}: {:?}",
+                t.tag(text, language)
+            );
+        }
+        assert_eq!(t.tag("Fast delivery", "en"), ["delivery"]);
         // Word boundaries: "Appetit" is not the app, "sitemap" not the site.
         assert!(t.tag("Guten Appetit", "de").is_empty());
         assert!(!t

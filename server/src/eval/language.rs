@@ -39,7 +39,8 @@ impl Tally {
         };
         if !right {
             let answer = guess.as_ref().map_or("-", |g| g.code.as_str());
-            self.misses.push(format!("  [{language} → {answer}] {text}"));
+            self.misses
+                .push(format!("  [{language} → {answer}] {text}"));
         }
         let step = guess.map_or("none", |g| g.decided_by.as_str());
         self.tried += 1;
