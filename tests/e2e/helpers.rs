@@ -15,9 +15,10 @@ use serde_json::Value;
 /// The secret every test app signs with.
 pub const SECRET: &[u8] = b"e2e-secret-e2e-secret-e2e-secret-0123";
 
-/// The repository root.
+/// The repository root, from the folder cargo gives at run time: a test binary reused from a
+/// shared target dir by a clone at another path must not run the first clone's files.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo test"))
         .parent()
         .unwrap()
         .to_path_buf()

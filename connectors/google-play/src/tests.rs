@@ -9,7 +9,10 @@ use serde_json::json;
 use super::*;
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    // The folder cargo gives at run time: a binary reused from a shared target dir by a
+    // clone at another path would otherwise read the first clone's fixtures.
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    std::fs::read_to_string(format!("{dir}/fixtures/{name}")).unwrap()
 }
 
 fn pages(target: &str) -> String {
