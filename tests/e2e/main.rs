@@ -12,6 +12,7 @@ mod erasure;
 mod errors;
 mod export;
 mod hostile;
+mod languages;
 mod nps;
 mod operations;
 mod plugin_failures;

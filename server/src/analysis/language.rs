@@ -185,6 +185,14 @@ impl MarketLanguages {
         }
     }
 
+    /// The same chain without its second detector: what ingest ran before lingua, kept for
+    /// `chorus bench text` to measure what lingua costs.
+    #[must_use]
+    pub fn without_second_detector(mut self) -> MarketLanguages {
+        self.second = None;
+        self
+    }
+
     /// The language of `text`, or `None` when there is no text worth a language (empty, only
     /// digits, emoji or punctuation) and no hint.
     pub fn detect(&self, text: &str, hint: Option<&str>) -> Option<LanguageGuess> {

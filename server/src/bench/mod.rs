@@ -5,6 +5,7 @@
 
 mod ingest;
 mod queries;
+mod text;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use tokio::task::JoinHandle;
 
 pub use ingest::IngestArgs;
 pub use queries::QueryArgs;
+pub use text::TextArgs;
 
 use crate::auth::AuthKeys;
 use crate::config::Settings;
@@ -28,6 +30,8 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// Latency of the analysis endpoints on millions of generated records.
     Queries(QueryArgs),
+    /// Text stage throughput on short comments, with and without the second language detector.
+    Text(TextArgs),
 }
 
 /// Runs a benchmark and prints its report.
@@ -38,6 +42,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingest(args) => ingest::run(args),
         BenchCommand::Queries(args) => queries::run(args),
+        BenchCommand::Text(args) => text::run(&args),
     }
 }
 
