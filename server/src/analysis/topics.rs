@@ -447,4 +447,31 @@ mod tests {
             .tag("See the sitemap", "en")
             .contains(&"app_website".to_string()));
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// Any text in any language: no panic, and only the taxonomy's topics, each once.
+        #[test]
+        fn any_text_gets_known_topics_once(
+            text in "\\PC{0,120}|([a-zäöüéèàçñł]{1,12} ?){0,12}",
+            language in "de|en|es|fr|it|nl|pl|pt|xx",
+        ) {
+            static SHIPPED: std::sync::LazyLock<(Taxonomy, Tagger)> = std::sync::LazyLock::new(|| {
+                let taxonomy: Taxonomy =
+                    toml::from_str(include_str!("../../../config/taxonomy/cx.toml")).unwrap();
+                let tagger = Tagger::new(&taxonomy).unwrap();
+                (taxonomy, tagger)
+            });
+            let (taxonomy, tagger) = &*SHIPPED;
+            let topics = tagger.tag(&text, &language);
+            let mut unique = topics.clone();
+            unique.sort();
+            unique.dedup();
+            proptest::prop_assert_eq!(unique.len(), topics.len(), "{:?}", topics);
+            for topic in &topics {
+                proptest::prop_assert!(taxonomy.topics.iter().any(|t| &t.id == topic), "{}", topic);
+            }
+        }
+    }
 }
