@@ -16,7 +16,8 @@ use std::time::Instant;
 use super::{percent, read_labelled};
 use crate::analysis::language::{DecidedBy, MarketLanguages};
 
-const EIGHT: [&str; 8] = ["de", "en", "es", "fr", "it", "nl", "pl", "pt"];
+/// The languages of the largest market evaluated.
+pub(super) const EIGHT: [&str; 8] = ["de", "en", "es", "fr", "it", "nl", "pl", "pt"];
 const NO_LANGUAGE: &str = "-";
 const THREE: [[&str; 3]; 2] = [["de", "fr", "it"], ["nl", "fr", "de"]];
 
@@ -84,7 +85,7 @@ impl Tally {
     }
 }
 
-fn market(codes: &[&str]) -> MarketLanguages {
+pub(super) fn market(codes: &[&str]) -> MarketLanguages {
     let codes: Vec<String> = codes.iter().map(|c| (*c).to_owned()).collect();
     MarketLanguages::new(&codes, &[])
 }

@@ -1,12 +1,14 @@
 //! Topic tagging precision and recall against hand-labelled comments: each (comment, topic)
 //! pair the tagger emits is a true or false positive; each labelled pair it misses is a
-//! false negative.
+//! false negative. Tagged once in the labelled language (the taxonomy alone) and once in the
+//! language detected in an 8-language market (as ingest would tag them there).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Context;
 
+use super::language::{market, EIGHT};
 use super::{percent, read_labelled};
 use crate::analysis::topics::{Tagger, Taxonomy};
 
@@ -51,6 +53,7 @@ pub fn run(set: &Path, taxonomy_path: &Path) -> anyhow::Result<()> {
     let mut by_language: BTreeMap<String, Counts> = BTreeMap::new();
     let mut by_topic: BTreeMap<String, Counts> = BTreeMap::new();
     let mut total = Counts::default();
+    let (eight, mut detected_total) = (market(&EIGHT), Counts::default());
     let mut misses = Vec::new();
     for (number, row) in rows.iter().enumerate() {
         let (language, text) = (&row.language, &row.text);
@@ -71,6 +74,14 @@ pub fn run(set: &Path, taxonomy_path: &Path) -> anyhow::Result<()> {
             );
         }
         let found: BTreeSet<String> = tagger.tag(text, language).into_iter().collect();
+        let detected: BTreeSet<String> = eight
+            .detect(text, None)
+            .map(|guess| tagger.tag(text, &guess.code))
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        detected_total.comments += 1;
+        detected_total.add(&labelled, &detected);
         let entry = by_language.entry(language.clone()).or_default();
         entry.comments += 1;
         entry.add(&labelled, &found);
@@ -101,6 +112,10 @@ pub fn run(set: &Path, taxonomy_path: &Path) -> anyhow::Result<()> {
         println!("{}", counts.line(language));
     }
     println!("{}", total.line("all"));
+    println!(
+        "{}  (language detected in the 8-language market)",
+        detected_total.line("all, detected")
+    );
     println!("\nper topic (comments = labelled with it)\n{header}");
     for (topic, counts) in &by_topic {
         println!("{}", counts.line(topic));
