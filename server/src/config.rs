@@ -239,6 +239,24 @@ pub struct PluginSettings {
     /// Records asked for per `read` call, and committed per transaction. 20,000 stores 1.4x
     /// as fast as 5,000 (`chorus bench ingest --batch-size`), for a few MB more per batch.
     pub batch_size: u32,
+    /// Where plugin code runs: `process` (a `chorus plugin-host` child per run, which no
+    /// plugin crash can take the server down with) or `in_process` (trusted plugins only).
+    pub isolation: Isolation,
+    /// Address-space limit of a plugin host child, in MB.
+    pub memory_limit_mb: u64,
+    /// The `chorus` executable started as plugin host; default: the running one.
+    pub host_binary: Option<PathBuf>,
+}
+
+/// Where plugin code runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// In a child process per connector run.
+    #[default]
+    Process,
+    /// In the server's own address space.
+    InProcess,
 }
 
 impl Default for PluginSettings {
@@ -247,6 +265,9 @@ impl Default for PluginSettings {
             dir: None,
             call_timeout_seconds: 120,
             batch_size: 20_000,
+            isolation: Isolation::Process,
+            memory_limit_mb: 2048,
+            host_binary: None,
         }
     }
 }

@@ -131,6 +131,16 @@ enum ConnectorCommand {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Run one plugin library for a server that started this process (process isolation).
+    #[command(hide = true)]
+    Host {
+        #[arg(long)]
+        library: PathBuf,
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        memory_limit_mb: u64,
+    },
     /// Load a plugin library and print its ABI version and manifest, or why it cannot be
     /// loaded.
     Inspect {
@@ -204,9 +214,23 @@ fn main() -> anyhow::Result<()> {
         Command::Plugin {
             what: PluginCommand::Inspect { library },
         } => {
-            println!("{}", chorus::operations::inspect(&library)?);
+            // The configured isolation and limits when there is a configuration, else defaults.
+            let plugins = if cli.config.exists() {
+                load(&cli.config)?.plugins
+            } else {
+                chorus::config::PluginSettings::default()
+            };
+            println!("{}", chorus::operations::inspect(&plugins, &library)?);
             Ok(())
         }
+        Command::Plugin {
+            what:
+                PluginCommand::Host {
+                    library,
+                    socket,
+                    memory_limit_mb,
+                },
+        } => chorus::plugins::host::serve(&library, &socket, memory_limit_mb),
         Command::Export {
             format: ExportFormat::Parquet,
             out,

@@ -5,9 +5,22 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::config::Settings;
-use crate::plugins::{Plugin, PluginRegistry};
-use crate::startup::default_plugin_dir;
+use crate::config::{PluginSettings, Settings};
+use crate::plugins::PluginRegistry;
+use crate::startup::{default_plugin_dir, host_limits};
+
+/// A registry as the server would build it from `settings`.
+fn registry(settings: &Settings) -> anyhow::Result<PluginRegistry> {
+    Ok(PluginRegistry::new(
+        settings
+            .plugins
+            .dir
+            .clone()
+            .unwrap_or_else(default_plugin_dir),
+        settings.plugins.isolation,
+        host_limits(&settings.plugins)?,
+    ))
+}
 
 /// Opens the instance's plugin with its settings and calls its `check` (credentials,
 /// reachability). Prints what it did; the error says what failed.
@@ -18,26 +31,19 @@ pub fn check_instance(settings: &Settings, instance: &str) -> anyhow::Result<Str
     let config = settings
         .connector(instance)
         .with_context(|| format!("no connector instance {instance:?} is configured"))?;
-    let registry = PluginRegistry::new(
-        settings
-            .plugins
-            .dir
-            .clone()
-            .unwrap_or_else(default_plugin_dir),
-    );
-    let plugin = registry.get(&config.plugin)?;
     let json = serde_json::to_value(&config.settings).context("settings as JSON")?;
-    let mut opened = plugin
-        .open(&json)
+    let mut opened = registry(settings)?
+        .open(&config.plugin, &json)
         .with_context(|| format!("instance {instance}: the plugin refused its settings"))?;
     opened
+        .connection
         .check()
         .with_context(|| format!("instance {instance}: check failed"))?;
     Ok(format!(
         "instance {instance}: ok ({} {} from {})",
-        plugin.manifest().name,
-        plugin.manifest().version,
-        plugin.path().display()
+        opened.manifest.name,
+        opened.manifest.version,
+        opened.path.display()
     ))
 }
 
@@ -45,12 +51,16 @@ pub fn check_instance(settings: &Settings, instance: &str) -> anyhow::Result<Str
 ///
 /// # Errors
 /// When it is not a loadable Chorus plugin; the message says why.
-pub fn inspect(library: &Path) -> anyhow::Result<String> {
+pub fn inspect(plugins: &PluginSettings, library: &Path) -> anyhow::Result<String> {
     // An absolute path, so that dlopen never searches the library path for a bare name.
     let library = &std::fs::canonicalize(library)
         .with_context(|| format!("{}: no such file", library.display()))?;
-    let plugin = Plugin::load(library)?;
-    let manifest = plugin.manifest();
+    let registry = PluginRegistry::new(
+        default_plugin_dir(),
+        plugins.isolation,
+        host_limits(plugins)?,
+    );
+    let manifest = &registry.inspect(library)?;
     Ok(format!(
         "{}\n  ABI version: {}\n  name: {}\n  version: {}\n  source kind: {}\n  description: {}\n  settings schema:\n{}",
         library.display(),

@@ -3,6 +3,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::{Server, Service};
 use actix_web::middleware::ErrorHandlers;
@@ -12,11 +13,11 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::AuthKeys;
 use crate::catalog::Catalog;
-use crate::config::Settings;
+use crate::config::{PluginSettings, Settings};
 use crate::counters::Counters;
 use crate::error::{house_format, json_error, not_found, path_error, query_error};
 use crate::ingest::{scheduler, Ingestor, TextStage};
-use crate::plugins::PluginRegistry;
+use crate::plugins::{HostLimits, PluginRegistry};
 use crate::routes::{self, TopicList};
 use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::Warehouse;
@@ -44,6 +45,24 @@ pub fn default_plugin_dir() -> PathBuf {
         .ok()
         .and_then(|exe| exe.parent().map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// How plugin host children are started and bounded: the configured `chorus` binary, or
+/// the running one.
+///
+/// # Errors
+/// When no binary is configured and the running one cannot be found.
+pub fn host_limits(plugins: &PluginSettings) -> anyhow::Result<HostLimits> {
+    let binary = match &plugins.host_binary {
+        Some(binary) => binary.clone(),
+        None => std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("the running executable, to start plugin hosts: {e}"))?,
+    };
+    Ok(HostLimits {
+        binary,
+        call_limit: Duration::from_secs(plugins.call_timeout_seconds),
+        memory_limit_mb: plugins.memory_limit_mb,
+    })
 }
 
 impl Application {
@@ -87,7 +106,11 @@ impl Application {
             .clone()
             .unwrap_or_else(default_plugin_dir);
         tracing::info!(dir = %plugin_dir.display(), "plugin folder");
-        let plugins = Arc::new(PluginRegistry::new(plugin_dir));
+        let plugins = Arc::new(PluginRegistry::new(
+            plugin_dir,
+            settings.plugins.isolation,
+            host_limits(&settings.plugins)?,
+        ));
         let counters = Arc::new(Counters::default());
         let ingestor = Arc::new(Ingestor::new(
             settings.clone(),

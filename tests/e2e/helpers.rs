@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use chorus::auth::AuthKeys;
-use chorus::config::Settings;
+use chorus::config::{Isolation, Settings};
 use chorus::domain::Role;
 use chorus::startup::Application;
 use serde_json::Value;
@@ -68,6 +68,21 @@ pub fn built_artifacts() -> &'static Path {
         );
         dir
     })
+}
+
+/// The built `chorus` executable, which also serves as plugin host.
+pub fn chorus_binary() -> PathBuf {
+    built_artifacts().join(format!("chorus{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The plugin isolation every test app runs with: `process` (the default), or the mode named
+/// by `CHORUS_TEST_ISOLATION`, so that the whole suite runs in both (README's test command).
+pub fn isolation() -> Isolation {
+    match std::env::var("CHORUS_TEST_ISOLATION").as_deref() {
+        Ok("in_process") => Isolation::InProcess,
+        Ok("process") | Err(_) => Isolation::Process,
+        Ok(other) => panic!("CHORUS_TEST_ISOLATION={other}: expected process or in_process"),
+    }
 }
 
 /// Initialises logging when `TEST_LOG` is set.
@@ -165,6 +180,8 @@ pub async fn spawn_app_with(mut settings: Settings, dir: &Path) -> TestApp {
     settings.server.listen = "127.0.0.1:0".into();
     settings.warehouse.path = dir.join("chorus.duckdb");
     settings.plugins.dir = Some(built_artifacts().to_path_buf());
+    settings.plugins.host_binary = Some(chorus_binary());
+    settings.plugins.isolation = isolation();
     let keys = AuthKeys::hs256(SECRET, &settings.auth);
     let app = Application::build(settings, SECRET)
         .await

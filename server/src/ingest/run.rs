@@ -93,18 +93,15 @@ impl Ingestor {
         run_id: i64,
         config: &ConnectorConfig,
     ) -> Result<(), IngestError> {
-        let limit = Duration::from_secs(self.settings.plugins.call_timeout_seconds);
+        let limit = self.plugins.call_limit();
         let plugins = self.plugins.clone();
         let (name, settings) = (
             config.plugin.clone(),
             serde_json::to_value(&config.settings).expect("a TOML table always converts to JSON"),
         );
         let (instance, records_may_change) = call_blocking("open", limit, move || {
-            let plugin = plugins.get(&name)?;
-            Ok((
-                plugin.open(&settings)?,
-                plugin.manifest().records_may_change,
-            ))
+            let opened = plugins.open(&name, &settings)?;
+            Ok((opened.connection, opened.manifest.records_may_change))
         })
         .await?;
         let on_change = config.on_change.unwrap_or(if records_may_change {
@@ -139,7 +136,7 @@ impl Ingestor {
     async fn read_stage(
         &self,
         config: &ConnectorConfig,
-        mut instance: crate::plugins::Instance,
+        mut instance: crate::plugins::Connection,
         mut cursor: Option<String>,
         limit: Duration,
         out: mpsc::Sender<ReadBatch>,
