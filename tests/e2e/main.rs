@@ -12,6 +12,7 @@ mod erasure;
 mod errors;
 mod export;
 mod hostile;
+mod isolation;
 mod languages;
 mod nps;
 mod operations;

@@ -6,6 +6,12 @@
 //! - `garbage_records`: returns a batch mixing valid records and out-of-range ones.
 //! - `refuse_open`: refuses its settings.
 //! - `slow`: sleeps `settings.sleep_ms` (default 500) in `read`, then returns an empty batch.
+//! - `good_then_segfault`, `good_then_abort`, `good_then_exit`, `good_then_endless`,
+//!   `good_then_allocate`: one good batch with `has_more`, then, in the second read, a
+//!   segmentation fault, an abort, `exit(3)`, a loop that never returns, or allocation
+//!   without end (run these only in process isolation).
+//! - `noisy`: prints garbage (frame-like bytes included) to stdout and stderr in every call,
+//!   and returns one good batch.
 //! - anything else: returns an empty batch at once.
 //!
 //! Records are for market `settings.market` (default `DE`), ids prefixed with the mode.
@@ -70,9 +76,23 @@ impl Connector for Misbehaving {
     }
 
     fn read(&mut self, cursor: Option<&str>, _max: usize) -> Result<Batch, ConnectorError> {
+        if let Some(crash) = self.mode.strip_prefix("good_then_") {
+            if cursor.is_some() {
+                crash_by(crash);
+            }
+        }
+        if self.mode == "noisy" {
+            print_garbage();
+            return Ok(Batch {
+                records: (0..2).map(|n| self.record(n, 7)).collect(),
+                cursor: Some("done".into()),
+                has_more: false,
+                ..Batch::default()
+            });
+        }
         match (self.mode.as_str(), cursor) {
             ("panic_on_read", _) => panic!("deliberate panic in read"),
-            ("good_then_panic", None) => Ok(Batch {
+            (mode, None) if mode.starts_with("good_then_") => Ok(Batch {
                 records: (0..3).map(|n| self.record(n, 9)).collect(),
                 cursor: Some("after-first-batch".into()),
                 has_more: true,
@@ -105,6 +125,40 @@ impl Connector for Misbehaving {
         let batch = self.read(cursor, max)?;
         serde_json::to_vec(&batch).map_err(|e| ConnectorError::new(e.to_string()))
     }
+}
+
+/// Ends or hangs the process the way `how` names; returns only for `panic` and unknown names.
+fn crash_by(how: &str) {
+    match how {
+        // SAFETY: signal and raise have no preconditions. Rust's own SIGSEGV handler (for
+        // stack overflows) would return from a raised signal, so the default action, which
+        // kills the process as a real fault does, is restored first.
+        "segfault" => unsafe {
+            libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+            libc::raise(libc::SIGSEGV);
+        },
+        "abort" => std::process::abort(),
+        "exit" => std::process::exit(3),
+        "endless" => loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        },
+        "allocate" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 64 << 20]);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Output a careless plugin might print, including bytes that look like protocol frames.
+fn print_garbage() {
+    use std::io::Write;
+    println!("debug: reading a batch");
+    let _ = std::io::stdout().write_all(&[2, 255, 255, 255, 255, 0, 1, 2, b'\n']);
+    eprintln!("warning: something odd");
+    let _ = std::io::stdout().flush();
 }
 
 chorus_plugin_api::export_connector!(Misbehaving);
