@@ -140,7 +140,12 @@ async fn a_crashing_hanging_or_noisy_plugin_fails_only_its_own_run() {
     let baseline = threads(child.0.id());
 
     for (instance, cause) in CRASHES {
-        let run = server.run(instance).await;
+        // The server answers while the child crashes, hangs or is killed.
+        let (run, answered_during) = tokio::join!(server.run(instance), async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            server.healthy().await
+        });
+        assert!(answered_during, "{instance}: /health during the run");
         assert_eq!(run["status"], "failed", "{instance}: {run}");
         let error = run["error"].as_str().unwrap();
         assert!(

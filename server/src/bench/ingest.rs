@@ -12,12 +12,12 @@ use anyhow::Context;
 use super::{peak_memory, report, time_against_sql, BenchServer};
 use crate::analysis::scale::Measure;
 use crate::catalog::Catalog;
-use crate::config::Settings;
+use crate::config::{Isolation, Settings};
 use crate::domain::MarketCode;
 use crate::domain::Role;
 use crate::ingest::TextStage;
 use crate::warehouse::queries::CellQuery;
-use crate::warehouse::{BatchWrite, NewRecord, Warehouse};
+use crate::warehouse::{BatchWrite, NewRecord, RunSummary, Warehouse};
 
 /// Options of `chorus bench ingest`.
 #[derive(Debug, clap::Args)]
@@ -173,10 +173,8 @@ fn settings(
     Ok(Settings::from_toml(&text, [], Path::new("bench.toml"))?)
 }
 
-async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result<()> {
-    let settings = settings(dir, export, args.batch_size, &args.taxonomy)?;
-    text_stage_alone(&settings, args.records)?;
-    let app = BenchServer::start(settings, Role::Admin).await?;
+/// Runs the bench instance once; its summary and the seconds it took.
+async fn ingest_once(app: &BenchServer) -> anyhow::Result<(RunSummary, f64)> {
     let started = Instant::now();
     let run = app.ingestor.start("bench", "api").await?;
     let summary = run.done.await?.context("the run left no summary")?;
@@ -186,6 +184,25 @@ async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result
         "ingest failed: {:?}",
         summary.error
     );
+    Ok((summary, seconds))
+}
+
+async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result<()> {
+    let settings = settings(dir, export, args.batch_size, &args.taxonomy)?;
+    text_stage_alone(&settings, args.records)?;
+    // The same ingest with the plugin loaded into the server, into its own file: what process
+    // isolation (the default, measured below) costs.
+    let in_process_seconds = {
+        let other = dir.join("in-process");
+        std::fs::create_dir_all(&other)?;
+        let mut in_process = self::settings(&other, export, args.batch_size, &args.taxonomy)?;
+        in_process.plugins.isolation = Isolation::InProcess;
+        ingest_once(&BenchServer::start(in_process, Role::Admin).await?)
+            .await?
+            .1
+    };
+    let app = BenchServer::start(settings, Role::Admin).await?;
+    let (summary, seconds) = ingest_once(&app).await?;
     println!(
         "ingest: {} records read, {} stored, {} rejected in {seconds:.1} s = {:.0} records/s (batch {})",
         summary.records_read,
@@ -193,6 +210,13 @@ async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result
         summary.rejected,
         summary.records_read as f64 / seconds,
         args.batch_size
+    );
+    println!(
+        "isolation: plugin in a child process {:.0} records/s, in process {:.0} records/s = \
+         {:.2}x as long",
+        summary.records_read as f64 / seconds,
+        summary.records_read as f64 / in_process_seconds,
+        seconds / in_process_seconds
     );
 
     for (label, query, path) in [
