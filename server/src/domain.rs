@@ -50,7 +50,9 @@ impl<'de> Deserialize<'de> for MarketCode {
 }
 
 /// What a caller may do, from the token's `role` claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything.
@@ -85,7 +87,19 @@ impl Role {
 /// A feedback programme. Relational surveys (asked yearly, about the relationship) and
 /// transactional feedback (after a contact, purchase or visit) measure different things:
 /// channels of different programmes are never combined, not even standardised.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Programme {
     /// The periodic relationship survey.

@@ -4,7 +4,7 @@ use chorus::auth::{AuthKeys, Claims};
 use chorus::config::AuthSettings;
 use chorus::domain::Role;
 
-use crate::helpers::{demo_settings, spawn_app_with, TestApp};
+use crate::helpers::{checked, demo_settings, spawn_app_with, TestApp};
 
 async fn demo_app(dir: &std::path::Path) -> TestApp {
     let mut settings = demo_settings(None);
@@ -69,8 +69,8 @@ async fn requests_without_a_valid_token_get_401_with_a_reason() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 401);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    assert_eq!(checked("GET", response).await.0, 401);
 }
 
 #[tokio::test]
@@ -188,8 +188,7 @@ async fn every_guarded_route_refuses_every_role_without_its_permission() {
                 _ => app.client.post(&url),
             };
             let response = request.bearer_auth(token).send().await.unwrap();
-            let status = response.status().as_u16();
-            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            let (status, body) = checked(method, response).await;
             if allowed.contains(role) {
                 assert!(
                     ![401, 403].contains(&status),
@@ -207,11 +206,8 @@ async fn every_guarded_route_refuses_every_role_without_its_permission() {
                 "GET" => app.client.get(&url),
                 _ => app.client.post(&url),
             };
-            assert_eq!(
-                anonymous.send().await.unwrap().status().as_u16(),
-                401,
-                "{path}"
-            );
+            let (status, body) = checked(method, anonymous.send().await.unwrap()).await;
+            assert_eq!(status, 401, "{path}: {body}");
         }
     }
 }

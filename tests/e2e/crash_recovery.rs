@@ -10,7 +10,7 @@ use chorus::config::AuthSettings;
 use chorus::domain::Role;
 use serde_json::Value;
 
-use crate::helpers::{built_artifacts, metric, start_server, ONE_MARKET, SECRET};
+use crate::helpers::{built_artifacts, checked, metric, start_server, ONE_MARKET, SECRET};
 
 const ROWS: usize = 120_000;
 
@@ -76,15 +76,8 @@ fn verify(config: &Path) {
 }
 
 async fn get(client: &reqwest::Client, url: String, token: &str) -> Value {
-    client
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    let response = client.get(url).bearer_auth(token).send().await.unwrap();
+    checked("GET", response).await.1
 }
 
 #[tokio::test]

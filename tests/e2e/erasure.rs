@@ -7,7 +7,7 @@ use chorus::config::ConnectorConfig;
 use chorus::domain::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{demo_settings, spawn_app_with, TestApp};
+use crate::helpers::{checked, demo_settings, spawn_app_with, TestApp};
 
 async fn app(dir: &std::path::Path) -> TestApp {
     let mut settings = demo_settings(None);
@@ -46,8 +46,9 @@ async fn push(app: &TestApp, token: &str, records: &[Value]) -> Value {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    response.json().await.unwrap()
+    let (status, body) = checked("POST", response).await;
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 /// `POST /api/v1/erasures` with `body`; status and JSON answer.
@@ -60,8 +61,7 @@ async fn erase(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
         .send()
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    checked("POST", response).await
 }
 
 /// Responses in the kiosk's cell on /nps (DE, survey.digital), and its promoters.

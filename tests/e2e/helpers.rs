@@ -229,9 +229,10 @@ impl TestApp {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.expect("request is sent");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        let request = request.build().expect("a valid request");
+        let method = request.method().to_string();
+        let response = self.client.execute(request).await.expect("request is sent");
+        checked(&method, response).await
     }
 
     /// `GET /api/v1/nps` as admin.
@@ -422,4 +423,14 @@ pub fn json_server(respond: impl Fn(&str) -> String + Send + 'static) -> String 
         }
     });
     base
+}
+
+/// Status and JSON body (`null` when there is none) of a response to `method`, after
+/// checking them against the OpenAPI document.
+pub async fn checked(method: &str, response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let path = response.url().path().to_owned();
+    let body = response.json().await.unwrap_or(Value::Null);
+    crate::openapi::validate(method, &path, status, &body);
+    (status, body)
 }

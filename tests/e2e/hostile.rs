@@ -8,7 +8,7 @@ use chorus::config::ConnectorConfig;
 use chorus::domain::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{demo_settings, metric, spawn_app_with, TestApp, SECRET};
+use crate::helpers::{checked, demo_settings, metric, spawn_app_with, TestApp, SECRET};
 
 const SECRET_ENV: &str = "CHORUS_E2E_HOSTILE_SECRET";
 
@@ -64,9 +64,7 @@ async fn push_raw(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    checked("POST", request.send().await.unwrap()).await
 }
 
 fn at(id: &str, occurred_at: &str) -> Value {
@@ -321,9 +319,7 @@ async fn push_to(app: &TestApp, instance: &str, headers: &[(&str, String)]) -> (
     for (name, value) in headers {
         request = request.header(*name, value);
     }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    checked("POST", request.send().await.unwrap()).await
 }
 
 #[tokio::test]

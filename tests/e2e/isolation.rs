@@ -11,7 +11,7 @@ use chorus::config::AuthSettings;
 use chorus::domain::Role;
 use serde_json::Value;
 
-use crate::helpers::{start_server, ONE_MARKET, SECRET};
+use crate::helpers::{checked, start_server, ONE_MARKET, SECRET};
 
 const CRASHES: [(&str, &str); 5] = [
     (
@@ -87,8 +87,9 @@ impl Server {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-        response.json().await.unwrap()
+        let (status, body) = checked("POST", response).await;
+        assert_eq!(status, 200, "{body}");
+        body
     }
 
     async fn healthy(&self) -> bool {
@@ -108,7 +109,7 @@ impl Server {
             .send()
             .await
             .unwrap();
-        let body: Value = response.json().await.unwrap();
+        let (_, body) = checked("GET", response).await;
         body["records"]
             .as_array()
             .unwrap()

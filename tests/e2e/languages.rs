@@ -7,7 +7,7 @@ use chorus::config::{ConnectorConfig, MarketConfig};
 use chorus::domain::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{demo_settings, spawn_app_with};
+use crate::helpers::{checked, demo_settings, spawn_app_with};
 
 /// One-liners as customers write them: `(id, text, language, topics)`.
 const COMMENTS: [(&str, &str, &str, &[&str]); 8] = [
@@ -94,7 +94,8 @@ async fn comments_in_each_language_of_a_multilingual_market_get_their_language_a
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    let (status, answer) = checked("POST", response).await;
+    assert_eq!(status, 200, "{answer}");
 
     let (status, body) = app
         .get("/api/v1/records?markets=CH&limit=100", Some(&admin))

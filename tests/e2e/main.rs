@@ -15,6 +15,7 @@ mod hostile;
 mod isolation;
 mod languages;
 mod nps;
+mod openapi;
 mod operations;
 mod plugin_failures;
 mod push;

@@ -10,7 +10,7 @@ use chorus::config::Settings;
 use chorus::domain::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{json_server, repo_root, spawn_app_with, TestApp};
+use crate::helpers::{checked, json_server, repo_root, spawn_app_with, TestApp};
 
 const SECRET_ENV: &str = "CHORUS_E2E_PUSH_SECRET";
 const SECRET: &str = "push-secret-for-tests";
@@ -236,11 +236,7 @@ async fn push(app: &TestApp, token: Option<&str>, body: &Value) -> (u16, Value) 
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.unwrap();
-    (
-        response.status().as_u16(),
-        response.json().await.unwrap_or(Value::Null),
-    )
+    checked("POST", request.send().await.unwrap()).await
 }
 
 fn record(id: &str, nps: i64) -> Value {
@@ -317,7 +313,7 @@ async fn pushed_records_are_stored_rejections_listed_and_repeats_harmless() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 404);
+    assert_eq!(checked("POST", response).await.0, 404);
     let response = app
         .client
         .post(format!("{}/api/v1/ingest/app-feedback", app.address))
@@ -327,7 +323,7 @@ async fn pushed_records_are_stored_rejections_listed_and_repeats_harmless() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 400);
+    assert_eq!(checked("POST", response).await.0, 400);
     let huge = json!({"records": [{"external_id": "x", "text": "a".repeat(2 << 20)}]});
     let (status, answer) = push(&app, Some(&integrator), &huge).await;
     assert_eq!(
@@ -364,16 +360,16 @@ async fn hmac_signed_pushes_need_the_right_secret_and_a_fresh_timestamp() {
             .send()
     };
     let ok = send(now, signature(now, &body, SECRET)).await.unwrap();
-    assert_eq!(ok.status().as_u16(), 200);
+    assert_eq!(checked("POST", ok).await.0, 200);
     let wrong = send(now, signature(now, &body, "another-secret"))
         .await
         .unwrap();
-    assert_eq!(wrong.status().as_u16(), 401);
+    assert_eq!(checked("POST", wrong).await.0, 401);
     let stale = send(now - 3600, signature(now - 3600, &body, SECRET))
         .await
         .unwrap();
-    assert_eq!(stale.status().as_u16(), 401);
-    let error: Value = stale.json().await.unwrap();
+    let (status, error) = checked("POST", stale).await;
+    assert_eq!(status, 401);
     assert!(
         error["message"].as_str().unwrap().contains("5 minutes"),
         "{error}"

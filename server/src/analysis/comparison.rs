@@ -14,7 +14,7 @@ use super::multiple::holm;
 use super::scale::{Histogram, Measure};
 use super::standardise::{standardise, ChannelCell, ReferenceMix, Standardised};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChannelAnswer {
     pub channel: String,
     pub weight: f64,
@@ -26,7 +26,7 @@ pub struct ChannelAnswer {
     pub suppressed: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Test {
     #[serde(flatten)]
     pub difference: Difference,
@@ -35,14 +35,14 @@ pub struct Test {
     pub p_adjusted: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AgainstMarket {
     pub market: String,
     #[serde(flatten)]
     pub test: Test,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AgainstBaseline {
     pub baseline_value: f64,
     pub baseline_se: f64,
@@ -50,7 +50,7 @@ pub struct AgainstBaseline {
     pub test: Test,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MarketAnswer {
     pub market: String,
     pub name: Option<String>,

@@ -13,7 +13,7 @@ pub const Z_95: f64 = 1.959_963_984_540_054;
 pub const ALPHA: f64 = 0.05;
 
 /// A confidence interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Interval {
     /// Lower bound.
     pub low: f64,
@@ -32,7 +32,7 @@ impl Interval {
 }
 
 /// An estimate with its standard error.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Estimate {
     /// Point estimate.
     pub value: f64,
@@ -70,7 +70,7 @@ pub fn weighted_sum(terms: &[(f64, Estimate)]) -> Option<Estimate> {
 }
 
 /// Test of the difference between two independent estimates.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Difference {
     /// a − b.
     pub difference: f64,

@@ -16,7 +16,7 @@ use serde::Serialize;
 use whatlang::{Detector, Lang, Script};
 
 /// Which step decided the language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DecidedBy {
     /// whatlang, reliable within the allowlist.
@@ -54,7 +54,7 @@ impl DecidedBy {
 }
 
 /// The outcome for one text.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LanguageGuess {
     /// ISO 639-1 code.
     pub code: String,

@@ -10,7 +10,7 @@ use super::estimate::{Estimate, Interval};
 pub const NPS_BOUNDS: (f64, f64) = (-100.0, 100.0);
 
 /// Responses of one cell (one market, one channel, maybe one month).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct NpsCounts {
     /// Responses.
     pub n: u64,

@@ -12,7 +12,7 @@ use super::nps::{NpsCounts, NPS_BOUNDS};
 use super::proportion::{share, wilson_interval, PERCENT_BOUNDS};
 
 /// A score kept in the warehouse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Measure {
     /// Net Promoter Score question, 0-10.
@@ -26,7 +26,7 @@ pub enum Measure {
 }
 
 /// The single figure of a measure that comparisons, standardisation and tests use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Headline {
     /// NPS in points, −100…100.
@@ -215,31 +215,47 @@ impl Histogram {
     }
 }
 
-/// The figures shown for one cell; every field is `None` when the cell is suppressed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The figures shown for one cell; every field is `None` when the cell is suppressed. Every
+/// field is always present (null when withheld), which also tells the variants apart in the
+/// OpenAPI document.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Figures {
     /// NPS: counts by class, NPS, SE and adjusted-Wald interval.
     Nps {
+        #[schema(required = true)]
         promoters: Option<u64>,
+        #[schema(required = true)]
         passives: Option<u64>,
+        #[schema(required = true)]
         detractors: Option<u64>,
+        #[schema(required = true)]
         nps: Option<f64>,
+        #[schema(required = true)]
         se: Option<f64>,
+        #[schema(required = true)]
         ci95: Option<Interval>,
     },
     /// CSAT and stars: share of 4-5 with Wilson interval, and the mean.
     ShareAndMean {
+        #[schema(required = true)]
         share_4_5: Option<f64>,
+        #[schema(required = true)]
         share_4_5_ci95: Option<Interval>,
+        #[schema(required = true)]
         mean: Option<f64>,
+        #[schema(required = true)]
         mean_se: Option<f64>,
+        #[schema(required = true)]
         mean_ci95: Option<Interval>,
     },
     /// CES: the mean with SE and interval.
     Mean {
+        #[schema(required = true)]
         mean: Option<f64>,
+        #[schema(required = true)]
         se: Option<f64>,
+        #[schema(required = true)]
         ci95: Option<Interval>,
     },
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::estimate::{weighted_sum, Estimate};
 
 /// Weights per channel, positive and summing to 1.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct ReferenceMix {
     weights: BTreeMap<String, f64>,

@@ -17,7 +17,7 @@ pub const PUSH: &str = "push";
 pub const MAX_PUSH_RECORDS: usize = 10_000;
 
 /// A record that was not stored, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PushRejection {
     /// Position in the request's `records` array.
     pub index: usize,
@@ -27,7 +27,7 @@ pub struct PushRejection {
 }
 
 /// What a push stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PushOutcome {
     pub run_id: i64,
     pub received: usize,

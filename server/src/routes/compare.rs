@@ -9,6 +9,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use super::openapi::ErrorBody;
 use super::params;
 use crate::analysis::comparison::{
     add_market_tests, adjust_holm, market_answer, rank, Footing, MarketAnswer,
@@ -26,7 +27,8 @@ use crate::warehouse::queries::{CellKey, CellQuery};
 use crate::warehouse::Warehouse;
 
 /// Query string of `/api/v1/compare`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CompareParams {
     /// First day of the period, `YYYY-MM-DD` (required).
@@ -54,34 +56,36 @@ pub struct CompareParams {
 }
 
 /// Which earlier period a market is compared with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum BaselineKind {
     PreviousPeriod,
     Trailing12m,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum Adjustment {
     None,
     Holm,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ComparisonPeriod)]
 struct Period {
     from: NaiveDate,
     to: NaiveDate,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct MixAnswer {
     /// `config` (set by HQ) or `warehouse` (all markets' mix in the period).
     source: &'static str,
     weights: BTreeMap<String, f64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ComparisonAnswer)]
 struct Answer {
     measure: Measure,
     programme: Programme,
@@ -97,7 +101,7 @@ struct Answer {
     markets: Vec<MarketAnswer>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct BaselineAnswer {
     kind: BaselineKind,
     from: NaiveDate,
@@ -122,6 +126,13 @@ struct Counts {
 }
 
 /// Handler.
+#[utoipa::path(get, path = "/api/v1/compare", tag = "analysis", params(CompareParams),
+    responses(
+        (status = 200, body = Answer),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn compare(
     caller: FeedbackReader,
     params: web::Query<CompareParams>,

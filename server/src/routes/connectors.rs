@@ -5,13 +5,14 @@ use std::sync::Arc;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use super::openapi::ErrorBody;
 use crate::error::ApiError;
 use crate::ingest::Ingestor;
 use crate::permission::{ConnectorOperator, ConnectorViewer};
 use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::{RunSummary, Warehouse};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct InstanceView<'a> {
     id: &'a str,
     plugin: &'a str,
@@ -23,7 +24,40 @@ struct InstanceView<'a> {
     last_run: Option<RunSummary>,
 }
 
+/// Every configured instance.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ConnectorList<'a> {
+    connectors: Vec<InstanceView<'a>>,
+}
+
+/// A run started without waiting.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct RunStarted {
+    run_id: i64,
+    /// Always `running`.
+    status: &'static str,
+}
+
+/// Run history, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct RunList {
+    runs: Vec<RunSummary>,
+}
+
+/// What one run could not store.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct RejectionList {
+    run_id: i64,
+    rejections: Vec<crate::warehouse::StoredRejection>,
+}
+
 /// `GET /api/v1/connectors`: every instance with its latest run.
+#[utoipa::path(get, path = "/api/v1/connectors", tag = "connectors",
+    responses(
+        (status = 200, body = ConnectorList),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn list(
     _caller: ConnectorViewer,
     ingestor: web::Data<Arc<Ingestor>>,
@@ -52,11 +86,12 @@ pub async fn list(
             }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "connectors": views })))
+    Ok(HttpResponse::Ok().json(ConnectorList { connectors: views }))
 }
 
 /// Query of `POST /run`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunParams {
     /// Wait for the run to end and answer with its summary.
@@ -65,6 +100,16 @@ pub struct RunParams {
 }
 
 /// `POST /api/v1/connectors/{id}/run`: starts a run now.
+#[utoipa::path(post, path = "/api/v1/connectors/{id}/run", tag = "connectors",
+    params(("id" = String, Path, description = "Connector instance id"), RunParams),
+    responses(
+        (status = 200, description = "The run ended (`wait=true`)", body = RunSummary),
+        (status = 202, description = "The run started", body = RunStarted),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The instance is already running", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn run(
     caller: ConnectorOperator,
     id: web::Path<String>,
@@ -74,9 +119,10 @@ pub async fn run(
     tracing::info!(instance = %id, by = %caller.sub, "run requested through the API");
     let started = ingestor.start(&id, "api").await?;
     if !params.wait {
-        return Ok(HttpResponse::Accepted().json(serde_json::json!({
-            "run_id": started.run_id, "status": "running"
-        })));
+        return Ok(HttpResponse::Accepted().json(RunStarted {
+            run_id: started.run_id,
+            status: "running",
+        }));
     }
     let summary = started
         .done
@@ -89,7 +135,8 @@ pub async fn run(
 }
 
 /// Query of `GET /runs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunsParams {
     /// Most runs returned, newest first (default 20, at most 500).
@@ -97,6 +144,14 @@ pub struct RunsParams {
 }
 
 /// `GET /api/v1/connectors/{id}/runs`: run history, newest first.
+#[utoipa::path(get, path = "/api/v1/connectors/{id}/runs", tag = "connectors",
+    params(("id" = String, Path, description = "Connector instance id"), RunsParams),
+    responses(
+        (status = 200, body = RunList),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn runs(
     _caller: ConnectorViewer,
     id: web::Path<String>,
@@ -109,10 +164,21 @@ pub async fn runs(
     let limit = params.limit.unwrap_or(20).clamp(1, 500);
     let warehouse = warehouse.get_ref().clone();
     let runs = spawn_blocking_with_tracing(move || warehouse.runs(&id, limit)).await??;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "runs": runs })))
+    Ok(HttpResponse::Ok().json(RunList { runs }))
 }
 
 /// `GET /api/v1/connectors/{id}/runs/{run_id}/rejections`: what a run could not store.
+#[utoipa::path(get, path = "/api/v1/connectors/{id}/runs/{run_id}/rejections", tag = "connectors",
+    params(
+        ("id" = String, Path, description = "Connector instance id"),
+        ("run_id" = i64, Path, description = "Run id"),
+    ),
+    responses(
+        (status = 200, body = RejectionList),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn rejections(
     _caller: ConnectorViewer,
     path: web::Path<(String, i64)>,
@@ -128,8 +194,9 @@ pub async fn rejections(
         })
         .await??;
     match run {
-        Some(run) if run.instance == id => Ok(HttpResponse::Ok()
-            .json(serde_json::json!({ "run_id": run_id, "rejections": rejections }))),
+        Some(run) if run.instance == id => {
+            Ok(HttpResponse::Ok().json(RejectionList { run_id, rejections }))
+        }
         _ => Err(ApiError::NotFound(format!(
             "connector {id:?} has no run {run_id}"
         ))),

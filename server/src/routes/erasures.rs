@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use super::openapi::ErrorBody;
 use crate::error::ApiError;
 use crate::ingest::Ingestor;
 use crate::permission::Admin;
@@ -13,7 +14,7 @@ use crate::warehouse::{Erasure, Warehouse};
 
 /// Body of `POST /api/v1/erasures`: an attribute match, or an external id (optionally in one
 /// instance).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErasureRequest {
     attribute: Option<AttributeMatch>,
@@ -21,7 +22,7 @@ pub struct ErasureRequest {
     instance: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AttributeMatch {
     key: String,
@@ -52,7 +53,22 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_erasure", message)
 }
 
+/// The erasure log, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ErasureList {
+    erasures: Vec<crate::warehouse::ErasureEntry>,
+}
+
 /// `POST /api/v1/erasures`: erases the matching records and answers with the log entry.
+#[utoipa::path(post, path = "/api/v1/erasures", tag = "erasures",
+    request_body = ErasureRequest,
+    responses(
+        (status = 201, body = crate::warehouse::ErasureEntry),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn erase(
     caller: Admin,
     body: web::Json<ErasureRequest>,
@@ -84,11 +100,17 @@ pub async fn erase(
 }
 
 /// `GET /api/v1/erasures`: the erasure log, newest first.
+#[utoipa::path(get, path = "/api/v1/erasures", tag = "erasures",
+    responses(
+        (status = 200, body = ErasureList),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn list(
     _caller: Admin,
     warehouse: web::Data<Arc<Warehouse>>,
 ) -> Result<HttpResponse, ApiError> {
     let warehouse = warehouse.get_ref().clone();
     let entries = spawn_blocking_with_tracing(move || warehouse.erasures()).await??;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "erasures": entries })))
+    Ok(HttpResponse::Ok().json(ErasureList { erasures: entries }))
 }

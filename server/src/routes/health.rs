@@ -3,23 +3,33 @@
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
 
+use super::openapi::ErrorBody;
 use crate::counters::Counters;
 use crate::error::ApiError;
 use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::Warehouse;
 
+/// `{"status": "ok"}` or `{"status": "ready"}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Status {
+    status: &'static str,
+}
+
 /// The process is up.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Status)))]
 pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Status { status: "ok" })
 }
 
 /// The warehouse answers queries.
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses((status = 200, body = Status), (status = 503, body = ErrorBody)))]
 pub async fn ready(warehouse: web::Data<Arc<Warehouse>>) -> Result<HttpResponse, ApiError> {
     let warehouse = warehouse.get_ref().clone();
     if spawn_blocking_with_tracing(move || warehouse.is_ready()).await? {
-        Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
+        Ok(HttpResponse::Ok().json(Status { status: "ready" }))
     } else {
         Err(ApiError::Unavailable(
             "the warehouse does not answer".into(),
@@ -28,6 +38,8 @@ pub async fn ready(warehouse: web::Data<Arc<Warehouse>>) -> Result<HttpResponse,
 }
 
 /// Counters in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn metrics(
     warehouse: web::Data<Arc<Warehouse>>,
     counters: web::Data<Arc<Counters>>,

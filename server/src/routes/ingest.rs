@@ -17,6 +17,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::openapi::ErrorBody;
 use crate::error::ApiError;
 use crate::ingest::{Ingestor, PushOutcome, MAX_PUSH_RECORDS, PUSH};
 use crate::permission::ConnectorOperator;
@@ -24,13 +25,16 @@ use crate::permission::ConnectorOperator;
 /// Largest clock difference accepted between the signer and this server.
 const MAX_SKEW_SECONDS: u64 = 300;
 
-#[derive(Debug, Deserialize)]
+/// Records in the canonical shape of `chorus_plugin_api::SourceRecord`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PushBody {
+    #[schema(value_type = Vec<Object>)]
     records: Vec<serde_json::Value>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = PushAnswer)]
 struct Answer {
     instance: String,
     #[serde(flatten)]
@@ -39,6 +43,20 @@ struct Answer {
 
 /// Handler. Credentials are checked before anything reveals whether the instance exists: an
 /// anonymous caller gets the same 401 for every instance id.
+#[utoipa::path(post, path = "/api/v1/ingest/{instance}", tag = "ingest",
+    params(
+        ("instance" = String, Path, description = "A push connector instance"),
+        ("X-Chorus-Timestamp" = Option<String>, Header, description = "Unix seconds, with a signature"),
+        ("X-Chorus-Signature" = Option<String>, Header, description = "sha256=<hex HMAC-SHA256(secret, \"{timestamp}.{body}\")>"),
+    ),
+    request_body = PushBody,
+    responses(
+        (status = 200, description = "Valid records stored, invalid ones listed", body = Answer),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+    ),
+    security(("bearer" = []), ()))]
 pub async fn ingest(
     req: HttpRequest,
     path: web::Path<String>,

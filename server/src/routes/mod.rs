@@ -5,6 +5,7 @@ mod connectors;
 mod erasures;
 mod health;
 mod ingest;
+pub mod openapi;
 mod params;
 mod records;
 mod scores;
@@ -21,6 +22,7 @@ use crate::analysis::scale::Measure;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Resources, not bare routes, so a known path with the wrong method answers 405.
     let mut api = web::scope("/api/v1")
+        .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
         .service(web::resource("/compare").route(web::get().to(compare::compare)))
         .service(web::resource("/trends").route(web::get().to(trends::trends)))
         .service(web::resource("/records").route(web::get().to(records::records)))

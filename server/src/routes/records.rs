@@ -7,6 +7,7 @@ use actix_web::{web, HttpResponse};
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 
+use super::openapi::ErrorBody;
 use super::params::{self, CellFilters};
 use crate::config::TextSettings;
 use crate::dates::DateRange;
@@ -21,7 +22,8 @@ const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
 
 /// Query string of `/api/v1/records`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RecordParams {
     markets: Option<String>,
@@ -43,7 +45,8 @@ pub struct RecordParams {
     limit: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = RecordPage)]
 struct Answer {
     records: Vec<StoredRecord>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -52,6 +55,13 @@ struct Answer {
 }
 
 /// Handler.
+#[utoipa::path(get, path = "/api/v1/records", tag = "feedback", params(RecordParams),
+    responses(
+        (status = 200, body = Answer),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn records(
     caller: FeedbackReader,
     params: web::Query<RecordParams>,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use super::openapi::ErrorBody;
 use super::params::{self, CellFilters};
 use crate::analysis::scale::{Figures, Histogram, Measure};
 use crate::config::AnalysisSettings;
@@ -17,7 +18,8 @@ use crate::warehouse::queries::CellKey;
 use crate::warehouse::Warehouse;
 
 /// Query string of the score routes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ScoreParams {
     /// Comma list of `market`, `channel`, `month`; `market` and `channel` are required.
@@ -33,7 +35,8 @@ pub struct ScoreParams {
 }
 
 /// One cell of the answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ScoreCell)]
 pub struct Cell {
     pub market: String,
     pub channel: String,
@@ -65,7 +68,8 @@ impl Cell {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ScoreCells)]
 struct Answer {
     measure: Measure,
     group_by: Vec<&'static str>,
@@ -75,6 +79,14 @@ struct Answer {
 }
 
 /// Handler; the measure comes from the route's app data.
+#[utoipa::path(get, path = "/api/v1/{measure}", tag = "analysis",
+    params(("measure" = Measure, Path, description = "nps, csat, ces or stars"), ScoreParams),
+    responses(
+        (status = 200, body = Answer),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn cells(
     caller: FeedbackReader,
     measure: web::Data<Measure>,

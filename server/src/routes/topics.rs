@@ -8,6 +8,7 @@ use std::sync::Arc;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use super::openapi::ErrorBody;
 use super::params::{self, CellFilters};
 use crate::analysis::estimate::{difference, Difference, Interval, Z_95};
 use crate::analysis::nps::NpsCounts;
@@ -25,7 +26,8 @@ use crate::warehouse::Warehouse;
 pub struct TopicList(pub Vec<(String, String)>);
 
 /// Query string of `/api/v1/topics`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TopicParams {
     /// `market,channel` (default) or `market,channel,month`.
@@ -38,7 +40,7 @@ pub struct TopicParams {
     to: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct NpsFigure {
     n: u64,
     nps: Option<f64>,
@@ -60,7 +62,7 @@ impl NpsFigure {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct TopicRow {
     topic: String,
     name: String,
@@ -79,7 +81,8 @@ struct TopicRow {
     difference: Option<Difference>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TopicAnswer)]
 struct Answer {
     group_by: Vec<&'static str>,
     n_min: u64,
@@ -88,6 +91,13 @@ struct Answer {
 }
 
 /// Handler.
+#[utoipa::path(get, path = "/api/v1/topics", tag = "feedback", params(TopicParams),
+    responses(
+        (status = 200, body = Answer),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn topics(
     caller: FeedbackReader,
     params: web::Query<TopicParams>,

@@ -10,6 +10,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::openapi::ErrorBody;
 use super::params;
 use crate::analysis::estimate::{difference, Difference, Interval, Z_95};
 use crate::analysis::scale::{Headline, Histogram, Measure};
@@ -23,7 +24,8 @@ use crate::warehouse::queries::CellQuery;
 use crate::warehouse::Warehouse;
 
 /// Query string of `/api/v1/trends`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TrendParams {
     /// First month, `YYYY-MM`; default: 11 months before `to`.
@@ -39,7 +41,8 @@ pub struct TrendParams {
 }
 
 /// The headline figure of a window of months.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TrendWindow)]
 struct Window {
     n: u64,
     value: Option<f64>,
@@ -65,7 +68,8 @@ impl Window {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TrendAgainstBaseline)]
 struct AgainstBaseline {
     /// Responses in the 12 months before.
     baseline_n: u64,
@@ -74,7 +78,8 @@ struct AgainstBaseline {
     test: Difference,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TrendPoint)]
 struct Point {
     month: String,
     #[serde(flatten)]
@@ -86,14 +91,16 @@ struct Point {
     vs_baseline: Option<AgainstBaseline>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TrendSeries)]
 struct Series {
     market: String,
     channel: String,
     points: Vec<Point>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TrendAnswer)]
 struct Answer {
     measure: Measure,
     statistic: Headline,
@@ -105,6 +112,13 @@ struct Answer {
 }
 
 /// Handler.
+#[utoipa::path(get, path = "/api/v1/trends", tag = "analysis", params(TrendParams),
+    responses(
+        (status = 200, body = Answer),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn trends(
     caller: FeedbackReader,
     params: web::Query<TrendParams>,

@@ -94,7 +94,7 @@ impl Erasure {
 }
 
 /// One entry of the erasure log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ErasureEntry {
     pub id: i64,
     pub requested_by: String,

@@ -35,7 +35,7 @@ pub struct RecordQuery {
 }
 
 /// One stored record as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoredRecord {
     pub instance: String,
     pub external_id: String,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{BatchOutcome, BatchWrite, Warehouse, WarehouseError};
 
 /// State of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Still going.
@@ -41,7 +41,7 @@ impl RunStatus {
 }
 
 /// One run as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RunSummary {
     pub id: i64,
     pub instance: String,
@@ -65,7 +65,7 @@ pub struct RunSummary {
 }
 
 /// A stored rejection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StoredRejection {
     pub location: String,
     pub reason: String,

@@ -1,0 +1,101 @@
+//! The OpenAPI document against reality: every response the suite reads through
+//! [`crate::helpers::checked`] must be documented for its method, path and status, and its
+//! JSON body must validate against the documented schema. Also: the document served at
+//! `/api/v1/openapi.json` is the generated one, in OpenAPI 3.1.
+
+use std::sync::LazyLock;
+
+use serde_json::Value;
+
+use crate::helpers::{demo_settings, spawn_app_with};
+
+/// The generated document, as the server serves it.
+static DOCUMENT: LazyLock<Value> =
+    LazyLock::new(|| serde_json::to_value(chorus::routes::openapi::document()).unwrap());
+
+/// The documented path template `path` falls under; literal segments win over `{params}`
+/// (`/api/v1/records` is not `/api/v1/{measure}`).
+fn template(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    DOCUMENT["paths"]
+        .as_object()?
+        .keys()
+        .filter_map(|template| {
+            let parts: Vec<&str> = template.split('/').collect();
+            let matches = parts.len() == segments.len()
+                && parts.iter().zip(&segments).all(|(t, s)| {
+                    t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
+                });
+            let literal = parts.iter().filter(|t| !t.starts_with('{')).count();
+            matches.then_some((literal, template.as_str()))
+        })
+        .max()
+        .map(|(_, template)| template)
+}
+
+/// Panics when the answer is undocumented or its body does not fit the documented schema.
+/// Paths the API does not have (a test of unknown routes) and methods a path does not
+/// document (405) are not the document's business.
+pub fn validate(method: &str, path: &str, status: u16, body: &Value) {
+    let Some(template) = template(path) else {
+        return;
+    };
+    let Some(operation) = DOCUMENT["paths"][template].get(method.to_ascii_lowercase()) else {
+        return;
+    };
+    let Some(response) = operation["responses"].get(status.to_string()) else {
+        panic!("{method} {path} answered {status}, which {template} does not document: {body}");
+    };
+    let Some(schema) = response
+        .get("content")
+        .and_then(|c| c.get("application/json"))
+        .map(|c| c["schema"].clone())
+    else {
+        return;
+    };
+    let mut root = schema;
+    root["components"] = DOCUMENT["components"].clone();
+    let validator = jsonschema::validator_for(&root)
+        .unwrap_or_else(|e| panic!("{method} {template} {status}: unusable schema: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status}: the body does not fit the documented schema:\n  {}\nbody: {body}",
+        errors.join("\n  ")
+    );
+}
+
+#[tokio::test]
+async fn the_served_document_is_the_generated_openapi_3_1_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(demo_settings(None), dir.path()).await;
+    let (status, served) = app.get("/api/v1/openapi.json", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(served["openapi"], "3.1.0");
+    assert_eq!(served, *DOCUMENT);
+    for path in [
+        "/api/v1/nps",
+        "/api/v1/compare",
+        "/api/v1/records",
+        "/api/v1/connectors/{id}/runs",
+        "/api/v1/ingest/{instance}",
+    ] {
+        assert!(template(path).is_some(), "{path} is documented");
+    }
+    assert_eq!(template("/api/v1/records"), Some("/api/v1/records"));
+    assert_eq!(template("/api/v1/csat"), Some("/api/v1/{measure}"));
+}
+
+#[test]
+fn a_body_that_breaks_the_schema_is_caught() {
+    let broken = serde_json::json!({"connectors": [{"id": 7}]});
+    let caught = std::panic::catch_unwind(|| validate("GET", "/api/v1/connectors", 200, &broken));
+    assert!(caught.is_err(), "a number where a string belongs must fail");
+    let undocumented = std::panic::catch_unwind(|| {
+        validate("GET", "/api/v1/connectors", 418, &Value::Null);
+    });
+    assert!(undocumented.is_err(), "an undocumented status must fail");
+}
