@@ -2,6 +2,7 @@
 
 pub mod comparison;
 pub mod disclosure;
+pub mod drivers;
 pub mod estimate;
 pub mod language;
 pub mod multiple;

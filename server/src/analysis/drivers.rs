@@ -1,0 +1,475 @@
+//! Key driver analysis: what moves a score. Ordinary least squares of the score on driver
+//! indicators (a comment mentions a topic: 1, else 0), with control columns (channel fixed
+//! effects) in every model; per driver the coefficient with a heteroskedasticity-robust HC3
+//! standard error (MacKinnon & White 1985), a normal 95 % interval and p-value (as
+//! statsmodels' `fit(cov_type="HC3")`), Holm-adjusted across the drivers; the variance
+//! inflation factor; and its relative importance by LMG (Lindeman, Merenda & Gold 1980), the
+//! Shapley decomposition of R² over the drivers with the controls always in (relaimpo's
+//! `always`), so the importances add up to what the drivers explain together.
+//!
+//! Rows carry a frequency weight: identical (score, drivers, controls) rows collapse into one,
+//! which gives exactly the estimates of the uncollapsed data, HC3 included (identical rows
+//! share their leverage), and keeps a million records to a few thousand rows.
+//!
+//! Linear algebra is nalgebra's Cholesky factorisation (SVD where a subset is singular);
+//! checked against statsmodels in `tests/reference/drivers/`.
+
+use nalgebra::{DMatrix, DVector};
+
+use super::multiple::holm;
+use super::normal::two_sided_p;
+
+/// More drivers than this would make the exact LMG decomposition (2^k models) too costly.
+pub const MAX_DRIVERS: usize = 15;
+
+/// z for a two-sided 95 % interval.
+const Z95: f64 = 1.959_963_984_540_054;
+
+/// One row: a score, its driver indicators and controls, and how many records it stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub score: f64,
+    pub drivers: Vec<f64>,
+    pub controls: Vec<f64>,
+    pub weight: f64,
+}
+
+/// The model as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// Records (sum of weights).
+    pub n: f64,
+    pub r2: f64,
+    pub r2_adjusted: f64,
+    /// R² of the controls alone; the drivers' importances add up to `r2` minus this.
+    pub r2_controls: f64,
+    pub intercept: f64,
+    /// One per control column.
+    pub control_effects: Vec<f64>,
+    /// One per driver column, in order.
+    pub drivers: Vec<DriverEstimate>,
+}
+
+/// One driver's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriverEstimate {
+    /// Change in the score when a comment mentions it, other drivers and controls equal.
+    pub coefficient: f64,
+    /// HC3 standard error.
+    pub se: f64,
+    pub ci95: (f64, f64),
+    pub p_value: f64,
+    /// Holm-adjusted across the model's drivers.
+    pub p_holm: f64,
+    /// LMG share of R².
+    pub importance: f64,
+    /// Weighted share of records mentioning it.
+    pub prevalence: f64,
+    /// Records mentioning it.
+    pub mentions: f64,
+    /// 1 / (1 − R²) of this driver on the other drivers and the controls.
+    pub vif: f64,
+}
+
+/// Why no model could be fitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DriverError {
+    #[error("between 1 and {MAX_DRIVERS} drivers are needed, got {0}")]
+    DriverCount(usize),
+    #[error("rows must all have {drivers} drivers and {controls} controls")]
+    Ragged { drivers: usize, controls: usize },
+    #[error("{0} records are too few for {1} parameters")]
+    TooFew(u64, usize),
+    #[error("the drivers and controls are perfectly collinear")]
+    Singular,
+}
+
+/// Fits the model.
+///
+/// # Errors
+/// When the rows are inconsistent, too few, or the design is singular.
+pub fn fit(rows: &[Row]) -> Result<Model, DriverError> {
+    let k = rows.first().map_or(0, |r| r.drivers.len());
+    let c = rows.first().map_or(0, |r| r.controls.len());
+    if k == 0 || k > MAX_DRIVERS {
+        return Err(DriverError::DriverCount(k));
+    }
+    if rows
+        .iter()
+        .any(|r| r.drivers.len() != k || r.controls.len() != c)
+    {
+        return Err(DriverError::Ragged {
+            drivers: k,
+            controls: c,
+        });
+    }
+    let rows: Vec<&Row> = rows.iter().filter(|r| r.weight > 0.0).collect();
+    let n: f64 = rows.iter().map(|r| r.weight).sum();
+    let parameters = 1 + k + c;
+    if n <= parameters as f64 {
+        return Err(DriverError::TooFew(n as u64, parameters));
+    }
+    let design = |r: &Row| -> DVector<f64> {
+        DVector::from_iterator(
+            parameters,
+            std::iter::once(1.0)
+                .chain(r.drivers.iter().copied())
+                .chain(r.controls.iter().copied()),
+        )
+    };
+    // X'WX and X'Wy.
+    let mut xtx = DMatrix::<f64>::zeros(parameters, parameters);
+    let mut xty = DVector::<f64>::zeros(parameters);
+    for row in &rows {
+        let x = design(row);
+        xtx += row.weight * &x * x.transpose();
+        xty += row.weight * row.score * &x;
+    }
+    let cholesky = xtx.clone().cholesky().ok_or(DriverError::Singular)?;
+    let beta = cholesky.solve(&xty);
+    let bread = cholesky.inverse();
+    // HC3: Σ w e² / (1 − h)² · x x', sandwiched.
+    let mut meat = DMatrix::<f64>::zeros(parameters, parameters);
+    let mean_y = rows.iter().map(|r| r.weight * r.score).sum::<f64>() / n;
+    let (mut ssr, mut sst) = (0.0, 0.0);
+    for row in &rows {
+        let x = design(row);
+        let residual = row.score - beta.dot(&x);
+        let leverage = (x.transpose() * &bread * &x)[(0, 0)];
+        let scale = residual / (1.0 - leverage);
+        meat += row.weight * scale * scale * &x * x.transpose();
+        ssr += row.weight * residual * residual;
+        sst += row.weight * (row.score - mean_y).powi(2);
+    }
+    let covariance = &bread * meat * &bread;
+    let r2 = if sst > 0.0 { 1.0 - ssr / sst } else { 0.0 };
+    let r2_adjusted = 1.0 - (n - 1.0) / (n - parameters as f64) * (1.0 - r2);
+
+    let moments = Moments::of(&rows, k, c, n);
+    let importance = lmg(&moments, k, c);
+    let p_values: Vec<f64> = (1..=k)
+        .map(|i| two_sided_p(beta[i] / covariance[(i, i)].sqrt()))
+        .collect();
+    let adjusted = holm(&p_values);
+    let drivers = (0..k)
+        .map(|j| {
+            let (coefficient, se) = (beta[j + 1], covariance[(j + 1, j + 1)].sqrt());
+            let mentions: f64 = rows.iter().map(|r| r.weight * r.drivers[j]).sum();
+            DriverEstimate {
+                coefficient,
+                se,
+                ci95: (coefficient - Z95 * se, coefficient + Z95 * se),
+                p_value: p_values[j],
+                p_holm: adjusted[j],
+                importance: importance.0[j],
+                prevalence: mentions / n,
+                mentions,
+                vif: moments.vif(j, k + c),
+            }
+        })
+        .collect();
+    Ok(Model {
+        n,
+        r2,
+        r2_adjusted,
+        r2_controls: importance.1,
+        intercept: beta[0],
+        control_effects: (0..c).map(|i| beta[1 + k + i]).collect(),
+        drivers,
+    })
+}
+
+/// Weighted covariances of the regressors (drivers, then controls) and with the score: every
+/// subset model's R² follows from them without touching the rows again.
+struct Moments {
+    /// Covariance matrix of the regressors.
+    xx: DMatrix<f64>,
+    /// Covariance of each regressor with the score.
+    xy: DVector<f64>,
+    /// Variance of the score.
+    yy: f64,
+}
+
+impl Moments {
+    fn of(rows: &[&Row], k: usize, c: usize, n: f64) -> Moments {
+        let p = k + c;
+        let values = |r: &Row| -> DVector<f64> {
+            DVector::from_iterator(p, r.drivers.iter().chain(&r.controls).copied())
+        };
+        let mut mean = DVector::<f64>::zeros(p);
+        let mut mean_y = 0.0;
+        for row in rows {
+            mean += row.weight * values(row);
+            mean_y += row.weight * row.score;
+        }
+        mean /= n;
+        mean_y /= n;
+        let (mut xx, mut xy, mut yy) = (DMatrix::zeros(p, p), DVector::zeros(p), 0.0);
+        for row in rows {
+            let d = values(row) - &mean;
+            let e = row.score - mean_y;
+            xx += row.weight * &d * d.transpose();
+            xy += row.weight * e * &d;
+            yy += row.weight * e * e;
+        }
+        Moments { xx, xy, yy }
+    }
+
+    /// R² of the score on the regressors at `columns`.
+    fn r2(&self, columns: &[usize]) -> f64 {
+        if columns.is_empty() || self.yy <= 0.0 {
+            return 0.0;
+        }
+        let sub = self.xx.select_rows(columns).select_columns(columns);
+        let c = self.xy.select_rows(columns);
+        let explained = match sub.clone().cholesky() {
+            Some(cholesky) => c.dot(&cholesky.solve(&c)),
+            // A singular subset explains what its independent part explains.
+            None => sub
+                .svd(true, true)
+                .solve(&c, 1e-12)
+                .map_or(0.0, |b| c.dot(&b)),
+        };
+        (explained / self.yy).clamp(0.0, 1.0)
+    }
+
+    /// VIF of regressor `j` among the first `p`.
+    fn vif(&self, j: usize, p: usize) -> f64 {
+        let others: Vec<usize> = (0..p).filter(|i| *i != j).collect();
+        let variance = self.xx[(j, j)];
+        if variance <= 0.0 {
+            return f64::INFINITY;
+        }
+        if others.is_empty() {
+            return 1.0;
+        }
+        let sub = self.xx.select_rows(&others).select_columns(&others);
+        let c = self.xx.column(j).select_rows(&others);
+        let explained = sub
+            .svd(true, true)
+            .solve(&c, 1e-12)
+            .map_or(0.0, |b| c.dot(&b));
+        let r2 = (explained / variance).clamp(0.0, 1.0);
+        if r2 >= 1.0 {
+            f64::INFINITY
+        } else {
+            1.0 / (1.0 - r2)
+        }
+    }
+}
+
+/// LMG importance of each of the `k` drivers (regressors `0..k`), with the `c` controls
+/// (regressors `k..k + c`) in every model; also the controls' own R².
+fn lmg(moments: &Moments, k: usize, c: usize) -> (Vec<f64>, f64) {
+    let controls: Vec<usize> = (k..k + c).collect();
+    // R² of every subset of drivers (bit i: driver i), controls always in.
+    let r2: Vec<f64> = (0u32..1 << k)
+        .map(|subset| {
+            let columns: Vec<usize> = (0..k)
+                .filter(|i| subset & (1 << i) != 0)
+                .chain(controls.iter().copied())
+                .collect();
+            moments.r2(&columns)
+        })
+        .collect();
+    let factorial = |m: usize| (1..=m).map(|i| i as f64).product::<f64>();
+    let importance = (0..k)
+        .map(|j| {
+            (0u32..1 << k)
+                .filter(|subset| subset & (1 << j) == 0)
+                .map(|subset| {
+                    let size = subset.count_ones() as usize;
+                    let weight = factorial(size) * factorial(k - size - 1) / factorial(k);
+                    weight * (r2[(subset | 1 << j) as usize] - r2[subset as usize])
+                })
+                .sum()
+        })
+        .collect();
+    (importance, r2[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `tests/reference/drivers/data.csv` as rows (drivers: 4 topics; control: channel).
+    fn reference_rows() -> Vec<Row> {
+        include_str!("../../../tests/reference/drivers/data.csv")
+            .lines()
+            .skip(1)
+            .map(|line| {
+                let v: Vec<f64> = line.split(',').map(|x| x.parse().unwrap()).collect();
+                Row {
+                    score: v[0],
+                    drivers: v[2..].to_vec(),
+                    controls: vec![v[1]],
+                    weight: 1.0,
+                }
+            })
+            .collect()
+    }
+
+    fn expected() -> serde_json::Value {
+        serde_json::from_str(include_str!(
+            "../../../tests/reference/drivers/expected.json"
+        ))
+        .unwrap()
+    }
+
+    fn close(name: &str, actual: f64, expected: &serde_json::Value) {
+        let expected = expected.as_f64().unwrap();
+        assert!(
+            (actual - expected).abs() < 1e-6,
+            "{name}: {actual} vs statsmodels {expected}"
+        );
+    }
+
+    #[test]
+    fn matches_statsmodels_ols_hc3_vif_and_lmg() {
+        let model = fit(&reference_rows()).unwrap();
+        let e = expected();
+        close("n", model.n, &e["n"]);
+        close("r2", model.r2, &e["r2"]);
+        close("r2_adj", model.r2_adjusted, &e["r2_adj"]);
+        close("r2 controls", model.r2_controls, &e["r2_controls_only"]);
+        close("intercept", model.intercept, &e["intercept"]);
+        close("channel", model.control_effects[0], &e["channel_effect"]);
+        for (j, driver) in model.drivers.iter().enumerate() {
+            close("coefficient", driver.coefficient, &e["coefficients"][j]);
+            close("hc3 se", driver.se, &e["hc3_se"][j]);
+            close("p", driver.p_value, &e["p_values"][j]);
+            close("lmg", driver.importance, &e["lmg"][j]);
+            close("vif", driver.vif, &e["vif"][j]);
+        }
+    }
+
+    #[test]
+    fn weighted_rows_equal_the_rows_they_stand_for() {
+        let rows = reference_rows();
+        let mut collapsed: Vec<Row> = Vec::new();
+        for row in &rows {
+            match collapsed.iter_mut().find(|c| {
+                c.score == row.score && c.drivers == row.drivers && c.controls == row.controls
+            }) {
+                Some(c) => c.weight += 1.0,
+                None => collapsed.push(row.clone()),
+            }
+        }
+        assert!(collapsed.len() < rows.len());
+        let (a, b) = (fit(&rows).unwrap(), fit(&collapsed).unwrap());
+        for (x, y) in a.drivers.iter().zip(&b.drivers) {
+            assert!((x.coefficient - y.coefficient).abs() < 1e-9);
+            assert!((x.se - y.se).abs() < 1e-9, "HC3 with weights");
+            assert!((x.importance - y.importance).abs() < 1e-9);
+        }
+        assert!((a.r2 - b.r2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_designs_are_refused_with_the_reason() {
+        assert_eq!(fit(&[]), Err(DriverError::DriverCount(0)));
+        let row = |score: f64, d: f64| Row {
+            score,
+            drivers: vec![d, d],
+            controls: vec![],
+            weight: 10.0,
+        };
+        // Two identical drivers: singular.
+        assert_eq!(
+            fit(&[row(1.0, 0.0), row(5.0, 1.0), row(3.0, 0.0)]),
+            Err(DriverError::Singular)
+        );
+        assert!(matches!(
+            fit(&[Row {
+                weight: 2.0,
+                ..row(1.0, 1.0)
+            }]),
+            Err(DriverError::TooFew(2, 3))
+        ));
+    }
+
+    /// A small seeded generator for the simulations (SplitMix64).
+    struct Seeded(u64);
+
+    impl Seeded {
+        fn next(&mut self) -> f64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        }
+
+        /// Standard normal (Box-Muller).
+        fn normal(&mut self) -> f64 {
+            let (u, v) = (self.next().max(1e-300), self.next());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        }
+    }
+
+    #[test]
+    fn a_driver_without_effect_has_an_interval_covering_zero_in_95_percent_of_samples() {
+        let mut random = Seeded(17);
+        let mut covered = 0;
+        for _ in 0..500 {
+            let rows: Vec<Row> = (0..300)
+                .map(|_| {
+                    let a = f64::from(u8::from(random.next() < 0.4));
+                    let b = f64::from(u8::from(random.next() < 0.3 + 0.3 * a));
+                    let none = f64::from(u8::from(random.next() < 0.25 + 0.2 * b));
+                    // Heteroskedastic noise, which HC3 is for.
+                    let noise = random.normal() * (1.5 + a);
+                    Row {
+                        score: 7.0 - 2.0 * a + 1.0 * b + noise,
+                        drivers: vec![a, b, none],
+                        controls: vec![],
+                        weight: 1.0,
+                    }
+                })
+                .collect();
+            let (low, high) = fit(&rows).unwrap().drivers[2].ci95;
+            covered += usize::from(low <= 0.0 && 0.0 <= high);
+        }
+        assert!(covered >= 470, "covered 0 in {covered} of 500");
+    }
+
+    proptest! {
+        // A property of arithmetic, not a parser of outside input: a few hundred cases.
+        #![proptest_config(ProptestConfig { cases: 300, ..crate::fuzz::config() })]
+
+        /// Row order changes nothing, and the importances add up to what the drivers
+        /// explain beyond the controls.
+        #[test]
+        fn order_is_irrelevant_and_importances_add_up(
+            seed in 0u64..1000,
+            rotate in 1usize..50,
+        ) {
+            let mut random = Seeded(seed);
+            let rows: Vec<Row> = (0..60)
+                .map(|_| {
+                    let d: Vec<f64> = (0..3).map(|_| f64::from(u8::from(random.next() < 0.4))).collect();
+                    let control = f64::from(u8::from(random.next() < 0.5));
+                    Row {
+                        score: (10.0 * random.next()).round() - 2.0 * d[0] + d[1],
+                        drivers: d,
+                        controls: vec![control],
+                        weight: 1.0 + (random.next() * 3.0).floor(),
+                    }
+                })
+                .collect();
+            let Ok(model) = fit(&rows) else { return Ok(()) };
+            let mut turned = rows.clone();
+            turned.rotate_left(rotate % rows.len());
+            turned.reverse();
+            let other = fit(&turned).unwrap();
+            for (a, b) in model.drivers.iter().zip(&other.drivers) {
+                prop_assert!((a.coefficient - b.coefficient).abs() < 1e-9);
+                prop_assert!((a.se - b.se).abs() < 1e-9);
+                prop_assert!((a.importance - b.importance).abs() < 1e-9);
+            }
+            let total: f64 = model.drivers.iter().map(|d| d.importance).sum();
+            prop_assert!((total - (model.r2 - model.r2_controls)).abs() < 1e-9);
+        }
+    }
+}
