@@ -8,6 +8,7 @@ mod auth;
 mod changes;
 mod compare;
 mod crash_recovery;
+mod drivers;
 mod erasure;
 mod errors;
 mod export;

@@ -82,7 +82,15 @@ pub enum DriverError {
     TooFew(u64, usize),
     #[error("the drivers and controls are perfectly collinear")]
     Singular,
+    /// Driver `.0` is (almost) a linear function of the others and the controls, e.g. when
+    /// every comment mentions exactly one of the topics.
+    #[error("driver {0} is perfectly collinear with the others")]
+    Collinear(usize),
 }
+
+/// A VIF this large means the driver is a linear function of the others: its coefficient
+/// is not identified, whatever the arithmetic returns.
+const SINGULAR_VIF: f64 = 1e8;
 
 /// Fits the model.
 ///
@@ -125,6 +133,14 @@ pub fn fit(rows: &[Row]) -> Result<Model, DriverError> {
         xtx += row.weight * &x * x.transpose();
         xty += row.weight * row.score * &x;
     }
+    let moments = Moments::of(&rows, k, c, n);
+    let vifs: Vec<f64> = (0..k).map(|j| moments.vif(j, k + c)).collect();
+    if let Some(worst) = (0..k)
+        .filter(|j| vifs[*j].is_nan() || vifs[*j] >= SINGULAR_VIF)
+        .max_by(|a, b| vifs[*a].total_cmp(&vifs[*b]))
+    {
+        return Err(DriverError::Collinear(worst));
+    }
     let cholesky = xtx.clone().cholesky().ok_or(DriverError::Singular)?;
     let beta = cholesky.solve(&xty);
     let bread = cholesky.inverse();
@@ -145,7 +161,6 @@ pub fn fit(rows: &[Row]) -> Result<Model, DriverError> {
     let r2 = if sst > 0.0 { 1.0 - ssr / sst } else { 0.0 };
     let r2_adjusted = 1.0 - (n - 1.0) / (n - parameters as f64) * (1.0 - r2);
 
-    let moments = Moments::of(&rows, k, c, n);
     let importance = lmg(&moments, k, c);
     let p_values: Vec<f64> = (1..=k)
         .map(|i| two_sided_p(beta[i] / covariance[(i, i)].sqrt()))
@@ -164,7 +179,7 @@ pub fn fit(rows: &[Row]) -> Result<Model, DriverError> {
                 importance: importance.0[j],
                 prevalence: mentions / n,
                 mentions,
-                vif: moments.vif(j, k + c),
+                vif: vifs[j],
             }
         })
         .collect();
@@ -288,6 +303,164 @@ fn lmg(moments: &Moments, k: usize, c: usize) -> (Vec<f64>, f64) {
     (importance, r2[0])
 }
 
+/// What a market's records look like to the analysis: a score, the topics mentioned (bit
+/// `i`: `topics[i]`), the groups it belongs to (e.g. its channel; market and channel when
+/// several markets are modelled together) and how many records it stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub score: f64,
+    pub mentions: u32,
+    pub groups: Vec<String>,
+    pub weight: f64,
+}
+
+/// Thresholds of disclosure for a driver model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriverRules {
+    /// No model below this many records.
+    pub n_min: u64,
+    /// Drivers mentioned fewer times are left out (never below the privacy floor).
+    pub min_mentions: u64,
+    /// VIF above which a driver is flagged as collinear.
+    pub vif_limit: u64,
+}
+
+/// A driver model with what went into it and what was left out, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriverAnalysis {
+    /// Records.
+    pub n: u64,
+    /// The model; `None` with `reason`.
+    pub model: Option<Model>,
+    /// Topic ids in the model, in the order of `model.drivers`.
+    pub drivers: Vec<String>,
+    /// Topics left out, with the reason.
+    pub left_out: Vec<(String, String)>,
+    pub reason: Option<String>,
+}
+
+/// Fits the model of `observations` on the topics mentioned often enough, with one fixed
+/// effect per group level beyond the first of each group dimension.
+pub fn analyse(
+    observations: &[Observation],
+    topics: &[String],
+    rules: &DriverRules,
+) -> DriverAnalysis {
+    let n: f64 = observations.iter().map(|o| o.weight).sum();
+    let mut analysis = DriverAnalysis {
+        n: n as u64,
+        model: None,
+        drivers: Vec::new(),
+        left_out: Vec::new(),
+        reason: None,
+    };
+    if analysis.n < rules.n_min {
+        analysis.reason = Some(format!(
+            "{} commented records, fewer than n_min = {}",
+            analysis.n, rules.n_min
+        ));
+        return analysis;
+    }
+    let mut kept: Vec<usize> = Vec::new();
+    for (i, topic) in topics.iter().enumerate() {
+        let mentions: f64 = observations
+            .iter()
+            .filter(|o| o.mentions & (1 << i) != 0)
+            .fold(0.0, |sum, o| sum + o.weight);
+        if (mentions as u64) < rules.min_mentions {
+            analysis.left_out.push((
+                topic.clone(),
+                format!(
+                    "{} mentions, fewer than {}",
+                    mentions as u64, rules.min_mentions
+                ),
+            ));
+        } else if n - mentions < rules.min_mentions as f64 {
+            analysis.left_out.push((
+                topic.clone(),
+                format!(
+                    "mentioned by all but {} records: nothing to compare with",
+                    (n - mentions) as u64
+                ),
+            ));
+        } else if kept.len() == MAX_DRIVERS {
+            analysis
+                .left_out
+                .push((topic.clone(), format!("more than {MAX_DRIVERS} drivers")));
+        } else {
+            kept.push(i);
+        }
+    }
+    if kept.is_empty() {
+        analysis.reason = Some("no topic is mentioned often enough".into());
+        return analysis;
+    }
+    // Levels of each group dimension; the first level of each is the reference.
+    let dimensions = observations.first().map_or(0, |o| o.groups.len());
+    let levels: Vec<Vec<&str>> = (0..dimensions)
+        .map(|d| {
+            let mut values: Vec<&str> = observations.iter().map(|o| o.groups[d].as_str()).collect();
+            values.sort_unstable();
+            values.dedup();
+            values
+        })
+        .collect();
+    let rows: Vec<Row> = observations
+        .iter()
+        .map(|o| Row {
+            score: o.score,
+            drivers: kept
+                .iter()
+                .map(|i| f64::from(u8::from(o.mentions & (1 << i) != 0)))
+                .collect(),
+            controls: levels
+                .iter()
+                .enumerate()
+                .flat_map(|(d, values)| {
+                    values[1..]
+                        .iter()
+                        .map(move |level| f64::from(u8::from(o.groups[d] == *level)))
+                })
+                .collect(),
+            weight: o.weight,
+        })
+        .collect();
+    // A topic the others determine (every comment mentions exactly one of them) has no
+    // coefficient of its own: leave it out, say why, and fit the rest.
+    let mut rows = rows;
+    loop {
+        match fit(&rows) {
+            Ok(model) => {
+                analysis.drivers = kept.iter().map(|i| topics[*i].clone()).collect();
+                analysis.model = Some(model);
+                return analysis;
+            }
+            Err(DriverError::Collinear(j)) if kept.len() > 1 => {
+                analysis.left_out.push((
+                    topics[kept[j]].clone(),
+                    "determined by the other topics (perfectly collinear); its effect is in theirs"
+                        .into(),
+                ));
+                kept.remove(j);
+                for row in &mut rows {
+                    row.drivers.remove(j);
+                }
+            }
+            Err(error) => {
+                analysis.reason = Some(error.to_string());
+                return analysis;
+            }
+        }
+    }
+}
+
+impl DriverEstimate {
+    /// Whether this driver moves with the others too much to be told apart.
+    pub fn collinear(&self, rules: &DriverRules) -> bool {
+        self.vif > rules.vif_limit as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,10 +548,10 @@ mod tests {
             controls: vec![],
             weight: 10.0,
         };
-        // Two identical drivers: singular.
+        // Two identical drivers: the second is determined by the first.
         assert_eq!(
             fit(&[row(1.0, 0.0), row(5.0, 1.0), row(3.0, 0.0)]),
-            Err(DriverError::Singular)
+            Err(DriverError::Collinear(1))
         );
         assert!(matches!(
             fit(&[Row {
@@ -471,5 +644,79 @@ mod tests {
             let total: f64 = model.drivers.iter().map(|d| d.importance).sum();
             prop_assert!((total - (model.r2 - model.r2_controls)).abs() < 1e-9);
         }
+    }
+
+    #[test]
+    fn rare_topics_are_left_out_small_markets_get_no_model_and_groups_become_controls() {
+        let rules = DriverRules {
+            n_min: 30,
+            min_mentions: 10,
+            vif_limit: 5,
+        };
+        let topics = vec!["delivery".to_owned(), "rare".to_owned()];
+        let observation = |score: f64, mentions: u32, channel: &str, weight: f64| Observation {
+            score,
+            mentions,
+            groups: vec![channel.to_owned()],
+            weight,
+        };
+        let rows = vec![
+            observation(3.0, 0b01, "app", 20.0),
+            observation(9.0, 0b00, "app", 25.0),
+            observation(4.0, 0b01, "web", 15.0),
+            observation(8.0, 0b00, "web", 30.0),
+            observation(6.0, 0b11, "web", 3.0),
+            observation(7.0, 0b00, "app", 10.0),
+        ];
+        let analysis = analyse(&rows, &topics, &rules);
+        assert_eq!(analysis.n, 103);
+        assert_eq!(analysis.drivers, vec!["delivery"]);
+        assert_eq!(analysis.left_out.len(), 1);
+        assert!(
+            analysis.left_out[0].1.contains("3 mentions"),
+            "{:?}",
+            analysis.left_out
+        );
+        let model = analysis.model.unwrap();
+        assert_eq!(model.control_effects.len(), 1, "web against app");
+        assert!(model.drivers[0].coefficient < -3.0);
+        let small = analyse(&rows[..1], &topics, &rules);
+        assert_eq!(small.model, None);
+        assert!(small.reason.unwrap().contains("n_min"));
+    }
+
+    #[test]
+    fn a_topic_the_others_determine_is_left_out_with_the_reason() {
+        let rules = DriverRules {
+            n_min: 10,
+            min_mentions: 5,
+            vif_limit: 5,
+        };
+        let topics: Vec<String> = ["a", "b", "c"].iter().map(|t| (*t).to_owned()).collect();
+        // Every comment mentions exactly one topic: c = 1 − a − b.
+        let rows: Vec<Observation> = [
+            (0b001, 3.0, 12.0),
+            (0b010, 6.0, 9.0),
+            (0b100, 9.0, 15.0),
+            (0b001, 4.0, 6.0),
+            (0b100, 8.0, 7.0),
+        ]
+        .iter()
+        .map(|(mentions, score, weight)| Observation {
+            score: *score,
+            mentions: *mentions,
+            groups: vec![],
+            weight: *weight,
+        })
+        .collect();
+        let analysis = analyse(&rows, &topics, &rules);
+        assert_eq!(analysis.drivers.len(), 2, "{analysis:?}");
+        assert_eq!(analysis.left_out.len(), 1);
+        assert!(analysis.left_out[0].1.contains("collinear"));
+        let model = analysis.model.unwrap();
+        assert!(model
+            .drivers
+            .iter()
+            .all(|d| d.se.is_finite() && d.se < 10.0));
     }
 }

@@ -326,7 +326,7 @@ pub async fn compare(
 }
 
 /// The channels of `programme`, narrowed to `asked` when given.
-fn programme_channels(
+pub(super) fn programme_channels(
     catalog: &Catalog,
     programme: Programme,
     asked: Option<&str>,

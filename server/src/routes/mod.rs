@@ -2,6 +2,7 @@
 
 mod compare;
 mod connectors;
+mod drivers;
 mod erasures;
 mod health;
 mod ingest;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let mut api = web::scope("/api/v1")
         .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
         .service(web::resource("/compare").route(web::get().to(compare::compare)))
+        .service(web::resource("/drivers").route(web::get().to(drivers::drivers)))
         .service(web::resource("/trends").route(web::get().to(trends::trends)))
         .service(web::resource("/records").route(web::get().to(records::records)))
         .service(web::resource("/topics").route(web::get().to(topics::topics)))

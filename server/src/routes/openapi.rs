@@ -46,6 +46,7 @@ impl Modify for BearerAuth {
         super::health::metrics,
         super::scores::cells,
         super::compare::compare,
+        super::drivers::drivers,
         super::trends::trends,
         super::records::records,
         super::topics::topics,
@@ -89,6 +90,6 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(paths.len(), 15, "{paths:?}");
+        assert_eq!(paths.len(), 16, "{paths:?}");
     }
 }

@@ -8,6 +8,7 @@
 
 mod batch;
 mod cubes;
+mod drivers;
 mod erasure;
 mod export;
 mod migrations;
@@ -24,6 +25,7 @@ use std::sync::Mutex;
 use chrono::NaiveDateTime;
 use duckdb::{params, Connection};
 
+pub use drivers::DriverPattern;
 pub use erasure::{Erasure, ErasureEntry};
 pub use export::ExportSummary;
 pub use runs::{RunStatus, RunSummary, StoredRejection};

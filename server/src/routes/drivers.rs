@@ -1,0 +1,286 @@
+//! `GET /api/v1/drivers`: what moves NPS (or CSAT) in each market in scope, and in all of
+//! them together: a regression of the score on the topics commenters mention, with channel
+//! (and market) fixed effects, HC3 intervals, Holm-adjusted p-values and LMG importance
+//! (`analysis::drivers`). Scoped like `/topics`; one programme at a time.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::compare::programme_channels;
+use super::openapi::ErrorBody;
+use super::params::CellFilters;
+use super::TopicList;
+use crate::analysis::drivers::{analyse, DriverAnalysis, DriverRules, Observation};
+use crate::analysis::estimate::Interval;
+use crate::analysis::scale::Measure;
+use crate::catalog::Catalog;
+use crate::config::AnalysisSettings;
+use crate::dates::DateRange;
+use crate::domain::Programme;
+use crate::error::ApiError;
+use crate::permission::FeedbackReader;
+use crate::telemetry::spawn_blocking_with_tracing;
+use crate::warehouse::{DriverPattern, Warehouse};
+
+/// A driver is flagged as collinear above this variance inflation factor.
+const VIF_LIMIT: u64 = 5;
+
+/// Query string of `/api/v1/drivers`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DriverParams {
+    /// Comma list of market codes (default: every market in scope).
+    markets: Option<String>,
+    /// Comma list of channels of the programme (default: all of them).
+    channels: Option<String>,
+    /// `transactional` (default) or `relational`.
+    programme: Option<String>,
+    /// First day, `YYYY-MM-DD`.
+    from: Option<String>,
+    /// Last day included, `YYYY-MM-DD`.
+    to: Option<String>,
+    /// `nps` (default) or `csat`.
+    measure: Option<String>,
+    /// Topics mentioned fewer times are left out (default `n_min`; never below the privacy
+    /// floor).
+    min_mentions: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct DriverView {
+    topic: String,
+    name: String,
+    /// Change in the score when a comment mentions the topic, other topics and channel equal.
+    coefficient: f64,
+    /// HC3 standard error.
+    se: f64,
+    ci95: Interval,
+    p_value: f64,
+    /// Holm-adjusted across this model's drivers.
+    p_holm: f64,
+    /// `p_holm` < 0.05.
+    significant: bool,
+    /// LMG share of R².
+    importance: f64,
+    /// `importance` / R² of the drivers: their ranking, summing to 1.
+    importance_share: f64,
+    /// Share of commented records mentioning the topic.
+    prevalence: f64,
+    mentions: u64,
+    vif: f64,
+    /// VIF above 5: moves with other topics too much to be told apart.
+    collinear: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct LeftOut {
+    topic: String,
+    reason: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct MarketDrivers {
+    /// A market code, or `*` for all markets in scope together (market fixed effects).
+    market: String,
+    /// Commented records with a score.
+    n: u64,
+    r2: Option<f64>,
+    r2_adjusted: Option<f64>,
+    /// Why there is no model.
+    reason: Option<String>,
+    /// Most important first.
+    drivers: Vec<DriverView>,
+    left_out: Vec<LeftOut>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = DriverAnswer)]
+struct Answer {
+    measure: Measure,
+    programme: Programme,
+    n_min: u64,
+    privacy_floor: u64,
+    min_mentions: u64,
+    markets: Vec<MarketDrivers>,
+    /// All markets in scope together; absent with fewer than two.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    all_markets: Option<MarketDrivers>,
+}
+
+/// Handler.
+#[utoipa::path(get, path = "/api/v1/drivers", tag = "analysis", params(DriverParams),
+    responses(
+        (status = 200, body = Answer),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+#[allow(clippy::too_many_arguments)]
+pub async fn drivers(
+    caller: FeedbackReader,
+    params: web::Query<DriverParams>,
+    warehouse: web::Data<Arc<Warehouse>>,
+    analysis: web::Data<AnalysisSettings>,
+    catalog: web::Data<Arc<Catalog>>,
+    list: web::Data<TopicList>,
+    dates: web::Data<DateRange>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let measure = match params.measure.as_deref().map(Measure::parse) {
+        None => Measure::Nps,
+        Some(Some(measure @ (Measure::Nps | Measure::Csat))) => measure,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_measure",
+                "measure must be nps or csat",
+            ))
+        }
+    };
+    let programme = match params.programme.as_deref() {
+        None => Programme::default(),
+        Some(name) => Programme::parse(name).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_programme",
+                format!("unknown programme {name:?}; use transactional or relational"),
+            )
+        })?,
+    };
+    let min_mentions = params
+        .min_mentions
+        .unwrap_or(analysis.n_min)
+        .clamp(analysis.privacy_floor.max(1), 1_000_000);
+    let channels = programme_channels(&catalog, programme, params.channels.as_deref())?;
+    let mut query = CellFilters {
+        markets: params.markets.as_deref(),
+        channels: None,
+        from: params.from.as_deref(),
+        to: params.to.as_deref(),
+        dates: &dates,
+    }
+    .query(&caller, measure, false)?;
+    query.channels = Some(channels.into_iter().collect());
+    let topics: Vec<String> = list.0.iter().map(|(id, _)| id.clone()).collect();
+    let warehouse = warehouse.get_ref().clone();
+    let wanted = topics.clone();
+    let patterns =
+        spawn_blocking_with_tracing(move || warehouse.driver_patterns(&query, &wanted)).await??;
+    let rules = DriverRules {
+        n_min: analysis.n_min.max(analysis.privacy_floor),
+        min_mentions,
+        vif_limit: VIF_LIMIT,
+    };
+    let name_of = |id: &str| {
+        list.0
+            .iter()
+            .find(|(t, _)| t == id)
+            .map_or_else(|| id.to_owned(), |(_, name)| name.clone())
+    };
+    let (markets, all) = spawn_blocking_with_tracing(move || {
+        let mut by_market: BTreeMap<&str, Vec<Observation>> = BTreeMap::new();
+        for pattern in &patterns {
+            by_market
+                .entry(&pattern.market)
+                .or_default()
+                .push(observation(pattern, vec![pattern.channel.clone()]));
+        }
+        let markets: Vec<(String, DriverAnalysis)> = by_market
+            .iter()
+            .map(|(market, rows)| ((*market).to_owned(), analyse(rows, &topics, &rules)))
+            .collect();
+        let all = (by_market.len() > 1).then(|| {
+            let rows: Vec<Observation> = patterns
+                .iter()
+                .map(|p| observation(p, vec![p.market.clone(), p.channel.clone()]))
+                .collect();
+            analyse(&rows, &topics, &rules)
+        });
+        (markets, all)
+    })
+    .await?;
+    let view = |market: String, analysis: DriverAnalysis| shape(market, analysis, &rules, &name_of);
+    Ok(HttpResponse::Ok().json(Answer {
+        measure,
+        programme,
+        n_min: analysis.n_min,
+        privacy_floor: analysis.privacy_floor,
+        min_mentions,
+        markets: markets.into_iter().map(|(m, a)| view(m, a)).collect(),
+        all_markets: all.map(|a| view("*".into(), a)),
+    }))
+}
+
+fn observation(pattern: &DriverPattern, groups: Vec<String>) -> Observation {
+    Observation {
+        score: f64::from(pattern.score),
+        mentions: pattern.mentions,
+        groups,
+        weight: pattern.n as f64,
+    }
+}
+
+fn shape(
+    market: String,
+    analysis: DriverAnalysis,
+    rules: &DriverRules,
+    name_of: &impl Fn(&str) -> String,
+) -> MarketDrivers {
+    let left_out = analysis
+        .left_out
+        .into_iter()
+        .map(|(topic, reason)| LeftOut { topic, reason })
+        .collect();
+    let Some(model) = analysis.model else {
+        return MarketDrivers {
+            market,
+            n: analysis.n,
+            r2: None,
+            r2_adjusted: None,
+            reason: analysis.reason,
+            drivers: Vec::new(),
+            left_out,
+        };
+    };
+    let explained = model.r2 - model.r2_controls;
+    let mut drivers: Vec<DriverView> = analysis
+        .drivers
+        .iter()
+        .zip(&model.drivers)
+        .map(|(topic, d)| DriverView {
+            topic: topic.clone(),
+            name: name_of(topic),
+            coefficient: d.coefficient,
+            se: d.se,
+            ci95: Interval {
+                low: d.ci95.0,
+                high: d.ci95.1,
+            },
+            p_value: d.p_value,
+            p_holm: d.p_holm,
+            significant: d.p_holm < 0.05,
+            importance: d.importance,
+            importance_share: if explained > 0.0 {
+                d.importance / explained
+            } else {
+                0.0
+            },
+            prevalence: d.prevalence,
+            mentions: d.mentions as u64,
+            vif: d.vif,
+            collinear: d.collinear(rules),
+        })
+        .collect();
+    drivers.sort_by(|a, b| b.importance.total_cmp(&a.importance));
+    MarketDrivers {
+        market,
+        n: analysis.n,
+        r2: Some(model.r2),
+        r2_adjusted: Some(model.r2_adjusted),
+        reason: None,
+        drivers,
+        left_out,
+    }
+}

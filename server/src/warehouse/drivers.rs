@@ -1,0 +1,76 @@
+//! Rows for key driver analysis: commented records collapsed to (market, channel, score,
+//! topics mentioned) with their count, so a million records become a few thousand rows.
+
+use duckdb::params_from_iter;
+
+use super::queries::{CellQuery, Dated};
+use super::{Warehouse, WarehouseError};
+
+/// Commented records of one market and channel with one score and one set of topics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverPattern {
+    pub market: String,
+    pub channel: String,
+    pub score: u8,
+    /// Bit `i` set: the records mention `topics[i]`.
+    pub mentions: u32,
+    pub n: u64,
+}
+
+impl Warehouse {
+    /// Patterns of the commented records in `cells` with a score of its measure. `topics` are
+    /// validated ids (`[a-z0-9_]+`, at most 32), inlined into the statement.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn driver_patterns(
+        &self,
+        cells: &CellQuery,
+        topics: &[String],
+    ) -> Result<Vec<DriverPattern>, WarehouseError> {
+        let safe = topics.len() <= 32
+            && topics.iter().all(|t| {
+                !t.is_empty()
+                    && t.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            });
+        if !safe || cells.markets.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mask: Vec<String> = topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                format!(
+                    "(CASE WHEN list_contains(topics, '{t}') THEN {} ELSE 0 END)",
+                    1u64 << i
+                )
+            })
+            .collect();
+        let mask = if mask.is_empty() {
+            "0".to_owned()
+        } else {
+            mask.join(" + ")
+        };
+        let (filters, params) = cells.filters(Dated::Records);
+        let column = cells.measure.name();
+        let sql = format!(
+            "SELECT market, channel, {column} AS score, {mask} AS mentions, count(*) AS n \
+             FROM records WHERE {column} IS NOT NULL AND topics IS NOT NULL{filters} \
+             GROUP BY ALL ORDER BY ALL"
+        );
+        self.read(|c| {
+            let mut statement = c.prepare(&sql)?;
+            let rows = statement.query_map(params_from_iter(params.iter()), |r| {
+                Ok(DriverPattern {
+                    market: r.get(0)?,
+                    channel: r.get(1)?,
+                    score: r.get(2)?,
+                    mentions: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                    n: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+}
