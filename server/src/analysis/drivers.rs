@@ -67,6 +67,8 @@ pub struct DriverEstimate {
     pub prevalence: f64,
     /// Records mentioning it.
     pub mentions: f64,
+    /// Mean score of the records mentioning it: how well it goes where it comes up.
+    pub performance: f64,
     /// 1 / (1 − R²) of this driver on the other drivers and the controls.
     pub vif: f64,
 }
@@ -170,6 +172,7 @@ pub fn fit(rows: &[Row]) -> Result<Model, DriverError> {
         .map(|j| {
             let (coefficient, se) = (beta[j + 1], covariance[(j + 1, j + 1)].sqrt());
             let mentions: f64 = rows.iter().map(|r| r.weight * r.drivers[j]).sum();
+            let scored: f64 = rows.iter().map(|r| r.weight * r.drivers[j] * r.score).sum();
             DriverEstimate {
                 coefficient,
                 se,
@@ -179,6 +182,7 @@ pub fn fit(rows: &[Row]) -> Result<Model, DriverError> {
                 importance: importance.0[j],
                 prevalence: mentions / n,
                 mentions,
+                performance: scored / mentions,
                 vif: vifs[j],
             }
         })

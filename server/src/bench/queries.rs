@@ -220,7 +220,12 @@ async fn measure(args: &QueryArgs, path: &Path) -> anyhow::Result<()> {
         ),
         Vec::new(),
     );
-    let cases: [(&str, String, Vec<Statement>); 7] = [
+    // What /drivers reads: commented records of the transactional programme as patterns.
+    let drivers = crate::warehouse::driver_patterns_sql(
+        &with_channels(&CellQuery::all(Measure::Nps)),
+        &TOPICS.map(str::to_owned),
+    );
+    let cases: [(&str, String, Vec<Statement>); 8] = [
         (
             "/nps by market,channel",
             "/api/v1/nps".into(),
@@ -259,6 +264,11 @@ async fn measure(args: &QueryArgs, path: &Path) -> anyhow::Result<()> {
             "/topics by market,channel, 10 topics",
             "/api/v1/topics?group_by=market,channel".into(),
             vec![topics],
+        ),
+        (
+            "/drivers per market and all, 10 topics",
+            "/api/v1/drivers?min_mentions=30".into(),
+            vec![drivers],
         ),
     ];
     for (label, path, statements) in cases {

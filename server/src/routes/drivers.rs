@@ -74,6 +74,19 @@ struct DriverView {
     vif: f64,
     /// VIF above 5: moves with other topics too much to be told apart.
     collinear: bool,
+    /// Mean score of the records mentioning the topic.
+    performance: f64,
+    /// Focus areas: the same topic's importance and performance in all markets in scope
+    /// together, when they are modelled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    all_markets: Option<Focus>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+struct Focus {
+    importance: f64,
+    importance_share: f64,
+    performance: f64,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -202,14 +215,29 @@ pub async fn drivers(
     })
     .await?;
     let view = |market: String, analysis: DriverAnalysis| shape(market, analysis, &rules, &name_of);
+    let all_markets = all.map(|a| view("*".into(), a));
+    let mut markets: Vec<MarketDrivers> = markets.into_iter().map(|(m, a)| view(m, a)).collect();
+    if let Some(all) = &all_markets {
+        for driver in markets.iter_mut().flat_map(|m| m.drivers.iter_mut()) {
+            driver.all_markets = all
+                .drivers
+                .iter()
+                .find(|d| d.topic == driver.topic)
+                .map(|d| Focus {
+                    importance: d.importance,
+                    importance_share: d.importance_share,
+                    performance: d.performance,
+                });
+        }
+    }
     Ok(HttpResponse::Ok().json(Answer {
         measure,
         programme,
         n_min: analysis.n_min,
         privacy_floor: analysis.privacy_floor,
         min_mentions,
-        markets: markets.into_iter().map(|(m, a)| view(m, a)).collect(),
-        all_markets: all.map(|a| view("*".into(), a)),
+        markets,
+        all_markets,
     }))
 }
 
@@ -271,6 +299,8 @@ fn shape(
             mentions: d.mentions as u64,
             vif: d.vif,
             collinear: d.collinear(rules),
+            performance: d.performance,
+            all_markets: None,
         })
         .collect();
     drivers.sort_by(|a, b| b.importance.total_cmp(&a.importance));

@@ -37,28 +37,7 @@ impl Warehouse {
         if !safe || cells.markets.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
-        let mask: Vec<String> = topics
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                format!(
-                    "(CASE WHEN list_contains(topics, '{t}') THEN {} ELSE 0 END)",
-                    1u64 << i
-                )
-            })
-            .collect();
-        let mask = if mask.is_empty() {
-            "0".to_owned()
-        } else {
-            mask.join(" + ")
-        };
-        let (filters, params) = cells.filters(Dated::Records);
-        let column = cells.measure.name();
-        let sql = format!(
-            "SELECT market, channel, {column} AS score, {mask} AS mentions, count(*) AS n \
-             FROM records WHERE {column} IS NOT NULL AND topics IS NOT NULL{filters} \
-             GROUP BY ALL ORDER BY ALL"
-        );
+        let (sql, params) = driver_patterns_sql(cells, topics);
         self.read(|c| {
             let mut statement = c.prepare(&sql)?;
             let rows = statement.query_map(params_from_iter(params.iter()), |r| {
@@ -73,4 +52,32 @@ impl Warehouse {
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
+}
+
+/// The statement behind [`Warehouse::driver_patterns`] (also the benchmark's baseline);
+/// `topics` must already be validated ids.
+pub fn driver_patterns_sql(cells: &CellQuery, topics: &[String]) -> (String, Vec<String>) {
+    let mask: Vec<String> = topics
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            format!(
+                "(CASE WHEN list_contains(topics, '{t}') THEN {} ELSE 0 END)",
+                1u64 << i
+            )
+        })
+        .collect();
+    let mask = if mask.is_empty() {
+        "0".to_owned()
+    } else {
+        mask.join(" + ")
+    };
+    let (filters, params) = cells.filters(Dated::Records);
+    let column = cells.measure.name();
+    let sql = format!(
+        "SELECT market, channel, {column} AS score, {mask} AS mentions, count(*) AS n \
+             FROM records WHERE {column} IS NOT NULL AND topics IS NOT NULL{filters} \
+             GROUP BY ALL ORDER BY ALL"
+    );
+    (sql, params)
 }

@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use chrono::NaiveDateTime;
 use duckdb::{params, Connection};
 
-pub use drivers::DriverPattern;
+pub use drivers::{driver_patterns_sql, DriverPattern};
 pub use erasure::{Erasure, ErasureEntry};
 pub use export::ExportSummary;
 pub use runs::{RunStatus, RunSummary, StoredRejection};
