@@ -42,6 +42,15 @@ async fn drivers_are_modelled_per_market_within_scope() {
             .map(|d| d["importance_share"].as_f64().unwrap())
             .sum();
         assert!((shares - 1.0).abs() < 1e-9, "{de}");
+        for driver in de["drivers"].as_array().unwrap() {
+            let importance = driver["importance"].as_f64().unwrap();
+            let interval = &driver["importance_ci95"];
+            assert!(
+                interval["low"].as_f64().unwrap() <= importance
+                    && importance <= interval["high"].as_f64().unwrap(),
+                "{driver}"
+            );
+        }
     } else {
         assert!(de["reason"].is_string(), "{de}");
     }
@@ -67,6 +76,7 @@ async fn drivers_are_modelled_per_market_within_scope() {
         "measure=ces",
         "min_mentions=many",
         "programme=loyalty",
+        "bootstrap=100000",
         "from=yesterday",
     ] {
         let (status, body) = app.get(&format!("/api/v1/drivers?{bad}"), Some(&hq)).await;

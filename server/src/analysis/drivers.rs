@@ -15,6 +15,9 @@
 //! checked against statsmodels in `tests/reference/drivers/`.
 
 use nalgebra::{DMatrix, DVector};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Binomial, Distribution};
 
 use super::multiple::holm;
 use super::normal::two_sided_p;
@@ -198,6 +201,53 @@ pub fn fit(rows: &[Row]) -> Result<Model, DriverError> {
     })
 }
 
+/// Percentile bootstrap 95 % intervals of each driver's LMG importance: `resamples`
+/// multinomial resamples of the records (pattern by pattern, each a binomial draw of what is
+/// left), from a fixed `seed`, so the same data always give the same intervals.
+pub fn importance_intervals(rows: &[Row], resamples: usize, seed: u64) -> Vec<(f64, f64)> {
+    let k = rows.first().map_or(0, |r| r.drivers.len());
+    let c = rows.first().map_or(0, |r| r.controls.len());
+    let total: f64 = rows.iter().map(|r| r.weight).sum();
+    let mut random = ChaCha8Rng::seed_from_u64(seed);
+    let mut draws: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); k];
+    for _ in 0..resamples {
+        let (mut left, mut left_weight) = (total.round() as u64, total);
+        let mut resample: Vec<&Row> = Vec::new();
+        let mut weights: Vec<f64> = Vec::new();
+        for row in rows {
+            let p = (row.weight / left_weight).clamp(0.0, 1.0);
+            let drawn = Binomial::new(left, p).map_or(0, |b| b.sample(&mut random));
+            left -= drawn;
+            left_weight -= row.weight;
+            if drawn > 0 {
+                resample.push(row);
+                weights.push(drawn as f64);
+            }
+        }
+        let moments = Moments::weighted(&resample, &weights, k, c);
+        for (j, importance) in lmg(&moments, k, c).0.into_iter().enumerate() {
+            draws[j].push(importance);
+        }
+    }
+    draws
+        .into_iter()
+        .map(|mut d| {
+            d.sort_by(f64::total_cmp);
+            (quantile(&d, 0.025), quantile(&d, 0.975))
+        })
+        .collect()
+}
+
+/// The `q` quantile of sorted values, interpolating (R's type 7).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let at = q * (sorted.len() - 1) as f64;
+    let (low, high) = (at.floor() as usize, at.ceil() as usize);
+    sorted[low] + (sorted[high] - sorted[low]) * (at - at.floor())
+}
+
 /// Weighted covariances of the regressors (drivers, then controls) and with the score: every
 /// subset model's R² follows from them without touching the rows again.
 struct Moments {
@@ -211,25 +261,33 @@ struct Moments {
 
 impl Moments {
     fn of(rows: &[&Row], k: usize, c: usize, n: f64) -> Moments {
+        let weights: Vec<f64> = rows.iter().map(|r| r.weight).collect();
+        debug_assert!((weights.iter().sum::<f64>() - n).abs() <= 1e-9 * n.max(1.0));
+        Moments::weighted(rows, &weights, k, c)
+    }
+
+    /// The moments of `rows` counted with `weights` instead of their own.
+    fn weighted(rows: &[&Row], weights: &[f64], k: usize, c: usize) -> Moments {
+        let n: f64 = weights.iter().sum();
         let p = k + c;
         let values = |r: &Row| -> DVector<f64> {
             DVector::from_iterator(p, r.drivers.iter().chain(&r.controls).copied())
         };
         let mut mean = DVector::<f64>::zeros(p);
         let mut mean_y = 0.0;
-        for row in rows {
-            mean += row.weight * values(row);
-            mean_y += row.weight * row.score;
+        for (row, &weight) in rows.iter().zip(weights) {
+            mean += weight * values(row);
+            mean_y += weight * row.score;
         }
         mean /= n;
         mean_y /= n;
         let (mut xx, mut xy, mut yy) = (DMatrix::zeros(p, p), DVector::zeros(p), 0.0);
-        for row in rows {
+        for (row, &weight) in rows.iter().zip(weights) {
             let d = values(row) - &mean;
             let e = row.score - mean_y;
-            xx += row.weight * &d * d.transpose();
-            xy += row.weight * e * &d;
-            yy += row.weight * e * e;
+            xx += weight * &d * d.transpose();
+            xy += weight * e * &d;
+            yy += weight * e * e;
         }
         Moments { xx, xy, yy }
     }
@@ -250,6 +308,40 @@ impl Moments {
                 .map_or(0.0, |b| c.dot(&b)),
         };
         (explained / self.yy).clamp(0.0, 1.0)
+    }
+
+    /// The moments of the first `k` regressors and the score after partialling out the `c`
+    /// controls that follow them; `yy` stays the score's total variation, so `explained`
+    /// gives R² beyond the controls.
+    fn without_controls(&self, k: usize, c: usize) -> Moments {
+        let drivers: Vec<usize> = (0..k).collect();
+        let xx = self.xx.select_rows(&drivers).select_columns(&drivers);
+        let xy = self.xy.select_rows(&drivers);
+        if c == 0 {
+            return Moments {
+                xx,
+                xy,
+                yy: self.yy,
+            };
+        }
+        let controls: Vec<usize> = (k..k + c).collect();
+        let cc = self.xx.select_rows(&controls).select_columns(&controls);
+        let cd = self.xx.select_rows(&controls).select_columns(&drivers);
+        let cy = self.xy.select_rows(&controls);
+        // Σ_CC⁻¹ [Σ_CD | Σ_Cy], by SVD: channel and market dummies may be collinear.
+        let mut rhs = DMatrix::<f64>::zeros(c, k + 1);
+        rhs.columns_mut(0, k).copy_from(&cd);
+        rhs.set_column(k, &cy);
+        let solved = cc
+            .svd(true, true)
+            .solve(&rhs, 1e-12)
+            .unwrap_or_else(|_| DMatrix::zeros(c, k + 1));
+        let (a, b) = (solved.columns(0, k), solved.column(k));
+        Moments {
+            xx: xx - cd.transpose() * a,
+            xy: xy - cd.transpose() * b,
+            yy: self.yy,
+        }
     }
 
     /// VIF of regressor `j` among the first `p`.
@@ -280,15 +372,20 @@ impl Moments {
 /// LMG importance of each of the `k` drivers (regressors `0..k`), with the `c` controls
 /// (regressors `k..k + c`) in every model; also the controls' own R².
 fn lmg(moments: &Moments, k: usize, c: usize) -> (Vec<f64>, f64) {
-    let controls: Vec<usize> = (k..k + c).collect();
-    // R² of every subset of drivers (bit i: driver i), controls always in.
+    // With the controls in every model, only what the drivers add beyond them matters:
+    // partial the controls out once (Frisch-Waugh-Lovell) and every subset model is a
+    // k-dimensional one, however many market and channel effects there are.
+    let partial = moments.without_controls(k, c);
+    let drivers: Vec<usize> = (0..k).collect();
+    // R² of every subset of drivers (bit i: driver i) on top of the controls.
     let r2: Vec<f64> = (0u32..1 << k)
         .map(|subset| {
-            let columns: Vec<usize> = (0..k)
+            let columns: Vec<usize> = drivers
+                .iter()
+                .copied()
                 .filter(|i| subset & (1 << i) != 0)
-                .chain(controls.iter().copied())
                 .collect();
-            moments.r2(&columns)
+            partial.r2(&columns)
         })
         .collect();
     let factorial = |m: usize| (1..=m).map(|i| i as f64).product::<f64>();
@@ -304,7 +401,7 @@ fn lmg(moments: &Moments, k: usize, c: usize) -> (Vec<f64>, f64) {
                 .sum()
         })
         .collect();
-    (importance, r2[0])
+    (importance, moments.r2(&(k..k + c).collect::<Vec<_>>()))
 }
 
 /// What a market's records look like to the analysis: a score, the topics mentioned (bit
@@ -327,7 +424,12 @@ pub struct DriverRules {
     pub min_mentions: u64,
     /// VIF above which a driver is flagged as collinear.
     pub vif_limit: u64,
+    /// Bootstrap resamples for the importance intervals; 0: none.
+    pub bootstrap: usize,
 }
+
+/// The bootstrap's seed: the same data always give the same intervals.
+const BOOTSTRAP_SEED: u64 = 20_261_124;
 
 /// A driver model with what went into it and what was left out, and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -341,6 +443,8 @@ pub struct DriverAnalysis {
     /// Topics left out, with the reason.
     pub left_out: Vec<(String, String)>,
     pub reason: Option<String>,
+    /// Bootstrap 95 % interval of each driver's importance (empty without a bootstrap).
+    pub importance_ci95: Vec<(f64, f64)>,
 }
 
 /// Fits the model of `observations` on the topics mentioned often enough, with one fixed
@@ -357,6 +461,7 @@ pub fn analyse(
         drivers: Vec::new(),
         left_out: Vec::new(),
         reason: None,
+        importance_ci95: Vec::new(),
     };
     if analysis.n < rules.n_min {
         analysis.reason = Some(format!(
@@ -437,6 +542,10 @@ pub fn analyse(
             Ok(model) => {
                 analysis.drivers = kept.iter().map(|i| topics[*i].clone()).collect();
                 analysis.model = Some(model);
+                if rules.bootstrap > 0 {
+                    analysis.importance_ci95 =
+                        importance_intervals(&rows, rules.bootstrap, BOOTSTRAP_SEED);
+                }
                 return analysis;
             }
             Err(DriverError::Collinear(j)) if kept.len() > 1 => {
@@ -656,6 +765,7 @@ mod tests {
             n_min: 30,
             min_mentions: 10,
             vif_limit: 5,
+            bootstrap: 0,
         };
         let topics = vec!["delivery".to_owned(), "rare".to_owned()];
         let observation = |score: f64, mentions: u32, channel: &str, weight: f64| Observation {
@@ -695,6 +805,7 @@ mod tests {
             n_min: 10,
             min_mentions: 5,
             vif_limit: 5,
+            bootstrap: 0,
         };
         let topics: Vec<String> = ["a", "b", "c"].iter().map(|t| (*t).to_owned()).collect();
         // Every comment mentions exactly one topic: c = 1 − a − b.
@@ -722,5 +833,27 @@ mod tests {
             .drivers
             .iter()
             .all(|d| d.se.is_finite() && d.se < 10.0));
+    }
+
+    #[test]
+    fn bootstrap_intervals_are_seeded_and_hold_the_estimate() {
+        let rows = reference_rows();
+        let model = fit(&rows).unwrap();
+        let intervals = importance_intervals(&rows, 200, 7);
+        assert_eq!(
+            intervals,
+            importance_intervals(&rows, 200, 7),
+            "same seed, same answer"
+        );
+        for (driver, (low, high)) in model.drivers.iter().zip(&intervals) {
+            assert!(low <= high && *low >= 0.0);
+            assert!(
+                (*low..=*high).contains(&driver.importance),
+                "{} outside [{low}, {high}]",
+                driver.importance
+            );
+        }
+        // Delivery explains a quarter of the variance: its interval is far from 0.
+        assert!(intervals[0].0 > 0.1, "{intervals:?}");
     }
 }

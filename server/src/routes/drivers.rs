@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::compare::programme_channels;
@@ -28,6 +29,11 @@ use crate::warehouse::{DriverPattern, Warehouse};
 /// A driver is flagged as collinear above this variance inflation factor.
 const VIF_LIMIT: u64 = 5;
 
+/// Bootstrap resamples for the importance intervals unless the caller says otherwise, and
+/// the most a caller may ask for.
+const DEFAULT_BOOTSTRAP: usize = 200;
+const MAX_BOOTSTRAP: usize = 1000;
+
 /// Query string of `/api/v1/drivers`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -48,6 +54,8 @@ pub struct DriverParams {
     /// Topics mentioned fewer times are left out (default `n_min`; never below the privacy
     /// floor).
     min_mentions: Option<u64>,
+    /// Bootstrap resamples for the importance intervals, 0-1000 (default 200; 0: none).
+    bootstrap: Option<usize>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -66,6 +74,9 @@ struct DriverView {
     significant: bool,
     /// LMG share of R².
     importance: f64,
+    /// Seeded bootstrap 95 % interval of `importance` (absent with `bootstrap=0`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    importance_ci95: Option<Interval>,
     /// `importance` / R² of the drivers: their ranking, summing to 1.
     importance_share: f64,
     /// Share of commented records mentioning the topic.
@@ -181,10 +192,18 @@ pub async fn drivers(
     let wanted = topics.clone();
     let patterns =
         spawn_blocking_with_tracing(move || warehouse.driver_patterns(&query, &wanted)).await??;
+    let bootstrap = params.bootstrap.unwrap_or(DEFAULT_BOOTSTRAP);
+    if bootstrap > MAX_BOOTSTRAP {
+        return Err(ApiError::bad_request(
+            "invalid_bootstrap",
+            format!("bootstrap must be 0-{MAX_BOOTSTRAP} resamples"),
+        ));
+    }
     let rules = DriverRules {
         n_min: analysis.n_min.max(analysis.privacy_floor),
         min_mentions,
         vif_limit: VIF_LIMIT,
+        bootstrap,
     };
     let name_of = |id: &str| {
         list.0
@@ -200,8 +219,9 @@ pub async fn drivers(
                 .or_default()
                 .push(observation(pattern, vec![pattern.channel.clone()]));
         }
+        // Markets are independent: their models (and bootstraps) use every core.
         let markets: Vec<(String, DriverAnalysis)> = by_market
-            .iter()
+            .par_iter()
             .map(|(market, rows)| ((*market).to_owned(), analyse(rows, &topics, &rules)))
             .collect();
         let all = (by_market.len() > 1).then(|| {
@@ -277,7 +297,8 @@ fn shape(
         .drivers
         .iter()
         .zip(&model.drivers)
-        .map(|(topic, d)| DriverView {
+        .enumerate()
+        .map(|(j, (topic, d))| DriverView {
             topic: topic.clone(),
             name: name_of(topic),
             coefficient: d.coefficient,
@@ -290,6 +311,10 @@ fn shape(
             p_holm: d.p_holm,
             significant: d.p_holm < 0.05,
             importance: d.importance,
+            importance_ci95: analysis.importance_ci95.get(j).map(|(low, high)| Interval {
+                low: *low,
+                high: *high,
+            }),
             importance_share: if explained > 0.0 {
                 d.importance / explained
             } else {
