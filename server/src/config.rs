@@ -166,6 +166,10 @@ pub struct AnalysisSettings {
     /// Channel → weight of the reference channel mix used to compare markets (set by HQ;
     /// weights sum to 1). Empty: the channel mix of all markets in the compared period.
     pub reference_mix: BTreeMap<String, f64>,
+    /// Numeric driver questions for `/api/v1/drivers`: attribute key (as connectors map
+    /// survey columns, e.g. a 1-5 sub-rating) → display name. Records without a number in
+    /// every one of them are left out of driver models.
+    pub numeric_drivers: BTreeMap<String, String>,
 }
 
 impl AnalysisSettings {
@@ -184,6 +188,7 @@ impl Default for AnalysisSettings {
             n_min: 30,
             privacy_floor: 5,
             reference_mix: BTreeMap::new(),
+            numeric_drivers: BTreeMap::new(),
         }
     }
 }
@@ -465,6 +470,20 @@ impl Settings {
             if connector.interval_seconds == Some(0) {
                 problems.push(format!("connector {id}: interval_seconds must be positive"));
             }
+        }
+        for key in self.analysis.numeric_drivers.keys() {
+            if key.is_empty()
+                || !key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                problems.push(format!(
+                    "analysis.numeric_drivers: {key:?} must be lower-case letters, digits and _"
+                ));
+            }
+        }
+        if self.analysis.numeric_drivers.len() > 5 {
+            problems.push("analysis.numeric_drivers: at most 5".to_owned());
         }
         if self.auth.leeway_seconds > 3600 {
             problems.push("auth.leeway_seconds must be at most 3600".to_owned());

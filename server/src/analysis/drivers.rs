@@ -411,6 +411,8 @@ fn lmg(moments: &Moments, k: usize, c: usize) -> (Vec<f64>, f64) {
 pub struct Observation {
     pub score: f64,
     pub mentions: u32,
+    /// Values of the numeric drivers (sub-ratings), in the order of their names.
+    pub values: Vec<f64>,
     pub groups: Vec<String>,
     pub weight: f64,
 }
@@ -447,11 +449,21 @@ pub struct DriverAnalysis {
     pub importance_ci95: Vec<(f64, f64)>,
 }
 
+/// A column of a driver model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    /// Topic `i`, by its bit.
+    Topic(usize),
+    /// Numeric driver `i`.
+    Numeric(usize),
+}
+
 /// Fits the model of `observations` on the topics mentioned often enough, with one fixed
 /// effect per group level beyond the first of each group dimension.
 pub fn analyse(
     observations: &[Observation],
     topics: &[String],
+    numeric: &[String],
     rules: &DriverRules,
 ) -> DriverAnalysis {
     let n: f64 = observations.iter().map(|o| o.weight).sum();
@@ -470,7 +482,8 @@ pub fn analyse(
         ));
         return analysis;
     }
-    let mut kept: Vec<usize> = Vec::new();
+    // Columns of the model: topics (by bit) and numeric drivers (by position).
+    let mut kept: Vec<Column> = Vec::new();
     for (i, topic) in topics.iter().enumerate() {
         let mentions: f64 = observations
             .iter()
@@ -497,13 +510,18 @@ pub fn analyse(
                 .left_out
                 .push((topic.clone(), format!("more than {MAX_DRIVERS} drivers")));
         } else {
-            kept.push(i);
+            kept.push(Column::Topic(i));
         }
     }
+    kept.extend((0..numeric.len()).map(Column::Numeric));
     if kept.is_empty() {
         analysis.reason = Some("no topic is mentioned often enough".into());
         return analysis;
     }
+    let name = |column: &Column| match column {
+        Column::Topic(i) => topics[*i].clone(),
+        Column::Numeric(i) => numeric[*i].clone(),
+    };
     // Levels of each group dimension; the first level of each is the reference.
     let dimensions = observations.first().map_or(0, |o| o.groups.len());
     let levels: Vec<Vec<&str>> = (0..dimensions)
@@ -520,7 +538,10 @@ pub fn analyse(
             score: o.score,
             drivers: kept
                 .iter()
-                .map(|i| f64::from(u8::from(o.mentions & (1 << i) != 0)))
+                .map(|column| match column {
+                    Column::Topic(i) => f64::from(u8::from(o.mentions & (1 << i) != 0)),
+                    Column::Numeric(i) => o.values[*i],
+                })
                 .collect(),
             controls: levels
                 .iter()
@@ -539,8 +560,19 @@ pub fn analyse(
     let mut rows = rows;
     loop {
         match fit(&rows) {
-            Ok(model) => {
-                analysis.drivers = kept.iter().map(|i| topics[*i].clone()).collect();
+            Ok(mut model) => {
+                analysis.drivers = kept.iter().map(name).collect();
+                // A numeric driver is present in every record: its "performance" is its
+                // mean value.
+                for (j, column) in kept.iter().enumerate() {
+                    if let Column::Numeric(_) = column {
+                        let driver = &mut model.drivers[j];
+                        let total: f64 = rows.iter().map(|r| r.weight * r.drivers[j]).sum();
+                        driver.performance = total / model.n;
+                        driver.mentions = model.n;
+                        driver.prevalence = 1.0;
+                    }
+                }
                 analysis.model = Some(model);
                 if rules.bootstrap > 0 {
                     analysis.importance_ci95 =
@@ -550,8 +582,8 @@ pub fn analyse(
             }
             Err(DriverError::Collinear(j)) if kept.len() > 1 => {
                 analysis.left_out.push((
-                    topics[kept[j]].clone(),
-                    "determined by the other topics (perfectly collinear); its effect is in theirs"
+                    name(&kept[j]),
+                    "determined by the other drivers (perfectly collinear); its effect is in theirs"
                         .into(),
                 ));
                 kept.remove(j);
@@ -771,6 +803,7 @@ mod tests {
         let observation = |score: f64, mentions: u32, channel: &str, weight: f64| Observation {
             score,
             mentions,
+            values: vec![],
             groups: vec![channel.to_owned()],
             weight,
         };
@@ -782,7 +815,7 @@ mod tests {
             observation(6.0, 0b11, "web", 3.0),
             observation(7.0, 0b00, "app", 10.0),
         ];
-        let analysis = analyse(&rows, &topics, &rules);
+        let analysis = analyse(&rows, &topics, &[], &rules);
         assert_eq!(analysis.n, 103);
         assert_eq!(analysis.drivers, vec!["delivery"]);
         assert_eq!(analysis.left_out.len(), 1);
@@ -794,7 +827,7 @@ mod tests {
         let model = analysis.model.unwrap();
         assert_eq!(model.control_effects.len(), 1, "web against app");
         assert!(model.drivers[0].coefficient < -3.0);
-        let small = analyse(&rows[..1], &topics, &rules);
+        let small = analyse(&rows[..1], &topics, &[], &rules);
         assert_eq!(small.model, None);
         assert!(small.reason.unwrap().contains("n_min"));
     }
@@ -820,11 +853,12 @@ mod tests {
         .map(|(mentions, score, weight)| Observation {
             score: *score,
             mentions: *mentions,
+            values: vec![],
             groups: vec![],
             weight: *weight,
         })
         .collect();
-        let analysis = analyse(&rows, &topics, &rules);
+        let analysis = analyse(&rows, &topics, &[], &rules);
         assert_eq!(analysis.drivers.len(), 2, "{analysis:?}");
         assert_eq!(analysis.left_out.len(), 1);
         assert!(analysis.left_out[0].1.contains("collinear"));
@@ -855,5 +889,41 @@ mod tests {
         }
         // Delivery explains a quarter of the variance: its interval is far from 0.
         assert!(intervals[0].0 > 0.1, "{intervals:?}");
+    }
+
+    #[test]
+    fn a_numeric_driver_enters_the_model_with_its_mean_as_performance() {
+        let rules = DriverRules {
+            n_min: 10,
+            min_mentions: 5,
+            vif_limit: 5,
+            bootstrap: 0,
+        };
+        let topics = vec!["delivery".to_owned()];
+        // Score = 2 + 1.5 · ease − 2 · delivery, exactly.
+        let rows: Vec<Observation> = [
+            (0b1, 2.0, 8.0),
+            (0b0, 2.0, 7.0),
+            (0b1, 4.0, 6.0),
+            (0b0, 4.0, 9.0),
+            (0b0, 1.0, 5.0),
+        ]
+        .iter()
+        .map(|(mentions, ease, weight)| Observation {
+            score: 2.0 + 1.5 * ease - 2.0 * f64::from(*mentions),
+            mentions: *mentions,
+            values: vec![*ease],
+            groups: vec![],
+            weight: *weight,
+        })
+        .collect();
+        let analysis = analyse(&rows, &topics, &["ease".to_owned()], &rules);
+        assert_eq!(analysis.drivers, vec!["delivery", "ease"]);
+        let model = analysis.model.unwrap();
+        assert!((model.drivers[0].coefficient + 2.0).abs() < 1e-9);
+        assert!((model.drivers[1].coefficient - 1.5).abs() < 1e-9);
+        let mean_ease = (2.0 * 8.0 + 2.0 * 7.0 + 4.0 * 6.0 + 4.0 * 9.0 + 5.0) / 35.0;
+        assert!((model.drivers[1].performance - mean_ease).abs() < 1e-12);
+        assert_eq!(model.drivers[1].prevalence, 1.0);
     }
 }

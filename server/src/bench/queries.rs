@@ -224,6 +224,7 @@ async fn measure(args: &QueryArgs, path: &Path) -> anyhow::Result<()> {
     let drivers = crate::warehouse::driver_patterns_sql(
         &with_channels(&CellQuery::all(Measure::Nps)),
         &TOPICS.map(str::to_owned),
+        &[],
     );
     let cases: [(&str, String, Vec<Statement>); 8] = [
         (

@@ -188,10 +188,13 @@ pub async fn drivers(
     .query(&caller, measure, false)?;
     query.channels = Some(channels.into_iter().collect());
     let topics: Vec<String> = list.0.iter().map(|(id, _)| id.clone()).collect();
+    let numeric: Vec<String> = analysis.numeric_drivers.keys().cloned().collect();
     let warehouse = warehouse.get_ref().clone();
-    let wanted = topics.clone();
-    let patterns =
-        spawn_blocking_with_tracing(move || warehouse.driver_patterns(&query, &wanted)).await??;
+    let (wanted, attributes) = (topics.clone(), numeric.clone());
+    let patterns = spawn_blocking_with_tracing(move || {
+        warehouse.driver_patterns(&query, &wanted, &attributes)
+    })
+    .await??;
     let bootstrap = params.bootstrap.unwrap_or(DEFAULT_BOOTSTRAP);
     if bootstrap > MAX_BOOTSTRAP {
         return Err(ApiError::bad_request(
@@ -205,11 +208,14 @@ pub async fn drivers(
         vif_limit: VIF_LIMIT,
         bootstrap,
     };
+    let numeric_names = analysis.numeric_drivers.clone();
     let name_of = |id: &str| {
         list.0
             .iter()
             .find(|(t, _)| t == id)
-            .map_or_else(|| id.to_owned(), |(_, name)| name.clone())
+            .map(|(_, name)| name.clone())
+            .or_else(|| numeric_names.get(id).cloned())
+            .unwrap_or_else(|| id.to_owned())
     };
     let (markets, all) = spawn_blocking_with_tracing(move || {
         let mut by_market: BTreeMap<&str, Vec<Observation>> = BTreeMap::new();
@@ -222,14 +228,17 @@ pub async fn drivers(
         // Markets are independent: their models (and bootstraps) use every core.
         let markets: Vec<(String, DriverAnalysis)> = by_market
             .par_iter()
-            .map(|(market, rows)| ((*market).to_owned(), analyse(rows, &topics, &rules)))
+            .map(|(market, rows)| {
+                let analysis = analyse(rows, &topics, &numeric, &rules);
+                ((*market).to_owned(), analysis)
+            })
             .collect();
         let all = (by_market.len() > 1).then(|| {
             let rows: Vec<Observation> = patterns
                 .iter()
                 .map(|p| observation(p, vec![p.market.clone(), p.channel.clone()]))
                 .collect();
-            analyse(&rows, &topics, &rules)
+            analyse(&rows, &topics, &numeric, &rules)
         });
         (markets, all)
     })
@@ -265,6 +274,7 @@ fn observation(pattern: &DriverPattern, groups: Vec<String>) -> Observation {
     Observation {
         score: f64::from(pattern.score),
         mentions: pattern.mentions,
+        values: pattern.values.clone(),
         groups,
         weight: pattern.n as f64,
     }

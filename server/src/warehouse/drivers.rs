@@ -7,13 +7,15 @@ use super::queries::{CellQuery, Dated};
 use super::{Warehouse, WarehouseError};
 
 /// Commented records of one market and channel with one score and one set of topics.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DriverPattern {
     pub market: String,
     pub channel: String,
     pub score: u8,
     /// Bit `i` set: the records mention `topics[i]`.
     pub mentions: u32,
+    /// Values of the numeric driver attributes, in the order asked.
+    pub values: Vec<f64>,
     pub n: u64,
 }
 
@@ -27,17 +29,18 @@ impl Warehouse {
         &self,
         cells: &CellQuery,
         topics: &[String],
+        numeric: &[String],
     ) -> Result<Vec<DriverPattern>, WarehouseError> {
-        let safe = topics.len() <= 32
-            && topics.iter().all(|t| {
-                !t.is_empty()
-                    && t.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            });
+        let valid = |t: &String| {
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        let safe = topics.len() <= 32 && topics.iter().chain(numeric).all(valid);
         if !safe || cells.markets.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
-        let (sql, params) = driver_patterns_sql(cells, topics);
+        let (sql, params) = driver_patterns_sql(cells, topics, numeric);
         self.read(|c| {
             let mut statement = c.prepare(&sql)?;
             let rows = statement.query_map(params_from_iter(params.iter()), |r| {
@@ -47,6 +50,9 @@ impl Warehouse {
                     score: r.get(2)?,
                     mentions: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
                     n: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
+                    values: (0..numeric.len())
+                        .map(|i| r.get::<_, f64>(5 + i))
+                        .collect::<Result<_, _>>()?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -55,8 +61,12 @@ impl Warehouse {
 }
 
 /// The statement behind [`Warehouse::driver_patterns`] (also the benchmark's baseline);
-/// `topics` must already be validated ids.
-pub fn driver_patterns_sql(cells: &CellQuery, topics: &[String]) -> (String, Vec<String>) {
+/// `topics` and `numeric` attribute keys must already be validated.
+pub fn driver_patterns_sql(
+    cells: &CellQuery,
+    topics: &[String],
+    numeric: &[String],
+) -> (String, Vec<String>) {
     let mask: Vec<String> = topics
         .iter()
         .enumerate()
@@ -74,10 +84,23 @@ pub fn driver_patterns_sql(cells: &CellQuery, topics: &[String]) -> (String, Vec
     };
     let (filters, params) = cells.filters(Dated::Records);
     let column = cells.measure.name();
+    let values: String = numeric
+        .iter()
+        .map(|key| format!(", TRY_CAST(json_extract_string(attributes, '$.{key}') AS DOUBLE)"))
+        .collect();
+    // A record needs a number in every numeric driver to enter the model.
+    let present: String = numeric
+        .iter()
+        .map(|key| {
+            format!(
+                " AND TRY_CAST(json_extract_string(attributes, '$.{key}') AS DOUBLE) IS NOT NULL"
+            )
+        })
+        .collect();
     let sql = format!(
-        "SELECT market, channel, {column} AS score, {mask} AS mentions, count(*) AS n \
-             FROM records WHERE {column} IS NOT NULL AND topics IS NOT NULL{filters} \
-             GROUP BY ALL ORDER BY ALL"
+        "SELECT market, channel, {column} AS score, {mask} AS mentions, count(*) AS n{values} \
+         FROM records WHERE {column} IS NOT NULL AND topics IS NOT NULL{present}{filters} \
+         GROUP BY ALL ORDER BY ALL"
     );
     (sql, params)
 }

@@ -359,3 +359,50 @@ fn a_fresh_file_reopens_from_its_write_ahead_log() {
     assert!(dir.path().join("w.duckdb.wal").exists());
     Warehouse::open(&path).unwrap();
 }
+
+#[test]
+fn driver_patterns_count_topics_and_numeric_attributes_of_commented_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(&dir.path().join("w.duckdb")).unwrap();
+    let run = warehouse.start_run("de-survey", "api").unwrap();
+    let with = |id: &str, nps: u8, topics: &[&str], ease: Option<&str>| NewRecord {
+        topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+        attributes: ease.map(|e| format!("{{\"ease\": {e}}}")),
+        ..record(id, "DE", "s", nps)
+    };
+    let records = [
+        with("1", 3, &["delivery"], Some("2")),
+        with("2", 3, &["delivery"], Some("2")),
+        with("3", 9, &["staff", "delivery"], Some("5")),
+        with("4", 9, &[], Some("\"4\"")),
+        with("5", 8, &["delivery"], None),
+        with("6", 7, &["delivery"], Some("\"many\"")),
+    ];
+    warehouse.commit_batch(&batch(run, &records, "c1")).unwrap();
+    let topics = ["delivery".to_owned(), "staff".to_owned()];
+    let query = CellQuery::all(Measure::Nps);
+    let plain = warehouse.driver_patterns(&query, &topics, &[]).unwrap();
+    let patterns: Vec<(u8, u32, u64)> = plain.iter().map(|p| (p.score, p.mentions, p.n)).collect();
+    assert_eq!(
+        patterns,
+        vec![
+            (3, 0b01, 2),
+            (7, 0b01, 1),
+            (8, 0b01, 1),
+            (9, 0b00, 1),
+            (9, 0b11, 1)
+        ]
+    );
+    // With a numeric driver, only records with a number in it count.
+    let numeric = warehouse
+        .driver_patterns(&query, &topics, &["ease".to_owned()])
+        .unwrap();
+    let values: Vec<(u8, Vec<f64>, u64)> = numeric
+        .iter()
+        .map(|p| (p.score, p.values.clone(), p.n))
+        .collect();
+    assert_eq!(
+        values,
+        vec![(3, vec![2.0], 2), (9, vec![4.0], 1), (9, vec![5.0], 1)]
+    );
+}
