@@ -202,15 +202,10 @@ pub async fn compare(
         .as_ref()
         .and_then(|mix| mix.weights().keys().next())
         .and_then(|channel| catalog.programme(channel));
-    let programme = match params.programme.as_deref() {
-        None => configured_programme.unwrap_or_default(),
-        Some(name) => Programme::parse(name).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_programme",
-                format!("unknown programme {name:?}; use transactional or relational"),
-            )
-        })?,
-    };
+    let programme = params::programme(
+        params.programme.as_deref(),
+        configured_programme.unwrap_or_default(),
+    )?;
     let channels = programme_channels(&catalog, programme, params.channels.as_deref())?;
     let configured = configured.filter(|_| configured_programme == Some(programme));
     let from_config = configured.is_some();

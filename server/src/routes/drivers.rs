@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::compare::programme_channels;
 use super::openapi::ErrorBody;
-use super::params::CellFilters;
+use super::params::{self, CellFilters};
 use super::TopicList;
 use crate::analysis::drivers::{analyse, DriverAnalysis, DriverRules, Observation};
 use crate::analysis::estimate::Interval;
@@ -164,15 +164,7 @@ pub async fn drivers(
             ))
         }
     };
-    let programme = match params.programme.as_deref() {
-        None => Programme::default(),
-        Some(name) => Programme::parse(name).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_programme",
-                format!("unknown programme {name:?}; use transactional or relational"),
-            )
-        })?,
-    };
+    let programme = params::programme(params.programme.as_deref(), Programme::default())?;
     let min_mentions = params
         .min_mentions
         .unwrap_or(analysis.n_min)

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use crate::analysis::scale::Measure;
 use crate::auth::Caller;
 use crate::dates::{parse_day, DateRange};
-use crate::domain::MarketCode;
+use crate::domain::{MarketCode, Programme};
 use crate::error::ApiError;
 use crate::warehouse::queries::CellQuery;
 
@@ -42,6 +42,22 @@ impl CellFilters<'_> {
         };
         ordered(query.from, query.to)?;
         Ok(query)
+    }
+}
+
+/// `programme=` as a programme; `default` when absent.
+///
+/// # Errors
+/// `400 invalid_programme`.
+pub fn programme(text: Option<&str>, default: Programme) -> Result<Programme, ApiError> {
+    match text {
+        None => Ok(default),
+        Some(name) => Programme::parse(name).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_programme",
+                format!("unknown programme {name:?}; use transactional or relational"),
+            )
+        }),
     }
 }
 
