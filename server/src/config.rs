@@ -251,6 +251,9 @@ pub struct PluginSettings {
     pub memory_limit_mb: u64,
     /// The `chorus` executable started as plugin host; default: the running one.
     pub host_binary: Option<PathBuf>,
+    /// Variables every plugin host gets besides those its settings name (network setup, not
+    /// credentials): by default the proxy and CA bundle variables.
+    pub host_env: Vec<String>,
 }
 
 /// Where plugin code runs.
@@ -273,6 +276,18 @@ impl Default for PluginSettings {
             isolation: Isolation::Process,
             memory_limit_mb: 2048,
             host_binary: None,
+            host_env: [
+                "HTTPS_PROXY",
+                "https_proxy",
+                "HTTP_PROXY",
+                "http_proxy",
+                "NO_PROXY",
+                "no_proxy",
+                "SSL_CERT_FILE",
+                "SSL_CERT_DIR",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         }
     }
 }

@@ -62,6 +62,7 @@ pub fn host_limits(plugins: &PluginSettings) -> anyhow::Result<HostLimits> {
         binary,
         call_limit: Duration::from_secs(plugins.call_timeout_seconds),
         memory_limit_mb: plugins.memory_limit_mb,
+        pass_env: plugins.host_env.clone(),
     })
 }
 

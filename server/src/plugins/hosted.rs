@@ -31,6 +31,8 @@ pub struct HostLimits {
     pub call_limit: Duration,
     /// Address-space limit of the child.
     pub memory_limit_mb: u64,
+    /// Variables every child gets when the server has them (proxies, CA bundles).
+    pub pass_env: Vec<String>,
 }
 
 /// Lines of the child's stderr kept to explain its death.
@@ -379,9 +381,10 @@ fn log_lines(
 }
 
 /// The environment a child gets: the variables the instance's settings name in keys ending
-/// in `_env` (credentials), with their values from the server's environment; nothing else.
-pub fn named_variables(settings: &serde_json::Value) -> Vec<(String, String)> {
-    let mut names = Vec::new();
+/// in `_env` (credentials) and the `pass` ones (network setup), with their values from the
+/// server's environment; nothing else.
+pub fn named_variables(settings: &serde_json::Value, pass: &[String]) -> Vec<(String, String)> {
+    let mut names = pass.to_vec();
     collect_env_names(settings, &mut names);
     names
         .into_iter()
@@ -423,9 +426,13 @@ mod tests {
             "path": "HOME",
         });
         assert_eq!(
-            named_variables(&settings),
+            named_variables(&settings, &[]),
             vec![("CHORUS_TEST_HOSTED_TOKEN".to_owned(), "t0ken".to_owned())]
         );
+        std::env::set_var("CHORUS_TEST_HOSTED_PROXY", "http://proxy:3128");
+        let passed = named_variables(&settings, &["CHORUS_TEST_HOSTED_PROXY".to_owned()]);
+        assert_eq!(passed.len(), 2);
+        assert_eq!(passed[0].1, "http://proxy:3128");
     }
 
     #[test]

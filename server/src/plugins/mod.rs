@@ -164,8 +164,11 @@ impl PluginRegistry {
                 })
             }
             Isolation::Process => {
-                let (mut hosted, manifest) =
-                    HostedInstance::spawn(path, &named_variables(settings), &self.limits)?;
+                let (mut hosted, manifest) = HostedInstance::spawn(
+                    path,
+                    &named_variables(settings, &self.limits.pass_env),
+                    &self.limits,
+                )?;
                 hosted.open(settings)?;
                 Ok(Opened {
                     connection: Connection::Hosted(hosted),
