@@ -142,7 +142,7 @@ impl Ingestor {
         out: mpsc::Sender<ReadBatch>,
     ) -> Result<(), IngestError> {
         let batch_size = self.settings.plugins.batch_size;
-        loop {
+        let outcome = loop {
             let (previous, plugin) = (cursor.clone(), config.plugin.clone());
             let (returned, batch) = call_blocking("read", limit, move || {
                 let bytes = instance.read(previous.as_deref(), batch_size)?;
@@ -153,7 +153,7 @@ impl Ingestor {
                     })?;
                 Ok((instance, batch))
             })
-            .await?;
+            .await?; // On failure the instance was dropped on the blocking thread.
             instance = returned;
             let has_more = batch.has_more;
             if has_more
@@ -161,7 +161,7 @@ impl Ingestor {
                 && batch.rejected.is_empty()
                 && batch.cursor == cursor
             {
-                return Err(PluginError::Garbage {
+                break Err(PluginError::Garbage {
                     plugin: config.plugin.clone(),
                     message: "read returned no rows, the same cursor and has_more=true".into(),
                 }
@@ -176,9 +176,13 @@ impl Ingestor {
                 .await;
             // A closed channel means a later stage failed; its error is the run's.
             if handed.is_err() || !has_more {
-                return Ok(());
+                break Ok(());
             }
-        }
+        };
+        // Closing calls the plugin's close, or waits for its host child to exit: blocking
+        // work, kept off the async workers.
+        let _ = spawn_blocking_with_tracing(move || drop(instance)).await;
+        outcome
     }
 
     /// Commits prepared batches in order, each with its cursor.

@@ -38,6 +38,9 @@ pub struct HostLimits {
 /// Lines of the child's stderr kept to explain its death.
 const STDERR_TAIL: usize = 20;
 
+/// Longest line of plugin output logged as one; longer ones are logged in pieces.
+const MAX_LINE: u64 = 8 * 1024;
+
 /// How long a child may take to exit after the server hangs up before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
@@ -355,7 +358,8 @@ fn signal_name(signal: i32) -> String {
 }
 
 /// Logs each line the child writes, in the span of the run that started it; keeps the last
-/// lines of stderr in `tail`.
+/// lines of stderr in `tail`. Reads to the end whatever the bytes are (lines are capped, bad
+/// UTF-8 replaced): a pipe nobody drains would block the child mid-call.
 fn log_lines(
     pipe: impl Read + Send + 'static,
     stream: &'static str,
@@ -366,8 +370,15 @@ fn log_lines(
     let plugin = plugin.to_owned();
     std::thread::spawn(move || {
         let _entered = span.enter();
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
+        let mut reader = BufReader::new(pipe);
+        let mut bytes = Vec::new();
+        loop {
+            bytes.clear();
+            match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut bytes) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let line = String::from_utf8_lossy(&bytes).trim_end().to_owned();
             tracing::info!(target: "chorus::plugin_output", %plugin, stream, "{line}");
             if let Some(tail) = &tail {
                 let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
@@ -433,6 +444,32 @@ mod tests {
         let passed = named_variables(&settings, &["CHORUS_TEST_HOSTED_PROXY".to_owned()]);
         assert_eq!(passed.len(), 2);
         assert_eq!(passed[0].1, "http://proxy:3128");
+    }
+
+    #[test]
+    fn output_is_read_to_the_end_in_bounded_lines_whatever_the_bytes() {
+        let mut bytes = b"before\n\xff\xfe not utf-8\n".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', 20_000));
+        bytes.extend(b"\nafter\n");
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        log_lines(
+            std::io::Cursor::new(bytes),
+            "stderr",
+            "p",
+            Some(tail.clone()),
+        )
+        .join()
+        .unwrap();
+        let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
+        assert_eq!(lines.first().map(String::as_str), Some("before"));
+        assert!(lines[1].ends_with("not utf-8"), "{:?}", lines[1]);
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("after"),
+            "read past bad bytes"
+        );
+        assert!(lines.iter().all(|l| l.len() as u64 <= MAX_LINE));
+        assert_eq!(lines.len(), 6, "the 20,000-byte line in 8 KiB pieces");
     }
 
     #[test]

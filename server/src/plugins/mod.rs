@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use chorus_plugin_api::Manifest;
 
-pub use hosted::{named_variables, HostLimits, HostedInstance};
+use hosted::named_variables;
+pub use hosted::{HostLimits, HostedInstance};
 pub use loader::{check_abi_version, Instance, Plugin};
 
 use crate::config::Isolation;
@@ -200,11 +201,8 @@ impl PluginRegistry {
         self.dir.join(libloading::library_filename(name))
     }
 
-    /// The plugin called `name`, loading it on first use.
-    ///
-    /// # Errors
-    /// When it cannot be loaded.
-    pub fn get(&self, name: &str) -> Result<Plugin, PluginError> {
+    /// The plugin called `name`, loaded into this process on first use.
+    fn get(&self, name: &str) -> Result<Plugin, PluginError> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(plugin) = loaded.get(name) {
             return Ok(plugin.clone());

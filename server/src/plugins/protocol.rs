@@ -150,8 +150,12 @@ pub fn read_frame(input: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
             format!("frame of {len} bytes announced"),
         ));
     }
-    let mut payload = vec![0u8; len];
-    input.read_exact(&mut payload)?;
+    // Grows with what actually arrives, not with what the other side announced.
+    let mut payload = Vec::new();
+    input.take(len as u64).read_to_end(&mut payload)?;
+    if payload.len() < len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(Some((header[0], payload)))
 }
 
@@ -182,6 +186,11 @@ mod tests {
         assert!(read_frame(&mut &wire[..3]).is_err());
         let huge = [OK, 0xff, 0xff, 0xff, 0xff];
         assert!(read_frame(&mut &huge[..]).is_err());
+        // Announced large, sent small: an error, and no buffer of the announced size.
+        let mut liar = vec![OK];
+        liar.extend((512u32 << 20).to_le_bytes());
+        liar.extend(b"tiny");
+        assert!(read_frame(&mut liar.as_slice()).is_err());
     }
 
     proptest! {

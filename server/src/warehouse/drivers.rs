@@ -6,6 +6,9 @@ use duckdb::params_from_iter;
 use super::queries::{CellQuery, Dated};
 use super::{Warehouse, WarehouseError};
 
+/// Largest magnitude of a numeric driver value (sub-ratings are small numbers).
+const MAX_DRIVER_VALUE: f64 = 1e6;
+
 /// Commented records of one market and channel with one score and one set of topics.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DriverPattern {
@@ -88,12 +91,15 @@ pub fn driver_patterns_sql(
         .iter()
         .map(|key| format!(", TRY_CAST(json_extract_string(attributes, '$.{key}') AS DOUBLE)"))
         .collect();
-    // A record needs a number in every numeric driver to enter the model.
+    // A record needs a number in every numeric driver to enter the model, and a bounded one:
+    // NaN, infinities and 1e300 from a source would poison every sum of squares. (BETWEEN
+    // also excludes NaN, which DuckDB orders above every number.)
     let present: String = numeric
         .iter()
         .map(|key| {
             format!(
-                " AND TRY_CAST(json_extract_string(attributes, '$.{key}') AS DOUBLE) IS NOT NULL"
+                " AND TRY_CAST(json_extract_string(attributes, '$.{key}') AS DOUBLE) \
+                 BETWEEN -{MAX_DRIVER_VALUE} AND {MAX_DRIVER_VALUE}"
             )
         })
         .collect();

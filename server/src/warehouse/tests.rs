@@ -377,6 +377,9 @@ fn driver_patterns_count_topics_and_numeric_attributes_of_commented_records() {
         with("4", 9, &[], Some("\"4\"")),
         with("5", 8, &["delivery"], None),
         with("6", 7, &["delivery"], Some("\"many\"")),
+        with("7", 7, &["delivery"], Some("\"NaN\"")),
+        with("8", 7, &["delivery"], Some("\"inf\"")),
+        with("9", 7, &["delivery"], Some("1e300")),
     ];
     warehouse.commit_batch(&batch(run, &records, "c1")).unwrap();
     let topics = ["delivery".to_owned(), "staff".to_owned()];
@@ -387,13 +390,14 @@ fn driver_patterns_count_topics_and_numeric_attributes_of_commented_records() {
         patterns,
         vec![
             (3, 0b01, 2),
-            (7, 0b01, 1),
+            (7, 0b01, 4),
             (8, 0b01, 1),
             (9, 0b00, 1),
             (9, 0b11, 1)
         ]
     );
-    // With a numeric driver, only records with a number in it count.
+    // With a numeric driver, only records with a bounded number in it count: not "many",
+    // NaN, inf or 1e300.
     let numeric = warehouse
         .driver_patterns(&query, &topics, &["ease".to_owned()])
         .unwrap();

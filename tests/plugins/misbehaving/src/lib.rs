@@ -152,13 +152,20 @@ fn crash_by(how: &str) {
     }
 }
 
-/// Output a careless plugin might print, including bytes that look like protocol frames.
+/// Output a careless plugin might print: bytes that look like protocol frames and are not
+/// UTF-8, then far more than a pipe holds (a 100 KiB line among them); none of it may reach
+/// the protocol or stop the batch.
 fn print_garbage() {
     use std::io::Write;
-    println!("debug: reading a batch");
-    let _ = std::io::stdout().write_all(&[2, 255, 255, 255, 255, 0, 1, 2, b'\n']);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "debug: reading a batch");
+    let _ = out.write_all(&[2, 255, 255, 255, 255, 0, 1, 2, b'\n']);
+    let _ = writeln!(out, "{}", "x".repeat(100 * 1024));
+    for i in 0..5_000 {
+        let _ = writeln!(out, "debug line {i}: still reading");
+    }
+    let _ = out.flush();
     eprintln!("warning: something odd");
-    let _ = std::io::stdout().flush();
 }
 
 chorus_plugin_api::export_connector!(Misbehaving);
