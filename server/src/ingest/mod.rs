@@ -171,19 +171,25 @@ impl Ingestor {
         let span = tracing::info_span!("connector_run", instance, run_id, trigger);
         let this = self.clone();
         let done = tokio::spawn(
-            async move {
-                let _guard = guard;
-                this.finish(run_id, &config).await
-            }
+            async move { this.finish(run_id, &config, guard).await }
             .instrument(span),
         );
         Ok(StartedRun { run_id, done })
     }
 
     /// Executes a started run and records how it ended.
-    async fn finish(&self, run_id: i64, config: &ConnectorConfig) -> Option<RunSummary> {
+    ///
+    /// The instance is free again once its work is over, before the end is recorded: whoever
+    /// sees the run ended can start the next one.
+    async fn finish(
+        &self,
+        run_id: i64,
+        config: &ConnectorConfig,
+        running: RunningGuard,
+    ) -> Option<RunSummary> {
         tracing::info!("connector run started");
         let outcome = self.execute(run_id, config).await;
+        drop(running);
         let (status, error) = match &outcome {
             Ok(()) => (RunStatus::Succeeded, None),
             // The instance is named so that a 401 reads "instance de-zendesk: … check the
