@@ -258,6 +258,8 @@ pub struct Caller {
     pub role: Role,
     /// Markets the caller may read.
     pub scope: Scope,
+    /// When the token expires, seconds since the epoch.
+    pub expires_at: u64,
 }
 
 /// The caller of a request from its bearer token.
@@ -294,6 +296,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         sub: claims.sub,
         role: claims.role,
         scope,
+        expires_at: claims.exp,
     })
 }
 

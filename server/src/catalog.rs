@@ -27,6 +27,10 @@ pub struct Market {
 pub struct Catalog {
     markets: BTreeMap<MarketCode, Market>,
     channels: BTreeMap<String, Programme>,
+    /// Region id → display name.
+    region_names: BTreeMap<String, String>,
+    /// Channel id → display name.
+    channel_names: BTreeMap<String, String>,
 }
 
 impl Catalog {
@@ -55,7 +59,35 @@ impl Catalog {
                 .iter()
                 .map(|c| (c.id.clone(), c.programme))
                 .collect(),
+            region_names: settings
+                .regions
+                .iter()
+                .map(|r| (r.id.clone(), r.name.clone()))
+                .collect(),
+            channel_names: settings
+                .channels
+                .iter()
+                .map(|c| (c.id.clone(), c.name.clone()))
+                .collect(),
         }
+    }
+
+    /// Every configured market with its code, in code order.
+    pub fn markets(&self) -> impl Iterator<Item = (&MarketCode, &Market)> {
+        self.markets.iter()
+    }
+
+    /// The display name of a region.
+    pub fn region_name(&self, region: &str) -> Option<&str> {
+        self.region_names.get(region).map(String::as_str)
+    }
+
+    /// Every configured channel: id, display name, programme.
+    pub fn channels(&self) -> impl Iterator<Item = (&str, &str, Programme)> {
+        self.channels.iter().map(|(id, programme)| {
+            let name = self.channel_names.get(id).map_or(id.as_str(), String::as_str);
+            (id.as_str(), name, *programme)
+        })
     }
 
     /// The market with this code.

@@ -59,6 +59,9 @@ pub struct ServerSettings {
     pub listen: String,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Whether `serve` prints a one-time dashboard sign-in link for an admin session (as
+    /// Jupyter does); turn off where the server's output is collected into shared logs.
+    pub login_link: bool,
 }
 
 impl Default for ServerSettings {
@@ -66,6 +69,7 @@ impl Default for ServerSettings {
         ServerSettings {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 1 << 20,
+            login_link: true,
         }
     }
 }

@@ -29,10 +29,12 @@ pub mod counters;
 pub mod dates;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod eval;
 #[cfg(test)]
 mod fuzz;
 pub mod ingest;
+pub mod login;
 pub mod operations;
 pub mod permission;
 pub mod plugins;

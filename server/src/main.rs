@@ -383,14 +383,31 @@ async fn serve(config: &std::path::Path) -> anyhow::Result<()> {
         Err(_) => (random_secret(), true),
     };
     let auth = settings.auth.clone();
+    let login_link = settings.server.login_link;
     let app = Application::build(settings, secret.as_bytes()).await?;
     println!("Chorus is listening on http://127.0.0.1:{}", app.port());
+    let keys = AuthKeys::hs256(secret.as_bytes(), &auth);
+    if login_link {
+        let session = keys.mint(
+            "dashboard-admin",
+            Role::Admin,
+            &[],
+            &[],
+            std::time::Duration::from_secs(8 * 3600),
+        );
+        let code = app.login_codes().issue(session);
+        println!(
+            "Dashboard (one-time sign-in link, valid {} minutes): http://127.0.0.1:{}/?code={code}",
+            chorus::login::CODE_TTL.as_secs() / 60,
+            app.port()
+        );
+    }
     if ephemeral {
         tracing::warn!(
             variable = %auth.secret_env,
             "no JWT secret set: using a random one for this process only; tokens die with it"
         );
-        let token = AuthKeys::hs256(secret.as_bytes(), &auth).mint(
+        let token = keys.mint(
             "demo-admin",
             Role::Admin,
             &[],

@@ -34,6 +34,9 @@ pub struct RunConnectors;
 /// Erasing records and reading the erasure log.
 #[derive(Debug)]
 pub struct EraseRecords;
+/// Being signed in, whatever the role (what the caller then sees depends on it).
+#[derive(Debug)]
+pub struct SignIn;
 
 impl Permission for ReadFeedback {
     const ACTION: &'static str = "read feedback";
@@ -63,6 +66,13 @@ impl Permission for EraseRecords {
     }
 }
 
+impl Permission for SignIn {
+    const ACTION: &'static str = "sign in";
+    fn allows(_: Role) -> bool {
+        true
+    }
+}
+
 /// A caller whose role has permission `P`.
 #[derive(Debug)]
 pub struct Authorized<P> {
@@ -78,6 +88,8 @@ pub type ConnectorViewer = Authorized<SeeConnectors>;
 pub type ConnectorOperator = Authorized<RunConnectors>;
 /// Admins, who alone erase records.
 pub type Admin = Authorized<EraseRecords>;
+/// Any caller with a valid token.
+pub type SignedIn = Authorized<SignIn>;
 
 impl<P: Permission> Authorized<P> {
     /// The caller of `req`, if its token is valid and its role has `P`.

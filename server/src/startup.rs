@@ -16,7 +16,9 @@ use crate::catalog::Catalog;
 use crate::config::{PluginSettings, Settings};
 use crate::counters::Counters;
 use crate::error::{house_format, json_error, not_found, path_error, query_error};
+use crate::events::StreamSlots;
 use crate::ingest::{scheduler, Ingestor, TextStage};
+use crate::login::LoginCodes;
 use crate::plugins::{HostLimits, PluginRegistry};
 use crate::routes::{self, TopicList};
 use crate::telemetry::spawn_blocking_with_tracing;
@@ -29,6 +31,7 @@ pub struct Application {
     scheduler: Vec<JoinHandle<()>>,
     ingestor: Arc<Ingestor>,
     warehouse: Arc<Warehouse>,
+    login_codes: Arc<LoginCodes>,
 }
 
 impl std::fmt::Debug for Application {
@@ -134,6 +137,9 @@ impl Application {
         let analysis = web::Data::new(settings.analysis.clone());
         let dates = web::Data::new(settings.dates);
         let (warehouse_data, ingestor_data) = (warehouse.clone(), ingestor.clone());
+        let login_codes = Arc::new(LoginCodes::default());
+        let login_codes_data = web::Data::new(login_codes.clone());
+        let stream_slots = web::Data::new(Arc::new(StreamSlots::default()));
         let server = HttpServer::new(move || {
             let counters_for_requests = counters.clone();
             App::new()
@@ -165,6 +171,8 @@ impl Application {
                 .app_data(topic_list.clone())
                 .app_data(text_settings.clone())
                 .app_data(dates.clone())
+                .app_data(login_codes_data.clone())
+                .app_data(stream_slots.clone())
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })
@@ -177,6 +185,7 @@ impl Application {
             scheduler,
             ingestor,
             warehouse,
+            login_codes,
         })
     }
 
@@ -188,6 +197,11 @@ impl Application {
     /// The ingestor, for callers that drive runs directly (the benchmark).
     pub fn ingestor(&self) -> Arc<Ingestor> {
         self.ingestor.clone()
+    }
+
+    /// The one-time sign-in codes of the dashboard: `serve` issues one for the URL it prints.
+    pub fn login_codes(&self) -> Arc<LoginCodes> {
+        self.login_codes.clone()
     }
 
     /// The warehouse, for callers that query it directly (the benchmark).

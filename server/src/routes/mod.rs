@@ -2,14 +2,17 @@
 
 mod compare;
 mod connectors;
+mod dashboard;
 mod drivers;
 mod erasures;
+mod events;
 mod health;
 mod ingest;
 pub mod openapi;
 mod params;
 mod records;
 mod scores;
+mod session;
 mod topics;
 mod trends;
 
@@ -35,6 +38,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(erasures::erase))
                 .route(web::get().to(erasures::list)),
         )
+        .service(web::resource("/session").route(web::post().to(session::exchange)))
+        .service(web::resource("/me").route(web::get().to(session::me)))
+        .service(web::resource("/events").route(web::get().to(events::events)))
         .service(web::resource("/connectors").route(web::get().to(connectors::list)))
         .service(web::resource("/connectors/{id}/run").route(web::post().to(connectors::run)))
         .service(web::resource("/connectors/{id}/runs").route(web::get().to(connectors::runs)))
@@ -50,7 +56,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(scores::cells)),
         );
     }
-    cfg.service(web::resource("/health").route(web::get().to(health::health)))
+    // The dashboard's files are compressed (the charting library is 1.1 MB); the API is not,
+    // so the event stream is never buffered by a compressor.
+    cfg.service(
+        web::resource("/")
+            .wrap(actix_web::middleware::Compress::default())
+            .route(web::get().to(dashboard::index)),
+    )
+    .service(
+        web::resource("/dashboard/{file:.*}")
+            .wrap(actix_web::middleware::Compress::default())
+            .route(web::get().to(dashboard::file)),
+    )
+    .service(web::resource("/health").route(web::get().to(health::health)))
         .service(web::resource("/ready").route(web::get().to(health::ready)))
         .service(web::resource("/metrics").route(web::get().to(health::metrics)))
         .service(api);

@@ -9,7 +9,7 @@ use duckdb::{params, Transaction};
 
 use super::cubes::{self, CubeChanges, COUNTED_COLUMNS};
 use super::erasure::SKIP_ERASED;
-use super::{runs, BatchOutcome, BatchWrite, OnChange, Warehouse, WarehouseError};
+use super::{runs, BatchOutcome, Committed, BatchWrite, OnChange, Warehouse, WarehouseError};
 
 /// Cube rows appended between two compactions: enough to amortise a compaction (a scan of
 /// the cubes), few enough that queries never sum many redundant rows.
@@ -93,6 +93,8 @@ impl Warehouse {
                 )?;
             }
             tx.commit()?;
+            self.notifier
+                .publish(Committed::Records(changes.cell_changes()));
             // Compacting is amortised over many batches and is its own transaction: the
             // batch is already safe, and the sums are the same before and after.
             let since = self

@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use duckdb::types::ValueRef;
 use duckdb::{params, Row, Transaction};
 
+use super::notify::CellChange;
 use super::WarehouseError;
 
 /// The columns of `records` (or of a `RETURNING` clause) that `CubeChanges` counts.
@@ -38,6 +39,8 @@ pub(super) struct CubeChanges {
     /// market → channel → cell index.
     cell_index: HashMap<String, HashMap<String, u32>>,
     cells: Vec<(String, String)>,
+    /// Records counted in and out per cell, for the change announcement.
+    cell_records: Vec<(u64, u64)>,
     /// topic id → index.
     topic_index: HashMap<String, u32>,
     topics: Vec<String>,
@@ -58,6 +61,12 @@ impl CubeChanges {
 
     fn count(&mut self, row: &Row<'_>, sign: i64) -> duckdb::Result<()> {
         let cell = self.cell(text(row, 0)?.unwrap_or(""), text(row, 1)?.unwrap_or(""));
+        let (added, removed) = &mut self.cell_records[cell as usize];
+        if sign > 0 {
+            *added += 1;
+        } else {
+            *removed += 1;
+        }
         let day: NaiveDate = row.get(2)?;
         let mut scores = [(0u8, 0usize); 4];
         let mut present = 0;
@@ -102,6 +111,7 @@ impl CubeChanges {
         }
         let index = self.cells.len() as u32;
         self.cells.push((market.to_owned(), channel.to_owned()));
+        self.cell_records.push((0, 0));
         self.cell_index
             .entry(market.to_owned())
             .or_default()
@@ -117,6 +127,20 @@ impl CubeChanges {
         self.topics.push(topic.to_owned());
         self.topic_index.insert(topic.to_owned(), index);
         index
+    }
+
+    /// The cells whose records these changes count in or out.
+    pub(super) fn cell_changes(&self) -> Vec<CellChange> {
+        self.cells
+            .iter()
+            .zip(&self.cell_records)
+            .map(|((market, channel), &(added, removed))| CellChange {
+                market: market.clone(),
+                channel: channel.clone(),
+                added,
+                removed,
+            })
+            .collect()
     }
 
     /// Appends the changes to the cubes inside `tx`; returns how many cube rows it added.

@@ -7,7 +7,7 @@ use duckdb::{params, params_from_iter, Transaction};
 use serde::Serialize;
 
 use super::cubes::{CubeChanges, COUNTED_COLUMNS};
-use super::{Warehouse, WarehouseError};
+use super::{Committed, Warehouse, WarehouseError};
 
 /// Removes staged records that were erased before (run inside `commit_batch`).
 pub(super) const SKIP_ERASED: &str = "DELETE FROM ingest_staging WHERE \
@@ -173,6 +173,8 @@ impl Warehouse {
             )?;
             remember(&tx, &keys, id)?;
             tx.commit()?;
+            self.notifier
+                .publish(Committed::Records(changes.cell_changes()));
             Ok(ErasureEntry {
                 id,
                 requested_by: requested_by.to_owned(),

@@ -12,6 +12,7 @@ mod drivers;
 mod erasure;
 mod export;
 mod migrations;
+mod notify;
 pub mod queries;
 pub mod records;
 mod runs;
@@ -28,6 +29,8 @@ use duckdb::{params, Connection};
 pub use drivers::{driver_patterns_sql, DriverPattern};
 pub use erasure::{Erasure, ErasureEntry};
 pub use export::ExportSummary;
+pub use notify::{CellChange, Committed};
+use notify::Notifier;
 pub use runs::{RunStatus, RunSummary, StoredRejection};
 pub use verify::VerifyReport;
 
@@ -137,6 +140,8 @@ pub struct Warehouse {
     cube_nanos: std::sync::atomic::AtomicU64,
     /// Cube rows appended since the last compaction.
     cube_rows_appended: std::sync::atomic::AtomicU64,
+    /// Announces committed changes (the dashboard's live updates).
+    notifier: Notifier,
 }
 
 impl Warehouse {
@@ -161,6 +166,7 @@ impl Warehouse {
             reader_seed: Mutex::new(reader_seed),
             cube_nanos: std::sync::atomic::AtomicU64::new(0),
             cube_rows_appended: std::sync::atomic::AtomicU64::new(0),
+            notifier: Notifier::default(),
         })
     }
 
@@ -216,7 +222,13 @@ impl Warehouse {
     /// # Errors
     /// On a database error.
     pub fn start_run(&self, instance: &str, trigger: &str) -> Result<i64, WarehouseError> {
-        self.write(|c| runs::start(c, instance, trigger))
+        let run_id = self.write(|c| runs::start(c, instance, trigger))?;
+        self.notifier.publish(Committed::Run {
+            instance: instance.to_owned(),
+            run_id,
+            status: RunStatus::Running.as_str().to_owned(),
+        });
+        Ok(run_id)
     }
 
     /// Ends a run with its final status and error text.
@@ -229,7 +241,18 @@ impl Warehouse {
         status: RunStatus,
         error: Option<&str>,
     ) -> Result<(), WarehouseError> {
-        self.write(|c| runs::finish(c, run_id, status, error))
+        let instance = self.write(|c| runs::finish(c, run_id, status, error))?;
+        self.notifier.publish(Committed::Run {
+            instance,
+            run_id,
+            status: status.as_str().to_owned(),
+        });
+        Ok(())
+    }
+
+    /// Listens to what commits change from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Committed> {
+        self.notifier.subscribe()
     }
 
     /// Merges the cubes' delta rows per key (batches append; this is what keeps them small).

@@ -21,7 +21,7 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
@@ -112,12 +112,13 @@ pub(super) fn finish(
     run_id: i64,
     status: RunStatus,
     error: Option<&str>,
-) -> Result<(), WarehouseError> {
-    c.execute(
-        "UPDATE connector_runs SET status = ?, finished_at = ?, error = ? WHERE id = ?",
+) -> Result<String, WarehouseError> {
+    Ok(c.query_row(
+        "UPDATE connector_runs SET status = ?, finished_at = ?, error = ? WHERE id = ? \
+         RETURNING instance",
         params![status.as_str(), now(), error, run_id],
-    )?;
-    Ok(())
+        |r| r.get(0),
+    )?)
 }
 
 pub(super) fn add_batch(
