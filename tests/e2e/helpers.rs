@@ -95,13 +95,14 @@ fn init_logs() {
 /// Loads the shipped demo configuration with its export paths made absolute (relative to a
 /// copy of the exports when `exports` is given).
 pub fn demo_settings(exports: Option<&Path>) -> Settings {
+    demo_settings_with("", exports)
+}
+
+/// The demo configuration with `extra` TOML (more channels, instances) appended.
+pub fn demo_settings_with(extra: &str, exports: Option<&Path>) -> Settings {
     let root = repo_root();
-    let mut settings = Settings::from_toml(
-        &std::fs::read_to_string(root.join("config/chorus.toml")).unwrap(),
-        [],
-        Path::new("config/chorus.toml"),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(root.join("config/chorus.toml")).unwrap() + extra;
+    let mut settings = Settings::from_toml(&text, [], Path::new("config/chorus.toml")).unwrap();
     if let Some(taxonomy) = &settings.text.taxonomy {
         settings.text.taxonomy = Some(root.join(taxonomy));
     }
@@ -170,6 +171,8 @@ pub struct TestApp {
     pub address: String,
     pub keys: AuthKeys,
     pub client: reqwest::Client,
+    /// The dashboard's one-time sign-in codes (what `serve` prints a link with).
+    pub login_codes: std::sync::Arc<chorus::login::LoginCodes>,
     _server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -187,11 +190,13 @@ pub async fn spawn_app_with(mut settings: Settings, dir: &Path) -> TestApp {
         .await
         .expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let login_codes = app.login_codes();
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         keys,
         client: reqwest::Client::new(),
+        login_codes,
         _server: server,
     }
 }

@@ -2,12 +2,14 @@
 //! plugins loaded with libloading from their built libraries, real HS256 JWTs.
 //! Set `TEST_LOG=1` to see the server's logs.
 
+mod browser;
 mod helpers;
 
 mod auth;
 mod changes;
 mod compare;
 mod crash_recovery;
+mod dashboard;
 mod drivers;
 mod erasure;
 mod errors;

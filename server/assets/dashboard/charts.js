@@ -107,7 +107,7 @@ export function trendLines(el, { months, series, places, axisName }) {
     aria: { enabled: true },
     animation: false,
     legend: { top: 0 },
-    grid: { left: 8, right: 16, top: 30, bottom: 24, containLabel: true },
+    grid: { left: 8, right: 36, top: 30, bottom: 24, containLabel: true },
     tooltip: {
       trigger: 'axis',
       formatter: (items) => items
@@ -115,7 +115,10 @@ export function trendLines(el, { months, series, places, axisName }) {
         .map((i) => {
           const point = series[i.seriesIndex / 3]?.points[i.dataIndex];
           if (!point || point.value === null) return `${i.seriesName}: –`;
-          return `${i.seriesName}: ${point.value.toFixed(places)} (${point.low.toFixed(places)} to ${point.high.toFixed(places)}), n = ${point.n}`;
+          const change = point.vs_baseline
+            ? `; ${point.vs_baseline.difference > 0 ? '+' : ''}${point.vs_baseline.difference.toFixed(places)} vs the 12 months before${point.vs_baseline.significant ? ' (significant)' : ''}`
+            : '';
+          return `${i.seriesName}: ${point.value.toFixed(places)} (${point.low.toFixed(places)} to ${point.high.toFixed(places)}), n = ${point.n}${change}`;
         })
         .join('<br>'),
     },
@@ -128,9 +131,10 @@ export function trendLines(el, { months, series, places, axisName }) {
       return [
         { type: 'line', name: s.name, color, symbol: SYMBOLS[i % SYMBOLS.length], symbolSize: 7,
           data: s.points.map((p) => p.value), connectNulls: false, z: 3 },
-        { type: 'line', name: `band-low ${s.name}`, data: lows, stack: `band${i}`, symbol: 'none',
+        // 'all': the band's low may be negative; stack it as it is, not by sign.
+        { type: 'line', name: `band-low ${s.name}`, data: lows, stack: `band${i}`, stackStrategy: 'all', symbol: 'none',
           lineStyle: { opacity: 0 }, silent: true, tooltip: { show: false } },
-        { type: 'line', name: `band ${s.name}`, data: widths, stack: `band${i}`, symbol: 'none',
+        { type: 'line', name: `band ${s.name}`, data: widths, stack: `band${i}`, stackStrategy: 'all', symbol: 'none',
           lineStyle: { opacity: 0 }, areaStyle: { color, opacity: 0.15 }, silent: true, tooltip: { show: false } },
       ];
     }),

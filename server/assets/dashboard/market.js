@@ -95,7 +95,7 @@ function trendPanel(answer, places, channelName, showTable, onToggle) {
   const series = answer.series.map((s) => ({
     name: channelName(s.channel),
     points: s.points.map((p) => ({
-      month: p.month, value: p.value, low: p.ci95?.low, high: p.ci95?.high, n: p.n,
+      month: p.month, value: p.value, low: p.ci95?.low, high: p.ci95?.high, n: p.n, vs_baseline: p.vs_baseline,
     })),
   }));
   const rows = answer.series.flatMap((s) => s.points.filter((p) => p.n > 0).map((p) => ({
