@@ -85,7 +85,10 @@ impl Catalog {
     /// Every configured channel: id, display name, programme.
     pub fn channels(&self) -> impl Iterator<Item = (&str, &str, Programme)> {
         self.channels.iter().map(|(id, programme)| {
-            let name = self.channel_names.get(id).map_or(id.as_str(), String::as_str);
+            let name = self
+                .channel_names
+                .get(id)
+                .map_or(id.as_str(), String::as_str);
             (id.as_str(), name, *programme)
         })
     }

@@ -124,31 +124,29 @@ pub fn stream(
     // State: the receiver, who listens, whether the stream is over, and the slot it holds.
     let rest = futures_util::stream::unfold(
         (changes, audience, false, slot),
-        move |(mut changes, audience, over, slot)| {
-            async move {
-                if over {
-                    return None;
-                }
-                loop {
-                    let text = tokio::select! {
-                        () = tokio::time::sleep_until(expiry) => {
-                            let text = frame("expired", &json!({}));
-                            return Some((Ok(Bytes::from(text)), (changes, audience, true, slot)));
-                        }
-                        () = tokio::time::sleep(HEARTBEAT) => ": keep-alive\n\n".to_owned(),
-                        change = changes.recv() => match change {
-                            Ok(change) => match audience.event(&change) {
-                                Some(text) => text,
-                                None => continue,
-                            },
-                            Err(RecvError::Lagged(missed)) => {
-                                frame("resync", &json!({ "missed": missed }))
-                            }
-                            Err(RecvError::Closed) => return None,
+        move |(mut changes, audience, over, slot)| async move {
+            if over {
+                return None;
+            }
+            loop {
+                let text = tokio::select! {
+                    () = tokio::time::sleep_until(expiry) => {
+                        let text = frame("expired", &json!({}));
+                        return Some((Ok(Bytes::from(text)), (changes, audience, true, slot)));
+                    }
+                    () = tokio::time::sleep(HEARTBEAT) => ": keep-alive\n\n".to_owned(),
+                    change = changes.recv() => match change {
+                        Ok(change) => match audience.event(&change) {
+                            Some(text) => text,
+                            None => continue,
                         },
-                    };
-                    return Some((Ok(Bytes::from(text)), (changes, audience, false, slot)));
-                }
+                        Err(RecvError::Lagged(missed)) => {
+                            frame("resync", &json!({ "missed": missed }))
+                        }
+                        Err(RecvError::Closed) => return None,
+                    },
+                };
+                return Some((Ok(Bytes::from(text)), (changes, audience, false, slot)));
             }
         },
     );
@@ -186,7 +184,10 @@ mod tests {
         let lead = Audience::of(&caller(Role::MarketLead, Scope::Markets([de].into())));
         let event = lead.event(&cells()).unwrap();
         assert!(event.starts_with("event: records\n"), "{event}");
-        assert!(event.contains("\"DE\"") && !event.contains("\"FR\""), "{event}");
+        assert!(
+            event.contains("\"DE\"") && !event.contains("\"FR\""),
+            "{event}"
+        );
 
         let nobody = Audience::of(&caller(Role::MarketLead, Scope::Markets([].into())));
         assert_eq!(nobody.event(&cells()), None);

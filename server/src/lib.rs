@@ -29,8 +29,8 @@ pub mod counters;
 pub mod dates;
 pub mod domain;
 pub mod error;
-pub mod events;
 pub mod eval;
+pub mod events;
 #[cfg(test)]
 mod fuzz;
 pub mod ingest;

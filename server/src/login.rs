@@ -84,7 +84,9 @@ mod tests {
     fn pending_codes_are_bounded_and_the_oldest_go_first() {
         let codes = LoginCodes::default();
         let first = codes.issue("first".into());
-        let later: Vec<String> = (0..MAX_PENDING).map(|i| codes.issue(i.to_string())).collect();
+        let later: Vec<String> = (0..MAX_PENDING)
+            .map(|i| codes.issue(i.to_string()))
+            .collect();
         assert_eq!(codes.redeem(&first), None);
         assert_eq!(codes.redeem(&later[0]).as_deref(), Some("0"));
         assert_eq!(

@@ -62,12 +62,7 @@ impl Browser {
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while client
-            .get(format!("{base}/status"))
-            .send()
-            .await
-            .is_err()
-        {
+        while client.get(format!("{base}/status")).send().await.is_err() {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -109,12 +104,18 @@ impl Browser {
         let request = match method {
             "GET" => self.client.get(url),
             "DELETE" => self.client.delete(url),
-            _ => self.client.post(url).json(&body.unwrap_or_else(|| json!({}))),
+            _ => self
+                .client
+                .post(url)
+                .json(&body.unwrap_or_else(|| json!({}))),
         };
         let response = request.send().await.expect("the driver answers");
         let answer: Value = response.json().await.expect("the driver answers JSON");
         if let Some(error) = answer["value"]["error"].as_str() {
-            panic!("WebDriver {method} {path}: {error}: {}", answer["value"]["message"]);
+            panic!(
+                "WebDriver {method} {path}: {error}: {}",
+                answer["value"]["message"]
+            );
         }
         answer.get("value").cloned().unwrap_or(answer)
     }
@@ -149,9 +150,7 @@ impl Browser {
                 return value;
             }
             if Instant::now() > deadline {
-                let body = self
-                    .eval("return document.body.innerText", json!([]))
-                    .await;
+                let body = self.eval("return document.body.innerText", json!([])).await;
                 panic!("waited {timeout:?} for {what}; the page says:\n{body}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -113,7 +113,10 @@ async fn a_regional_lead_compares_exactly_the_markets_of_the_region() {
     assert_eq!(rows, json!(expected));
     let markets: Vec<&str> = expected.iter().map(|r| r[0].as_str().unwrap()).collect();
     assert_eq!(markets.len(), 2);
-    assert!(markets.contains(&"FR") && markets.contains(&"ES"), "{markets:?}");
+    assert!(
+        markets.contains(&"FR") && markets.contains(&"ES"),
+        "{markets:?}"
+    );
     // The filters are in the URL, so the link can be shared.
     let hash = browser.eval("return location.hash", json!([])).await;
     assert!(hash.as_str().unwrap().contains("table=1"), "{hash}");
@@ -181,7 +184,8 @@ async fn the_market_view_shows_channel_cells_withholds_small_ones_and_updates_li
     browser
         .goto(&format!("{}/#/market?market=DE&{PERIOD}", app.address))
         .await;
-    let withheld = "return document.querySelector('.cell[data-channel=\"webhook.app_feedback\"]')?.innerText";
+    let withheld =
+        "return document.querySelector('.cell[data-channel=\"webhook.app_feedback\"]')?.innerText";
     let text = browser
         .wait_for("the in-app cell", withheld, Duration::from_secs(15))
         .await;
@@ -205,7 +209,10 @@ async fn the_market_view_shows_channel_cells_withholds_small_ones_and_updates_li
         let shown = shown.as_str().unwrap();
         assert!(shown.contains(&format!("n = {}", cell["n"])), "{shown}");
         if let Some(nps) = cell["nps"].as_f64() {
-            assert!(shown.contains(&format!("{nps:.1}")), "{shown} lacks {nps:.1}");
+            assert!(
+                shown.contains(&format!("{nps:.1}")),
+                "{shown} lacks {nps:.1}"
+            );
         }
     }
     browser.screenshot("market-view").await;
@@ -280,13 +287,9 @@ async fn an_expired_session_lands_on_sign_in_with_a_message() {
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
 
     // A link whose code was already used says so and offers the sign-in page.
-    let code = app
-        .login_codes
-        .issue(app.token(Role::HqAnalyst, &[], &[]));
+    let code = app.login_codes.issue(app.token(Role::HqAnalyst, &[], &[]));
     assert!(app.login_codes.redeem(&code).is_some());
-    browser
-        .goto(&format!("{}/?code={code}", app.address))
-        .await;
+    browser.goto(&format!("{}/?code={code}", app.address)).await;
     let message = browser
         .wait_for(
             "the refused link",
@@ -294,6 +297,9 @@ async fn an_expired_session_lands_on_sign_in_with_a_message() {
             Duration::from_secs(10),
         )
         .await;
-    assert!(message.as_str().unwrap().contains("already used"), "{message}");
+    assert!(
+        message.as_str().unwrap().contains("already used"),
+        "{message}"
+    );
     browser.close().await;
 }

@@ -23,5 +23,6 @@ mod operations;
 mod plugin_failures;
 mod push;
 mod scheduling;
+mod session;
 mod sso;
 mod text;

@@ -170,10 +170,8 @@ impl Ingestor {
             .map_err(|e| IngestError::Task(e.to_string()))??;
         let span = tracing::info_span!("connector_run", instance, run_id, trigger);
         let this = self.clone();
-        let done = tokio::spawn(
-            async move { this.finish(run_id, &config, guard).await }
-            .instrument(span),
-        );
+        let done =
+            tokio::spawn(async move { this.finish(run_id, &config, guard).await }.instrument(span));
         Ok(StartedRun { run_id, done })
     }
 

@@ -86,9 +86,7 @@ fn serve(req: &HttpRequest, asset: &Asset) -> HttpResponse {
     if current {
         response.finish()
     } else {
-        response
-            .content_type(asset.content_type)
-            .body(asset.bytes)
+        response.content_type(asset.content_type).body(asset.bytes)
     }
 }
 

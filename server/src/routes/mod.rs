@@ -69,7 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(dashboard::file)),
     )
     .service(web::resource("/health").route(web::get().to(health::health)))
-        .service(web::resource("/ready").route(web::get().to(health::ready)))
-        .service(web::resource("/metrics").route(web::get().to(health::metrics)))
-        .service(api);
+    .service(web::resource("/ready").route(web::get().to(health::ready)))
+    .service(web::resource("/metrics").route(web::get().to(health::metrics)))
+    .service(api);
 }

@@ -9,7 +9,7 @@ use duckdb::{params, Transaction};
 
 use super::cubes::{self, CubeChanges, COUNTED_COLUMNS};
 use super::erasure::SKIP_ERASED;
-use super::{runs, BatchOutcome, Committed, BatchWrite, OnChange, Warehouse, WarehouseError};
+use super::{runs, BatchOutcome, BatchWrite, Committed, OnChange, Warehouse, WarehouseError};
 
 /// Cube rows appended between two compactions: enough to amortise a compaction (a scan of
 /// the cubes), few enough that queries never sum many redundant rows.

@@ -29,8 +29,8 @@ use duckdb::{params, Connection};
 pub use drivers::{driver_patterns_sql, DriverPattern};
 pub use erasure::{Erasure, ErasureEntry};
 pub use export::ExportSummary;
-pub use notify::{CellChange, Committed};
 use notify::Notifier;
+pub use notify::{CellChange, Committed};
 pub use runs::{RunStatus, RunSummary, StoredRejection};
 pub use verify::VerifyReport;
 
