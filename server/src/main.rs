@@ -385,7 +385,7 @@ async fn serve(config: &std::path::Path) -> anyhow::Result<()> {
     let auth = settings.auth.clone();
     let login_link = settings.server.login_link;
     let app = Application::build(settings, secret.as_bytes()).await?;
-    println!("Chorus is listening on http://127.0.0.1:{}", app.port());
+    announce(&format!("Chorus is listening on http://127.0.0.1:{}", app.port()));
     let keys = AuthKeys::hs256(secret.as_bytes(), &auth);
     if login_link {
         let session = keys.mint(
@@ -396,11 +396,11 @@ async fn serve(config: &std::path::Path) -> anyhow::Result<()> {
             std::time::Duration::from_secs(8 * 3600),
         );
         let code = app.login_codes().issue(session);
-        println!(
+        announce(&format!(
             "Dashboard (one-time sign-in link, valid {} minutes): http://127.0.0.1:{}/?code={code}",
             chorus::login::CODE_TTL.as_secs() / 60,
             app.port()
-        );
+        ));
     }
     if ephemeral {
         tracing::warn!(
@@ -414,10 +414,18 @@ async fn serve(config: &std::path::Path) -> anyhow::Result<()> {
             &[],
             std::time::Duration::from_secs(8 * 3600),
         );
-        println!("Demo admin token (8h):\n{token}");
+        announce(&format!("Demo admin token (8h):\n{token}"));
     }
     app.run_until_stopped().await?;
     Ok(())
+}
+
+/// Prints a line for whoever started the server. A closed or full stdout (a supervisor that
+/// read the first line and went away) must not stop a running server, as `println!` would.
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 fn random_secret() -> String {
