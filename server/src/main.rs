@@ -385,17 +385,15 @@ async fn serve(config: &std::path::Path) -> anyhow::Result<()> {
     let auth = settings.auth.clone();
     let login_link = settings.server.login_link;
     let app = Application::build(settings, secret.as_bytes()).await?;
-    announce(&format!("Chorus is listening on http://127.0.0.1:{}", app.port()));
+    announce(&format!(
+        "Chorus is listening on http://127.0.0.1:{}",
+        app.port()
+    ));
     let keys = AuthKeys::hs256(secret.as_bytes(), &auth);
     if login_link {
-        let session = keys.mint(
-            "dashboard-admin",
-            Role::Admin,
-            &[],
-            &[],
-            std::time::Duration::from_secs(8 * 3600),
-        );
-        let code = app.login_codes().issue(session);
+        let code = app
+            .login_codes()
+            .issue(admin_token(&keys, "dashboard-admin"));
         announce(&format!(
             "Dashboard (one-time sign-in link, valid {} minutes): http://127.0.0.1:{}/?code={code}",
             chorus::login::CODE_TTL.as_secs() / 60,
@@ -407,17 +405,22 @@ async fn serve(config: &std::path::Path) -> anyhow::Result<()> {
             variable = %auth.secret_env,
             "no JWT secret set: using a random one for this process only; tokens die with it"
         );
-        let token = keys.mint(
-            "demo-admin",
-            Role::Admin,
-            &[],
-            &[],
-            std::time::Duration::from_secs(8 * 3600),
-        );
+        let token = admin_token(&keys, "demo-admin");
         announce(&format!("Demo admin token (8h):\n{token}"));
     }
     app.run_until_stopped().await?;
     Ok(())
+}
+
+/// An admin token valid for a working day, for whoever started the server.
+fn admin_token(keys: &AuthKeys, sub: &str) -> String {
+    keys.mint(
+        sub,
+        Role::Admin,
+        &[],
+        &[],
+        std::time::Duration::from_secs(8 * 3600),
+    )
 }
 
 /// Prints a line for whoever started the server. A closed or full stdout (a supervisor that

@@ -157,8 +157,8 @@ impl Browser {
         }
     }
 
-    /// Clicks the element `css` selects, as a user would.
-    pub async fn click(&self, css: &str) {
+    /// The WebDriver id of the element `css` selects.
+    async fn element(&self, css: &str) -> String {
         let found = self
             .call(
                 "POST",
@@ -166,21 +166,22 @@ impl Browser {
                 Some(json!({ "using": "css selector", "value": css })),
             )
             .await;
-        let id = found[ELEMENT].as_str().expect("an element").to_owned();
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_owned()
+    }
+
+    /// Clicks the element `css` selects, as a user would.
+    pub async fn click(&self, css: &str) {
+        let id = self.element(css).await;
         self.call("POST", &format!("/element/{id}/click"), None)
             .await;
     }
 
     /// Types `text` into the element `css` selects.
     pub async fn type_into(&self, css: &str, text: &str) {
-        let found = self
-            .call(
-                "POST",
-                "/element",
-                Some(json!({ "using": "css selector", "value": css })),
-            )
-            .await;
-        let id = found[ELEMENT].as_str().expect("an element").to_owned();
+        let id = self.element(css).await;
         self.call(
             "POST",
             &format!("/element/{id}/value"),

@@ -93,6 +93,6 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(paths.len(), 16, "{paths:?}");
+        assert_eq!(paths.len(), 19, "{paths:?}");
     }
 }

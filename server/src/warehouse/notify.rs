@@ -10,7 +10,7 @@ use tokio::sync::broadcast;
 const BACKLOG: usize = 1024;
 
 /// One market and channel whose records changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CellChange {
     /// Market code.
     pub market: String,
