@@ -180,3 +180,44 @@ async fn the_event_stream_ends_when_the_token_expires() {
         .expect("the stream ends");
     assert!(matches!(rest, Ok(None)), "{rest:?}");
 }
+
+#[tokio::test]
+async fn the_page_is_served_from_the_binary_with_its_policy_and_revalidates() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(demo_settings(None), dir.path()).await;
+    let page = app.client.get(&app.address).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert!(page.text().await.unwrap().contains("/dashboard/app.js"));
+    let again = app
+        .client
+        .get(&app.address)
+        .header("If-None-Match", headers["etag"].clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    // The charting library travels compressed, and nothing outside the list is served.
+    let library = app
+        .client
+        .get(format!("{}/dashboard/vendor/echarts.min.js", app.address))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(library.headers()["content-encoding"], "gzip");
+    for path in ["/dashboard/../Cargo.toml", "/dashboard/secret.js"] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+}
