@@ -220,6 +220,14 @@ impl Scope {
         }
     }
 
+    /// Whether the caller may read `market`.
+    pub fn covers(&self, market: &MarketCode) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Markets(allowed) => allowed.contains(market),
+        }
+    }
+
     /// Turns the markets a request asks for into the market filter of its query.
     /// `None` means no filter (scope `All` and nothing asked).
     ///

@@ -54,8 +54,8 @@ impl Drop for StreamSlot {
 /// What one caller may hear.
 #[derive(Debug)]
 struct Audience {
-    /// Markets whose cells it hears about; `None`: all; an empty set: none.
-    markets: Option<std::collections::BTreeSet<MarketCode>>,
+    /// Markets whose cells it hears about.
+    scope: Scope,
     reads_feedback: bool,
     sees_connectors: bool,
 }
@@ -63,10 +63,7 @@ struct Audience {
 impl Audience {
     fn of(caller: &Caller) -> Audience {
         Audience {
-            markets: match &caller.scope {
-                Scope::All => None,
-                Scope::Markets(markets) => Some(markets.clone()),
-            },
+            scope: caller.scope.clone(),
             reads_feedback: caller.role.reads_feedback(),
             sees_connectors: caller.role.sees_connectors(),
         }
@@ -78,12 +75,7 @@ impl Audience {
             Committed::Records(cells) if self.reads_feedback => {
                 let visible: Vec<_> = cells
                     .iter()
-                    .filter(|c| match &self.markets {
-                        None => true,
-                        Some(allowed) => {
-                            MarketCode::parse(&c.market).is_ok_and(|m| allowed.contains(&m))
-                        }
-                    })
+                    .filter(|c| MarketCode::parse(&c.market).is_ok_and(|m| self.scope.covers(&m)))
                     .collect();
                 (!visible.is_empty()).then(|| frame("records", &json!({ "cells": visible })))
             }

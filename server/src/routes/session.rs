@@ -7,7 +7,6 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::openapi::ErrorBody;
-use crate::auth::Scope;
 use crate::catalog::Catalog;
 use crate::domain::{Programme, Role};
 use crate::error::ApiError;
@@ -105,10 +104,7 @@ pub async fn me(
     let markets = if role.reads_feedback() {
         catalog
             .markets()
-            .filter(|(code, _)| match &caller.scope {
-                Scope::All => true,
-                Scope::Markets(allowed) => allowed.contains(*code),
-            })
+            .filter(|(code, _)| caller.scope.covers(code))
             .map(|(code, market)| MarketView {
                 code: code.as_str(),
                 name: &market.name,
