@@ -15,7 +15,7 @@ static DOCUMENT: LazyLock<Value> =
 
 /// The documented path template `path` falls under; literal segments win over `{params}`
 /// (`/api/v1/records` is not `/api/v1/{measure}`).
-fn template(path: &str) -> Option<&'static str> {
+pub fn template(path: &str) -> Option<&'static str> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     DOCUMENT["paths"]
         .as_object()?
@@ -31,6 +31,23 @@ fn template(path: &str) -> Option<&'static str> {
         })
         .max()
         .map(|(_, template)| template)
+}
+
+/// Every documented operation as (upper-case method, path template).
+pub fn operations() -> Vec<(String, String)> {
+    let paths = DOCUMENT["paths"]
+        .as_object()
+        .expect("the document has paths");
+    paths
+        .iter()
+        .flat_map(|(template, item)| {
+            let methods = item.as_object().expect("a path item is an object");
+            methods
+                .keys()
+                .filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str()))
+                .map(move |m| (m.to_ascii_uppercase(), template.clone()))
+        })
+        .collect()
 }
 
 /// Panics when the answer is undocumented or its body does not fit the documented schema.

@@ -54,8 +54,6 @@ pub struct HostedInstance {
     limits: HostLimits,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     output: Vec<JoinHandle<()>>,
-    /// Holds the socket file; removed on drop.
-    _dir: tempfile::TempDir,
 }
 
 impl HostedInstance {
@@ -127,9 +125,14 @@ impl HostedInstance {
             limits: limits.clone(),
             stderr_tail,
             output,
-            _dir: dir,
         };
         hosted.stream = hosted.accept(&listener)?;
+        // The socket file is only needed until the child connects: removing it now leaves
+        // nothing behind in /tmp even if this process is killed during the run.
+        drop(listener);
+        if let Err(e) = dir.close() {
+            tracing::warn!(error = %e, "could not remove the plugin host's socket folder");
+        }
         let manifest = match hosted.answer("manifest")? {
             (MANIFEST, bytes) => {
                 serde_json::from_slice(&bytes).map_err(|e| PluginError::Garbage {
