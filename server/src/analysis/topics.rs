@@ -20,7 +20,7 @@ use aho_corasick::AhoCorasick;
 use rust_stemmers::Stemmer;
 use serde::Deserialize;
 
-use super::words::{fold_accents, normalised_words, stemmer};
+use super::words::{fold_accents, normalised_text, normalised_words, stemmer};
 
 /// The taxonomy file (`config/taxonomy/*.toml`).
 #[derive(Debug, Clone, Deserialize)]
@@ -121,14 +121,14 @@ impl Patterns {
         })
     }
 
-    /// Terms found in `words` (a text's words, normalised the way the patterns are).
-    fn found(&self, words: &[String]) -> Vec<Term> {
-        if self.terms.is_empty() || words.is_empty() {
+    /// Terms found in `words` (a text's [`normalised_text`], normalised the way the patterns
+    /// are).
+    fn found(&self, words: &str) -> Vec<Term> {
+        if self.terms.is_empty() {
             return Vec::new();
         }
-        let haystack = format!(" {} ", words.join(" "));
         self.automaton
-            .find_overlapping_iter(&haystack)
+            .find_overlapping_iter(words)
             .map(|m| self.terms[m.pattern().as_usize()])
             .collect()
     }
@@ -196,11 +196,11 @@ impl Tagger {
         let Some(tagger) = self.languages.get(language) else {
             return Vec::new();
         };
-        let stemmed_words = normalised_words(text, tagger.stemmer.as_ref());
+        let stemmed_words = normalised_text(text, tagger.stemmer.as_ref());
         let exact_words = if tagger.exact.terms.is_empty() {
-            Vec::new()
+            String::new()
         } else {
-            normalised_words(text, None)
+            normalised_text(text, None)
         };
         let mut strong: BTreeSet<usize> = BTreeSet::new();
         let mut weak: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
