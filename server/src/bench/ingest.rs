@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::{peak_memory, report, time_against_sql, BenchServer};
+use super::{cpu_time, cpu_use, peak_memory, report, time_against_sql, BenchServer};
 use crate::analysis::scale::Measure;
 use crate::catalog::Catalog;
 use crate::config::{Isolation, Settings};
@@ -192,17 +192,20 @@ async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result
     text_stage_alone(&settings, args.records)?;
     // The same ingest with the plugin loaded into the server, into its own file: what process
     // isolation (the default, measured below) costs.
-    let in_process_seconds = {
+    let (in_process_seconds, in_process_cpu) = {
         let other = dir.join("in-process");
         std::fs::create_dir_all(&other)?;
         let mut in_process = self::settings(&other, export, args.batch_size, &args.taxonomy)?;
         in_process.plugins.isolation = Isolation::InProcess;
-        ingest_once(&BenchServer::start(in_process, Role::Admin).await?)
-            .await?
-            .1
+        let app = BenchServer::start(in_process, Role::Admin).await?;
+        let cpu_before = cpu_time();
+        let seconds = ingest_once(&app).await?.1;
+        (seconds, cpu_time() - cpu_before)
     };
     let app = BenchServer::start(settings, Role::Admin).await?;
+    let cpu_before = cpu_time();
     let (summary, seconds) = ingest_once(&app).await?;
+    let pipeline_cpu = cpu_time() - cpu_before;
     println!(
         "ingest: {} records read, {} stored, {} rejected in {seconds:.1} s = {:.0} records/s (batch {})",
         summary.records_read,
@@ -212,11 +215,23 @@ async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result
         args.batch_size
     );
     println!(
+        "  full pipeline: {}",
+        cpu_use(pipeline_cpu, Duration::from_secs_f64(seconds), args.records)
+    );
+    println!(
         "isolation: plugin in a child process {:.0} records/s, in process {:.0} records/s = \
          {:.2}x as long",
         summary.records_read as f64 / seconds,
         summary.records_read as f64 / in_process_seconds,
         seconds / in_process_seconds
+    );
+    println!(
+        "  in process: {}",
+        cpu_use(
+            in_process_cpu,
+            Duration::from_secs_f64(in_process_seconds),
+            args.records
+        )
     );
 
     for (label, query, path) in [
@@ -250,6 +265,7 @@ async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result
     // already-normalised rows written straight into the warehouse, with the same batch size
     // and transactions, skipping plugin and pipeline.
     let cubes_before = app.warehouse.cube_maintenance_time();
+    let cpu_before = cpu_time();
     let baseline = {
         let (warehouse, records, batch) = (
             app.warehouse.clone(),
@@ -258,12 +274,17 @@ async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result
         );
         tokio::task::spawn_blocking(move || store_directly(&warehouse, records, batch)).await??
     };
+    let baseline_cpu = cpu_time() - cpu_before;
     let cubes = app.warehouse.cube_maintenance_time() - cubes_before;
     println!(
         "baseline (storage only, same batches): {:.1} s = {:.0} records/s | full pipeline takes {:.2}x as long",
         baseline.as_secs_f64(),
         args.records as f64 / baseline.as_secs_f64(),
         seconds / baseline.as_secs_f64()
+    );
+    println!(
+        "  storage only: {}",
+        cpu_use(baseline_cpu, baseline, args.records)
     );
     println!(
         "cube maintenance inside that storage: {:.2} s = {:.1} % of it",

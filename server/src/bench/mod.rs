@@ -185,6 +185,38 @@ fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
 }
 
 /// Peak resident set size of this process (Linux).
+/// CPU time this process and its finished children (plugin hosts) have used so far, from
+/// `/proc/self/stat` (utime, stime, cutime, cstime, in clock ticks of 1/100 s, the value
+/// Linux reports for `CLK_TCK` on every architecture Chorus builds for). Zero where there is
+/// no `/proc`.
+pub fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // The command name (field 2) may hold spaces; fields are counted after its ')'.
+            let after_name = &stat[stat.rfind(')')? + 1..];
+            let fields: Vec<&str> = after_name.split_whitespace().collect();
+            // utime is field 14 of the line, the 12th after the name.
+            fields
+                .get(11..15)?
+                .iter()
+                .map(|f| f.parse::<u64>().ok())
+                .sum::<Option<u64>>()
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// "x.x CPU-s = y.yy cores busy, z CPU-µs per record" for a phase of `records` records.
+pub fn cpu_use(cpu: Duration, wall: Duration, records: usize) -> String {
+    format!(
+        "{:.1} CPU-s = {:.2} cores busy, {:.1} CPU-µs per record",
+        cpu.as_secs_f64(),
+        cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9),
+        cpu.as_secs_f64() * 1e6 / records.max(1) as f64
+    )
+}
+
 pub fn peak_memory() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
