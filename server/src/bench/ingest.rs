@@ -363,7 +363,12 @@ fn store_directly(warehouse: &Warehouse, records: usize, batch: usize) -> anyhow
                 csat: None,
                 ces: None,
                 stars: None,
-                text: commented.then(|| COMMENTS[(i % MARKETS.len()) * 2].1.to_owned()),
+                // Both of the market's comments, as the export has them.
+                text: commented.then(|| {
+                    COMMENTS[(i % MARKETS.len()) * 2 + (i / MARKETS.len()) % 2]
+                        .1
+                        .to_owned()
+                }),
                 language: Some(language.into()),
                 language_confidence: Some(1.0),
                 language_decided_by: Some("detector"),
