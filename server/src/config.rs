@@ -49,6 +49,28 @@ pub struct Settings {
     /// Connector instances.
     #[serde(default)]
     pub connectors: Vec<ConnectorConfig>,
+    /// Rules that open cases for unhappy customers, first match wins.
+    #[serde(default)]
+    pub case_rules: Vec<crate::cases::CaseRuleConfig>,
+    /// How cases are escalated.
+    #[serde(default)]
+    pub cases: CaseSettings,
+}
+
+/// Escalation of overdue cases.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaseSettings {
+    /// Seconds between two looks for overdue cases.
+    pub escalation_interval_seconds: u64,
+}
+
+impl Default for CaseSettings {
+    fn default() -> CaseSettings {
+        CaseSettings {
+            escalation_interval_seconds: 60,
+        }
+    }
 }
 
 /// HTTP listener settings.
@@ -304,6 +326,9 @@ pub struct RegionConfig {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// The region's CX lead: where overdue cases of its markets escalate by default.
+    #[serde(default)]
+    pub cx_lead: Option<String>,
 }
 
 /// A market (country).
@@ -316,6 +341,9 @@ pub struct MarketConfig {
     pub name: String,
     /// Region id.
     pub region: String,
+    /// Who owns the market's cases unless a rule says otherwise (matches a token's `sub`).
+    #[serde(default)]
+    pub cx_owner: Option<String>,
     /// Expected languages (ISO 639-1), main language first.
     pub languages: Vec<String>,
     /// Keep the original text next to the redacted one (only where local law and policy
@@ -562,6 +590,12 @@ impl Settings {
         }
         if self.plugins.batch_size == 0 {
             problems.push("plugins.batch_size must be positive".to_owned());
+        }
+        if !(1..=86_400).contains(&self.cases.escalation_interval_seconds) {
+            problems.push("cases.escalation_interval_seconds must be 1 to 86400".to_owned());
+        }
+        if let Err(mut found) = crate::cases::CaseRules::compile(self) {
+            problems.append(&mut found);
         }
         if problems.is_empty() {
             Ok(())

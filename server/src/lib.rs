@@ -16,6 +16,7 @@
 //!   (counts per score value), Parquet export.
 //! - [`auth`]: JWT validation, scopes, development tokens.
 //! - [`routes`] and [`error`]: the HTTP API and the one mapping of errors to responses.
+//! - [`cases`]: rules that open cases for unhappy customers, and a case's lifecycle (pure).
 //! - [`startup`], [`telemetry`], [`counters`]: wiring, logging, `/metrics`.
 //! - [`bench`]: the ingest and query benchmarks behind `chorus bench ingest|queries`;
 //!   [`eval`]: accuracy of language detection and tagging behind `chorus eval`.
@@ -23,6 +24,7 @@
 pub mod analysis;
 pub mod auth;
 pub mod bench;
+pub mod cases;
 pub mod catalog;
 pub mod config;
 pub mod counters;
