@@ -391,6 +391,7 @@ fn store_directly(warehouse: &Warehouse, records: usize, batch: usize) -> anyhow
             rejections: &[],
             cursor: Some("bench"),
             on_change: crate::warehouse::OnChange::KeepFirst,
+            case_rules: None,
         })?;
     }
     Ok(started.elapsed())

@@ -21,6 +21,7 @@ pub use normalise::normalise;
 pub use push::{PushOutcome, PushRejection, MAX_PUSH_RECORDS, PUSH};
 pub use text::{ProcessedText, TextStage};
 
+use crate::cases::CaseRules;
 use crate::catalog::Catalog;
 use crate::config::{ConnectorConfig, Settings};
 use crate::counters::Counters;
@@ -76,6 +77,8 @@ pub struct Ingestor {
     counters: Arc<Counters>,
     /// Instances with a run in progress; at most one run per instance.
     running: Arc<Mutex<HashSet<String>>>,
+    /// Rules whose matching records open cases as they are stored.
+    case_rules: Arc<CaseRules>,
 }
 
 /// Removes an instance from the running set when its run ends, however it ends.
@@ -112,7 +115,10 @@ impl Ingestor {
         plugins: Arc<PluginRegistry>,
         counters: Arc<Counters>,
     ) -> Ingestor {
+        // Settings are validated when loaded, and validation compiles the rules.
+        let case_rules = Arc::new(CaseRules::compile(&settings).unwrap_or_default());
         Ingestor {
+            case_rules,
             settings,
             catalog,
             text,

@@ -110,6 +110,7 @@ impl Ingestor {
             })
             .collect();
         let warehouse = self.warehouse.clone();
+        let case_rules = self.case_rules.clone();
         let id = instance.to_owned();
         let on_change = config.on_change.unwrap_or_default();
         let (run_id, outcome) = spawn_blocking_with_tracing(move || {
@@ -122,6 +123,7 @@ impl Ingestor {
                 rejections: &rejections,
                 cursor: None,
                 on_change,
+                case_rules: Some(&case_rules),
             });
             match outcome {
                 Ok(outcome) => {

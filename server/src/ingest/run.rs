@@ -199,6 +199,7 @@ impl Ingestor {
             read_total += prepared.records_read;
             let rejected = prepared.rejections.len() as u64;
             let warehouse = self.warehouse.clone();
+            let case_rules = self.case_rules.clone();
             let instance = instance.to_owned();
             let outcome = spawn_blocking_with_tracing(move || {
                 warehouse.commit_batch(&BatchWrite {
@@ -209,6 +210,7 @@ impl Ingestor {
                     rejections: &prepared.rejections,
                     cursor: prepared.cursor.as_deref(),
                     on_change,
+                    case_rules: Some(&case_rules),
                 })
             })
             .await

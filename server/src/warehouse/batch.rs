@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use duckdb::{params, Transaction};
 
+use super::cases;
 use super::cubes::{self, CubeChanges, COUNTED_COLUMNS};
 use super::erasure::SKIP_ERASED;
 use super::{runs, BatchOutcome, BatchWrite, Committed, OnChange, Warehouse, WarehouseError};
@@ -51,10 +52,17 @@ impl Warehouse {
             }
             let mut changes = CubeChanges::default();
             let mut cube_time = Duration::ZERO;
-            let updated = match batch.on_change {
-                OnChange::KeepFirst => 0,
-                OnChange::Update => take_out_changed(&tx, &mut changes)?,
+            let mut replaced = Vec::new();
+            if batch.on_change == OnChange::Update {
+                take_out_changed(&tx, &mut changes, &mut replaced)?;
+            }
+            let updated = replaced.len() as u64;
+            let case_rules = batch.case_rules.filter(|rules| !rules.is_empty());
+            let returning = match case_rules {
+                Some(_) => format!("{COUNTED_COLUMNS}, {}", cases::SUBJECT_COLUMNS),
+                None => COUNTED_COLUMNS.to_owned(),
             };
+            let mut openings = Vec::new();
             // RETURNING yields only the rows actually inserted: a duplicate counts nothing.
             let mut stored = 0u64;
             {
@@ -64,7 +72,7 @@ impl Warehouse {
                          ELSE string_split(topics, '|') END AS topics, \
                        CASE WHEN redactions = '' THEN []::VARCHAR[] \
                          ELSE string_split(redactions, '|') END AS redactions) \
-                     FROM ingest_staging ON CONFLICT DO NOTHING RETURNING {COUNTED_COLUMNS}"
+                     FROM ingest_staging ON CONFLICT DO NOTHING RETURNING {returning}"
                 ))?;
                 let mut rows = statement.query([])?;
                 while let Some(row) = rows.next()? {
@@ -72,7 +80,16 @@ impl Warehouse {
                     changes.add(row)?;
                     cube_time += counting.elapsed();
                     stored += 1;
+                    if let Some(rules) = case_rules {
+                        openings.extend(cases::opening_for(rules, row, now)?);
+                    }
                 }
+            }
+            if case_rules.is_some() {
+                cases::open(&tx, batch.instance, &openings, now)?;
+                // A replaced record that no rule matches any more closes its case.
+                replaced.retain(|id| !openings.iter().any(|(opened, ..)| opened == id));
+                cases::close_unmatched(&tx, batch.instance, &replaced, now)?;
             }
             let counting = Instant::now();
             let appended = changes.apply(&tx)?;
@@ -158,11 +175,12 @@ fn stage(
 
 /// For `update` instances: keeps the last delivery of each record in the batch, and deletes
 /// stored records whose new delivery differs, taking their counts out of the cubes. The
-/// insert that follows stores the new versions. Returns how many were replaced.
+/// insert that follows stores the new versions. Adds the replaced external ids to `replaced`.
 fn take_out_changed(
     tx: &Transaction<'_>,
     changes: &mut CubeChanges,
-) -> Result<u64, WarehouseError> {
+    replaced: &mut Vec<String>,
+) -> Result<(), WarehouseError> {
     tx.execute(
         "DELETE FROM ingest_staging WHERE rowid NOT IN \
          (SELECT max(rowid) FROM ingest_staging GROUP BY source_instance, external_id)",
@@ -171,13 +189,12 @@ fn take_out_changed(
     let mut statement = tx.prepare(&format!(
         "DELETE FROM records r USING ingest_staging s \
          WHERE r.source_instance = s.source_instance AND r.external_id = s.external_id \
-           AND ({CONTENT_DIFFERS}) RETURNING {COUNTED_COLUMNS}"
+           AND ({CONTENT_DIFFERS}) RETURNING {COUNTED_COLUMNS}, r.external_id"
     ))?;
     let mut rows = statement.query([])?;
-    let mut replaced = 0;
     while let Some(row) = rows.next()? {
         changes.remove(row)?;
-        replaced += 1;
+        replaced.push(row.get(8)?);
     }
-    Ok(replaced)
+    Ok(())
 }

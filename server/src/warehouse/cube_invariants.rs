@@ -115,6 +115,7 @@ fn apply(warehouse: &Warehouse, change: &Change, step: usize) -> Vec<String> {
                     rejections: &[],
                     cursor: Some(&cursor),
                     on_change: *on_change,
+                    case_rules: None,
                 })
                 .unwrap();
         }

@@ -172,6 +172,7 @@ impl Warehouse {
                 |r| r.get(0),
             )?;
             remember(&tx, &keys, id)?;
+            super::cases::close_erased(&tx, &keys, erased_at)?;
             tx.commit()?;
             self.notifier
                 .publish(Committed::Records(changes.cell_changes()));

@@ -7,6 +7,7 @@
 //! them on blocking threads.
 
 mod batch;
+pub mod cases;
 mod cubes;
 mod drivers;
 mod erasure;
@@ -104,6 +105,8 @@ pub struct BatchWrite<'a> {
     pub cursor: Option<&'a str>,
     /// What a changed re-delivery of a stored record does.
     pub on_change: OnChange,
+    /// Rules whose matching new records open a case in the same transaction.
+    pub case_rules: Option<&'a crate::cases::CaseRules>,
 }
 
 /// What a record re-delivered with the same external id and different content does.
@@ -298,6 +301,8 @@ impl Warehouse {
     }
 }
 
+#[cfg(test)]
+mod case_tests;
 #[cfg(test)]
 mod cube_invariants;
 #[cfg(test)]

@@ -42,6 +42,7 @@ fn batch<'a>(run_id: i64, records: &'a [NewRecord], cursor: &'a str) -> BatchWri
         rejections: &[],
         cursor: Some(cursor),
         on_change: crate::warehouse::OnChange::KeepFirst,
+        case_rules: None,
     }
 }
 

@@ -1,0 +1,40 @@
+-- Chorus warehouse, schema version 6: cases, the work a case rule (cases/rules.rs) opens when a
+-- stored record shows an unhappy customer.
+
+CREATE SEQUENCE case_ids START 1;
+
+-- One case per record, opened in the transaction that stores the record, so a re-run, a
+-- duplicate delivery or a crash never opens a second one. The record itself stays in
+-- `records`; a case shows its redacted text and, with consent, its contact attributes.
+CREATE TABLE cases (
+    id               BIGINT    PRIMARY KEY DEFAULT nextval('case_ids'),
+    source_instance  VARCHAR   NOT NULL,
+    external_id      VARCHAR   NOT NULL,
+    rule             VARCHAR   NOT NULL,
+    market           VARCHAR   NOT NULL,
+    channel          VARCHAR   NOT NULL,
+    status           VARCHAR   NOT NULL,   -- open | in_progress | resolved | closed | reopened
+    assignee         VARCHAR   NOT NULL,   -- a token subject
+    escalation       VARCHAR[] NOT NULL,   -- who an overdue case goes to next, in order (never updated)
+    escalation_level INTEGER   NOT NULL,   -- how many of them it has gone to
+    sla_seconds      BIGINT    NOT NULL,
+    opened_at        TIMESTAMP NOT NULL,
+    due_at           TIMESTAMP NOT NULL,
+    resolved_at      TIMESTAMP,
+    resolution_code  VARCHAR,
+    resolution_note  VARCHAR,
+    updated_at       TIMESTAMP NOT NULL,
+    UNIQUE (source_instance, external_id)
+);
+
+-- Everything that happened to a case, with its time: the basis of time-between-status figures.
+CREATE TABLE case_events (
+    case_id     BIGINT    NOT NULL,
+    happened_at TIMESTAMP NOT NULL,
+    actor       VARCHAR   NOT NULL,   -- token subject, or `chorus` for rules and escalation
+    kind        VARCHAR   NOT NULL,   -- opened | status | assigned | note | escalated | closed
+    from_status VARCHAR,
+    to_status   VARCHAR,
+    assignee    VARCHAR,
+    note        VARCHAR
+);
