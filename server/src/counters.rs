@@ -3,6 +3,8 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::warehouse::cases::MarketCaseFigures;
+
 /// Monotonic counters since the process started.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -84,6 +86,37 @@ impl Counters {
                  # TYPE chorus_warehouse_records gauge\nchorus_warehouse_records {n}"
             );
         }
+        out
+    }
+
+    /// Gauges of the cases per market: open, overdue, and median hours to resolve.
+    pub fn render_cases(figures: &[MarketCaseFigures]) -> String {
+        let mut out = String::new();
+        let mut gauge =
+            |name: &str, help: &str, value: &dyn Fn(&MarketCaseFigures) -> Option<f64>| {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+                for market in figures {
+                    if let Some(v) = value(market) {
+                        // Market codes are two capital letters: nothing to escape.
+                        let _ = writeln!(out, "{name}{{market=\"{}\"}} {v}", market.market);
+                    }
+                }
+            };
+        gauge(
+            "chorus_cases_open",
+            "Active cases (open, in progress, reopened).",
+            &|m| Some(m.open as f64),
+        );
+        gauge(
+            "chorus_cases_overdue",
+            "Active cases past their due time.",
+            &|m| Some(m.overdue as f64),
+        );
+        gauge(
+            "chorus_cases_median_hours_to_resolve",
+            "Median hours from opening to resolution of resolved and closed cases.",
+            &|m| m.median_hours_to_resolve,
+        );
         out
     }
 }

@@ -73,6 +73,11 @@ impl Role {
         !matches!(self, Role::Integrator)
     }
 
+    /// Whether this role may work cases (HQ analysts read them; integrators neither).
+    pub fn works_cases(self) -> bool {
+        matches!(self, Role::Admin | Role::RegionalLead | Role::MarketLead)
+    }
+
     /// Whether this role may see connector instances and their runs.
     pub fn sees_connectors(self) -> bool {
         matches!(self, Role::Admin | Role::Integrator | Role::HqAnalyst)

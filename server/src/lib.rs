@@ -16,7 +16,8 @@
 //!   (counts per score value), Parquet export.
 //! - [`auth`]: JWT validation, scopes, development tokens.
 //! - [`routes`] and [`error`]: the HTTP API and the one mapping of errors to responses.
-//! - [`cases`]: rules that open cases for unhappy customers, and a case's lifecycle (pure).
+//! - [`cases`]: rules that open cases for unhappy customers, and a case's lifecycle (pure);
+//!   [`escalation`]: the job that moves overdue cases along their chain.
 //! - [`startup`], [`telemetry`], [`counters`]: wiring, logging, `/metrics`.
 //! - [`bench`]: the ingest and query benchmarks behind `chorus bench ingest|queries`;
 //!   [`eval`]: accuracy of language detection and tagging behind `chorus eval`.
@@ -31,6 +32,7 @@ pub mod counters;
 pub mod dates;
 pub mod domain;
 pub mod error;
+pub mod escalation;
 pub mod eval;
 pub mod events;
 #[cfg(test)]

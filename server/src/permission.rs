@@ -1,5 +1,5 @@
 //! Authorisation in the type: a handler names what it needs from its caller in its signature
-//! (`FeedbackReader`, `ConnectorViewer`, `ConnectorOperator`, `Admin`), and extracting that
+//! (`FeedbackReader`, `CaseWorker`, `ConnectorViewer`, `ConnectorOperator`, `Admin`), and extracting that
 //! argument refuses everyone else: 401 without a valid token, 403 with a role that lacks the
 //! permission. A route cannot forget the check, because without the argument it has no caller.
 
@@ -34,6 +34,9 @@ pub struct RunConnectors;
 /// Erasing records and reading the erasure log.
 #[derive(Debug)]
 pub struct EraseRecords;
+/// Working cases: changing their status, assignee and notes (scope decides which markets).
+#[derive(Debug)]
+pub struct WorkCases;
 /// Being signed in, whatever the role (what the caller then sees depends on it).
 #[derive(Debug)]
 pub struct SignIn;
@@ -66,6 +69,13 @@ impl Permission for EraseRecords {
     }
 }
 
+impl Permission for WorkCases {
+    const ACTION: &'static str = "work cases";
+    fn allows(role: Role) -> bool {
+        role.works_cases()
+    }
+}
+
 impl Permission for SignIn {
     const ACTION: &'static str = "sign in";
     fn allows(_: Role) -> bool {
@@ -88,6 +98,8 @@ pub type ConnectorViewer = Authorized<SeeConnectors>;
 pub type ConnectorOperator = Authorized<RunConnectors>;
 /// Admins, who alone erase records.
 pub type Admin = Authorized<EraseRecords>;
+/// Callers who work cases in their scope.
+pub type CaseWorker = Authorized<WorkCases>;
 /// Any caller with a valid token.
 pub type SignedIn = Authorized<SignIn>;
 

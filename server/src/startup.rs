@@ -178,7 +178,11 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        let scheduler = scheduler::spawn(&ingestor);
+        let mut scheduler = scheduler::spawn(&ingestor);
+        scheduler.push(crate::escalation::spawn(
+            warehouse.clone(),
+            settings.cases.escalation_interval_seconds,
+        ));
         Ok(Application {
             port,
             server,

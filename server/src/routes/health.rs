@@ -45,8 +45,19 @@ pub async fn metrics(
     counters: web::Data<Arc<Counters>>,
 ) -> Result<HttpResponse, ApiError> {
     let warehouse = warehouse.get_ref().clone();
-    let stored = spawn_blocking_with_tracing(move || warehouse.record_count().ok()).await?;
+    let (stored, cases) = spawn_blocking_with_tracing(move || {
+        let now = chrono::Utc::now().naive_utc();
+        (
+            warehouse.record_count().ok(),
+            warehouse.case_figures(None, now).ok(),
+        )
+    })
+    .await?;
+    let mut text = counters.render(stored);
+    if let Some(cases) = cases {
+        text.push_str(&Counters::render_cases(&cases));
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(counters.render(stored)))
+        .body(text))
 }

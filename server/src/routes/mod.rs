@@ -1,5 +1,6 @@
 //! HTTP routes. Handlers parse, check the caller, call one layer below and shape JSON.
 
+mod cases;
 mod compare;
 mod connectors;
 mod dashboard;
@@ -37,6 +38,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/erasures")
                 .route(web::post().to(erasures::erase))
                 .route(web::get().to(erasures::list)),
+        )
+        .service(web::resource("/cases").route(web::get().to(cases::list)))
+        // Before /cases/{id}, which would take "summary" for an id.
+        .service(web::resource("/cases/summary").route(web::get().to(cases::summary)))
+        .service(
+            web::resource("/cases/{id}")
+                .route(web::get().to(cases::show))
+                .route(web::patch().to(cases::update)),
         )
         .service(web::resource("/session").route(web::post().to(session::exchange)))
         .service(web::resource("/me").route(web::get().to(session::me)))

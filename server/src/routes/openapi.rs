@@ -53,6 +53,10 @@ impl Modify for BearerAuth {
         super::ingest::ingest,
         super::erasures::erase,
         super::erasures::list,
+        super::cases::list,
+        super::cases::summary,
+        super::cases::show,
+        super::cases::update,
         super::session::exchange,
         super::session::me,
         super::events::events,
@@ -93,6 +97,6 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(paths.len(), 19, "{paths:?}");
+        assert_eq!(paths.len(), 22, "{paths:?}");
     }
 }
