@@ -133,7 +133,7 @@ async fn each_role_reaches_only_what_it_is_for() {
 /// the OpenAPI document lists a route that is neither here nor in [`PUBLIC`], so a route
 /// added to the API cannot skip this check; it proves that every other role is refused with
 /// 403, before the request's parameters or body are even read.
-const GUARDED: [(&str, &str, &[Role]); 18] = {
+const GUARDED: [(&str, &str, &[Role]); 22] = {
     use Role::{Admin, HqAnalyst, Integrator, MarketLead, RegionalLead};
     const READERS: &[Role] = &[Admin, HqAnalyst, RegionalLead, MarketLead];
     const ANYONE: &[Role] = &[Admin, HqAnalyst, RegionalLead, MarketLead, Integrator];
@@ -147,6 +147,14 @@ const GUARDED: [(&str, &str, &[Role]); 18] = {
         ("GET", "/api/v1/records", READERS),
         ("GET", "/api/v1/topics", READERS),
         ("GET", "/api/v1/drivers", READERS),
+        ("GET", "/api/v1/cases", READERS),
+        ("GET", "/api/v1/cases/summary", READERS),
+        ("GET", "/api/v1/cases/1", READERS),
+        (
+            "PATCH",
+            "/api/v1/cases/1",
+            &[Admin, RegionalLead, MarketLead],
+        ),
         ("GET", "/api/v1/connectors", &[Admin, HqAnalyst, Integrator]),
         (
             "POST",
@@ -227,6 +235,7 @@ async fn every_guarded_route_refuses_every_role_without_its_permission() {
         for (role, token) in &tokens {
             let request = match method {
                 "GET" => app.client.get(&url),
+                "PATCH" => app.client.patch(&url),
                 _ => app.client.post(&url),
             };
             let response = request.bearer_auth(token).send().await.unwrap();
@@ -250,6 +259,7 @@ async fn every_guarded_route_refuses_every_role_without_its_permission() {
             // Without a token, every guarded route is a 401.
             let anonymous = match method {
                 "GET" => app.client.get(&url),
+                "PATCH" => app.client.patch(&url),
                 _ => app.client.post(&url),
             };
             let (status, body) = checked(method, anonymous.send().await.unwrap()).await;

@@ -1,5 +1,5 @@
 //! Killing the real `chorus` process in the middle of a run loses nothing and duplicates
-//! nothing after a restart: records and cursor commit together.
+//! nothing after a restart: records, their cases and the cursor commit together.
 
 use std::io::Write;
 use std::path::Path;
@@ -47,6 +47,11 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
             market = "DE"
             channel = "survey.relational"
             settings = {{ path = {export:?}, columns = {{ id = "id", timestamp = "when", nps = "nps", comment = "comment" }} }}
+            [[case_rules]]
+            id = "detractors"
+            when = "nps <= 6"
+            owner = "cx-de"
+            max_record_age = "3650d"
             "#,
             warehouse = dir.join("chorus.duckdb").display().to_string(),
             plugins = built_artifacts().display().to_string(),
@@ -136,6 +141,7 @@ async fn killing_the_server_mid_run_loses_nothing_and_repeats_nothing() {
     };
     let stored = metric(&client, &address, "chorus_warehouse_records").await;
     let nps = get(&client, format!("{address}/api/v1/nps"), &token).await;
+    let cases = metric(&client, &address, "chorus_cases_open{market=\"DE\"}").await;
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -149,6 +155,9 @@ async fn killing_the_server_mid_run_loses_nothing_and_repeats_nothing() {
         "the cursor lagged behind the records: {resumed}"
     );
     assert_eq!(stored, ROWS as u64, "records were lost or repeated");
+    // Cases open in the records' transaction: one per detractor, none lost, none doubled.
+    let detractors = (0..ROWS).filter(|i| i % 11 <= 6).count() as u64;
+    assert_eq!(cases, detractors, "cases were lost or opened twice");
     assert_eq!(nps["cells"][0]["n"], ROWS as u64);
     assert_eq!(
         first["inserted"].as_u64().unwrap() + resumed["inserted"].as_u64().unwrap(),

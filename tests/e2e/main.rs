@@ -6,6 +6,7 @@ mod browser;
 mod helpers;
 
 mod auth;
+mod cases;
 mod changes;
 mod compare;
 mod crash_recovery;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// Where a case stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = CaseStatus)]
 pub enum Status {
     /// Opened by a rule, nobody has started.
     Open,

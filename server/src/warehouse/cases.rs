@@ -61,44 +61,53 @@ pub(super) fn open(
     openings: &[(String, String, String, Opening)],
     now: NaiveDateTime,
 ) -> Result<u64, WarehouseError> {
-    let mut insert = tx.prepare(
-        "INSERT INTO cases (source_instance, external_id, rule, market, channel, status, \
-           assignee, escalation, escalation_level, sla_seconds, opened_at, due_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, 'open', ?, ?::VARCHAR[], 0, ?, ?, ?, ?) \
-         ON CONFLICT DO NOTHING RETURNING id",
-    )?;
-    let mut log = tx
-        .prepare("INSERT INTO case_events VALUES (?, ?, 'chorus', 'opened', NULL, 'open', ?, ?)")?;
-    let mut opened = 0;
-    for (external_id, market, channel, opening) in openings {
-        let due_at = after(now, opening.sla);
-        let escalation = serde_json::to_string(&opening.escalation)
-            .map_err(|e| WarehouseError::Corrupt(e.to_string()))?;
-        let mut rows = insert.query(params![
-            instance,
-            external_id,
-            opening.rule,
-            market,
-            channel,
-            opening.assignee,
-            escalation,
-            opening.sla.as_secs() as i64,
-            now,
-            due_at,
-            now
-        ])?;
-        if let Some(row) = rows.next()? {
-            let id: i64 = row.get(0)?;
-            log.execute(params![
-                id,
-                now,
+    if openings.is_empty() {
+        return Ok(0);
+    }
+    {
+        let mut staging = tx.appender("case_staging")?;
+        for (external_id, market, channel, opening) in openings {
+            let escalation = serde_json::to_string(&opening.escalation)
+                .map_err(|e| WarehouseError::Corrupt(e.to_string()))?;
+            staging.append_row(params![
+                instance,
+                external_id,
+                opening.rule,
+                market,
+                channel,
                 opening.assignee,
-                format!("rule {}", opening.rule)
+                escalation,
+                opening.sla.as_secs() as i64,
+                now,
+                after(now, opening.sla),
             ])?;
-            opened += 1;
+        }
+        staging.flush()?;
+    }
+    let mut opened: Vec<(i64, String, String)> = Vec::new();
+    {
+        let mut insert = tx.prepare(
+            "INSERT INTO cases (source_instance, external_id, rule, market, channel, status, \
+               assignee, escalation, escalation_level, sla_seconds, opened_at, due_at, updated_at) \
+             SELECT source_instance, external_id, rule, market, channel, 'open', assignee, \
+               escalation::VARCHAR[], 0, sla_seconds, opened_at, due_at, opened_at \
+             FROM case_staging ON CONFLICT DO NOTHING RETURNING id, assignee, rule",
+        )?;
+        let mut rows = insert.query([])?;
+        while let Some(row) = rows.next()? {
+            opened.push((row.get(0)?, row.get(1)?, row.get(2)?));
         }
     }
-    Ok(opened)
+    tx.execute("DELETE FROM case_staging", [])?;
+    let mut log = tx.appender("case_events")?;
+    for (id, assignee, rule) in &opened {
+        let (from, note): (Option<&str>, String) = (None, format!("rule {rule}"));
+        log.append_row(params![
+            id, now, CHORUS, "opened", from, "open", assignee, note
+        ])?;
+    }
+    log.flush()?;
+    Ok(opened.len() as u64)
 }
 
 /// Closes the active cases of records that were replaced by a version no rule applies to.

@@ -38,3 +38,17 @@ CREATE TABLE case_events (
     assignee    VARCHAR,
     note        VARCHAR
 );
+
+-- Where a batch's new cases wait for the set-based insert into `cases` (emptied after each).
+CREATE TABLE case_staging (
+    source_instance VARCHAR,
+    external_id     VARCHAR,
+    rule            VARCHAR,
+    market          VARCHAR,
+    channel         VARCHAR,
+    assignee        VARCHAR,
+    escalation      VARCHAR,   -- JSON list
+    sla_seconds     BIGINT,
+    opened_at       TIMESTAMP,
+    due_at          TIMESTAMP
+);
