@@ -55,6 +55,12 @@ pub struct Settings {
     /// How cases are escalated.
     #[serde(default)]
     pub cases: CaseSettings,
+    /// Endpoints that receive case and alert events.
+    #[serde(default)]
+    pub webhooks: Vec<crate::webhooks::WebhookConfig>,
+    /// How webhook deliveries are made and retried.
+    #[serde(default)]
+    pub webhook_delivery: crate::webhooks::DeliverySettings,
 }
 
 /// Escalation of overdue cases.
@@ -597,6 +603,10 @@ impl Settings {
         if let Err(mut found) = crate::cases::CaseRules::compile(self) {
             problems.append(&mut found);
         }
+        problems.extend(crate::webhooks::validate(
+            &self.webhooks,
+            &self.webhook_delivery,
+        ));
         if problems.is_empty() {
             Ok(())
         } else {

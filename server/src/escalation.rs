@@ -24,13 +24,21 @@ pub fn spawn(warehouse: Arc<Warehouse>, interval_seconds: u64) -> JoinHandle<()>
             match spawn_blocking_with_tracing(move || warehouse.escalate_overdue(now)).await {
                 Ok(Ok(moved)) => {
                     for case in moved {
-                        tracing::info!(
-                            case = case.id,
-                            market = %case.market,
-                            from = %case.from,
-                            to = %case.to,
-                            "overdue case escalated"
-                        );
+                        match &case.to {
+                            Some(to) => tracing::info!(
+                                case = case.id,
+                                market = %case.market,
+                                from = %case.from,
+                                to = %to,
+                                "overdue case escalated"
+                            ),
+                            None => tracing::warn!(
+                                case = case.id,
+                                market = %case.market,
+                                assignee = %case.from,
+                                "case overdue at the end of its escalation chain"
+                            ),
+                        }
                     }
                 }
                 Ok(Err(e)) => tracing::error!(error = %e, "escalating overdue cases failed"),

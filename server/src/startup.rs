@@ -23,6 +23,7 @@ use crate::plugins::{HostLimits, PluginRegistry};
 use crate::routes::{self, TopicList};
 use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::Warehouse;
+use crate::webhooks;
 
 /// A built, bound, not yet running application.
 pub struct Application {
@@ -179,6 +180,22 @@ impl Application {
         .listen(listener)?
         .run();
         let mut scheduler = scheduler::spawn(&ingestor);
+        let endpoints =
+            webhooks::deliverer::endpoints(&settings.webhooks, |name| std::env::var(name).ok())
+                .map_err(anyhow::Error::msg)?;
+        let subscriptions: Vec<(String, String)> = settings
+            .webhooks
+            .iter()
+            .flat_map(|w| w.events.iter().map(|e| (w.id.clone(), e.clone())))
+            .collect();
+        warehouse.set_webhook_subscriptions(&subscriptions)?;
+        if !endpoints.is_empty() {
+            scheduler.push(webhooks::deliverer::spawn(
+                warehouse.clone(),
+                endpoints,
+                settings.webhook_delivery.clone(),
+            ));
+        }
         scheduler.push(crate::escalation::spawn(
             warehouse.clone(),
             settings.cases.escalation_interval_seconds,

@@ -16,6 +16,7 @@ mod scores;
 mod session;
 mod topics;
 mod trends;
+mod webhooks;
 
 pub use topics::TopicList;
 
@@ -47,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(cases::show))
                 .route(web::patch().to(cases::update)),
         )
+        .service(web::resource("/webhooks/deliveries").route(web::get().to(webhooks::deliveries)))
         .service(web::resource("/session").route(web::post().to(session::exchange)))
         .service(web::resource("/me").route(web::get().to(session::me)))
         .service(web::resource("/events").route(web::get().to(events::events)))

@@ -57,6 +57,7 @@ impl Modify for BearerAuth {
         super::cases::summary,
         super::cases::show,
         super::cases::update,
+        super::webhooks::deliveries,
         super::session::exchange,
         super::session::me,
         super::events::events,
@@ -97,6 +98,6 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(paths.len(), 22, "{paths:?}");
+        assert_eq!(paths.len(), 23, "{paths:?}");
     }
 }

@@ -222,15 +222,17 @@ fn transitions_are_checked_and_logged_and_overdue_cases_escalate_once_per_step()
     let moved = warehouse.escalate_overdue(later).unwrap();
     assert_eq!(moved.len(), 1);
     assert_eq!(
-        (moved[0].from.as_str(), moved[0].to.as_str()),
-        ("owner-de", "lead")
+        (moved[0].from.as_str(), moved[0].to.as_deref()),
+        ("owner-de", Some("lead"))
     );
     assert!(warehouse.escalate_overdue(later).unwrap().is_empty());
     let case = &all_cases(&warehouse, later)[0];
     assert_eq!((case.assignee.as_str(), case.escalation_level), ("lead", 1));
     assert!(!case.overdue, "a new SLA window started");
-    // End of the chain: still overdue later, but nobody left to escalate to.
+    // End of the chain: overdue again later, announced once, nobody left to escalate to.
     let much_later = later + chrono::Duration::hours(2);
+    let announced = warehouse.escalate_overdue(much_later).unwrap();
+    assert_eq!((announced.len(), announced[0].to.as_deref()), (1, None));
     assert!(warehouse.escalate_overdue(much_later).unwrap().is_empty());
     let resolved = warehouse
         .update_case(

@@ -8,12 +8,18 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use duckdb::{params, params_from_iter, Transaction};
 use serde::Serialize;
 
+use serde_json::json;
+
 use super::timestamp::UtcTimestamp;
-use super::{Warehouse, WarehouseError};
+use super::{webhooks, Warehouse, WarehouseError};
 use crate::cases::{lifecycle, CaseSubject, Opening, Status, TransitionError};
 
 /// Who the case log names for what Chorus does on its own.
 const CHORUS: &str = "chorus";
+/// Webhook event types of cases (`server/specs/standard-webhooks.md`).
+pub const CASE_CREATED: &str = "case.created";
+pub const CASE_OVERDUE: &str = "case.overdue";
+pub const CASE_RESOLVED: &str = "case.resolved";
 /// Cases per page of a listing, at most.
 pub const MAX_CASES_PER_PAGE: u32 = 1000;
 /// Longest assignee (a token subject).
@@ -84,30 +90,74 @@ pub(super) fn open(
         }
         staging.flush()?;
     }
-    let mut opened: Vec<(i64, String, String)> = Vec::new();
+    let mut opened: Vec<OpenedCase> = Vec::new();
     {
         let mut insert = tx.prepare(
             "INSERT INTO cases (source_instance, external_id, rule, market, channel, status, \
                assignee, escalation, escalation_level, sla_seconds, opened_at, due_at, updated_at) \
              SELECT source_instance, external_id, rule, market, channel, 'open', assignee, \
                escalation::VARCHAR[], 0, sla_seconds, opened_at, due_at, opened_at \
-             FROM case_staging ON CONFLICT DO NOTHING RETURNING id, assignee, rule",
+             FROM case_staging ON CONFLICT DO NOTHING \
+             RETURNING id, assignee, rule, market, channel, external_id, due_at",
         )?;
         let mut rows = insert.query([])?;
         while let Some(row) = rows.next()? {
-            opened.push((row.get(0)?, row.get(1)?, row.get(2)?));
+            opened.push(OpenedCase {
+                id: row.get(0)?,
+                assignee: row.get(1)?,
+                rule: row.get(2)?,
+                market: row.get(3)?,
+                channel: row.get(4)?,
+                external_id: row.get(5)?,
+                due_at: row.get(6)?,
+            });
         }
     }
     tx.execute("DELETE FROM case_staging", [])?;
-    let mut log = tx.appender("case_events")?;
-    for (id, assignee, rule) in &opened {
-        let (from, note): (Option<&str>, String) = (None, format!("rule {rule}"));
-        log.append_row(params![
-            id, now, CHORUS, "opened", from, "open", assignee, note
-        ])?;
+    {
+        let mut log = tx.appender("case_events")?;
+        for case in &opened {
+            let (from, note): (Option<&str>, String) = (None, format!("rule {}", case.rule));
+            log.append_row(params![
+                case.id,
+                now,
+                CHORUS,
+                "opened",
+                from,
+                "open",
+                case.assignee,
+                note
+            ])?;
+        }
+        log.flush()?;
     }
-    log.flush()?;
+    if webhooks::subscribed(tx, CASE_CREATED)? {
+        for case in &opened {
+            let data = json!({
+                "case_id": case.id,
+                "market": case.market,
+                "channel": case.channel,
+                "rule": case.rule,
+                "assignee": case.assignee,
+                "due_at": case.due_at.and_utc(),
+                "instance": instance,
+                "external_id": case.external_id,
+            });
+            webhooks::record(tx, CASE_CREATED, data, now)?;
+        }
+    }
     Ok(opened.len() as u64)
+}
+
+/// A case just opened, as the log and the `case.created` event need it.
+struct OpenedCase {
+    id: i64,
+    assignee: String,
+    rule: String,
+    market: String,
+    channel: String,
+    external_id: String,
+    due_at: NaiveDateTime,
 }
 
 /// Closes the active cases of records that were replaced by a version no rule applies to.
@@ -321,13 +371,14 @@ pub struct MarketCaseFigures {
     pub median_hours_to_resolve: Option<f64>,
 }
 
-/// A case that escalation moved on.
+/// An overdue case the escalation job announced, and who it went to (none at the end of
+/// its chain).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Escalated {
     pub id: i64,
     pub market: String,
     pub from: String,
-    pub to: String,
+    pub to: Option<String>,
 }
 
 const CASE_COLUMNS: &str = "c.id, c.rule, c.market, c.channel, c.status, c.assignee, \
@@ -569,6 +620,20 @@ impl Warehouse {
                     "INSERT INTO case_events VALUES (?, ?, ?, 'status', ?, ?, NULL, ?)",
                     params![id, now, actor, from.name(), to.name(), change.note],
                 )?;
+                if to == Status::Resolved && webhooks::subscribed(&tx, CASE_RESOLVED)? {
+                    let (market, code): (String, Option<String>) = tx.query_row(
+                        "SELECT market, resolution_code FROM cases WHERE id = ?",
+                        params![id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )?;
+                    let data = json!({
+                        "case_id": id,
+                        "market": market,
+                        "resolution_code": code,
+                        "resolved_by": actor,
+                    });
+                    webhooks::record(&tx, CASE_RESOLVED, data, now)?;
+                }
             } else if change.resolution_code.is_some() {
                 return Ok(CaseUpdate::Refused(TransitionError::Invalid(
                     "resolution_code goes with \"status\": \"resolved\"".into(),
@@ -656,8 +721,9 @@ impl Warehouse {
         })
     }
 
-    /// Moves every overdue active case to the next person of its escalation chain, with a new
-    /// SLA window, and logs it. Cases at the end of their chain stay overdue where they are.
+    /// Announces every active case that missed its due time (`case.overdue`, once per missed
+    /// due time) and moves it to the next person of its escalation chain with a new SLA
+    /// window, logging each move. Cases at the end of their chain stay where they are.
     ///
     /// # Errors
     /// On a database error; then nothing moved.
@@ -665,36 +731,57 @@ impl Warehouse {
         let active = active_sql();
         self.write(|connection| {
             let tx = connection.transaction()?;
-            let mut due: Vec<(i64, String, String, String, i64)> = Vec::new();
+            let mut overdue: Vec<(i64, String, String, Option<String>, i64, NaiveDateTime)> =
+                Vec::new();
             {
                 let mut statement = tx.prepare(&format!(
-                    "SELECT id, market, assignee, escalation[escalation_level + 1], sla_seconds \
+                    "SELECT id, market, assignee, \
+                       CASE WHEN escalation_level < len(escalation) \
+                            THEN escalation[escalation_level + 1] END, sla_seconds, due_at \
                      FROM cases WHERE status IN ({active}) AND due_at < ? \
-                       AND escalation_level < len(escalation) ORDER BY id"
+                       AND overdue_notified_due_at IS DISTINCT FROM due_at ORDER BY id"
                 ))?;
                 let mut rows = statement.query(params![now])?;
                 while let Some(row) = rows.next()? {
-                    due.push((
+                    overdue.push((
                         row.get(0)?,
                         row.get(1)?,
                         row.get(2)?,
                         row.get(3)?,
                         row.get(4)?,
+                        row.get(5)?,
                     ));
                 }
             }
+            let announce = webhooks::subscribed(&tx, CASE_OVERDUE)?;
             let mut escalated = Vec::new();
-            for (id, market, from, to, sla_seconds) in due {
-                let due_at = after(now, Duration::from_secs(sla_seconds.max(0) as u64));
+            for (id, market, from, to, sla_seconds, missed) in overdue {
                 tx.execute(
-                    "UPDATE cases SET assignee = ?, escalation_level = escalation_level + 1, \
-                     due_at = ?, updated_at = ? WHERE id = ?",
-                    params![to, due_at, now, id],
+                    "UPDATE cases SET overdue_notified_due_at = due_at WHERE id = ?",
+                    params![id],
                 )?;
-                tx.execute(
-                    "INSERT INTO case_events VALUES (?, ?, ?, 'escalated', NULL, NULL, ?, ?)",
-                    params![id, now, CHORUS, to, format!("overdue with {from}")],
-                )?;
+                if let Some(to) = &to {
+                    let due_at = after(now, Duration::from_secs(sla_seconds.max(0) as u64));
+                    tx.execute(
+                        "UPDATE cases SET assignee = ?, escalation_level = escalation_level + 1, \
+                         due_at = ?, updated_at = ? WHERE id = ?",
+                        params![to, due_at, now, id],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO case_events VALUES (?, ?, ?, 'escalated', NULL, NULL, ?, ?)",
+                        params![id, now, CHORUS, to, format!("overdue with {from}")],
+                    )?;
+                }
+                if announce {
+                    let data = json!({
+                        "case_id": id,
+                        "market": market,
+                        "assignee": from,
+                        "due_at": missed.and_utc(),
+                        "escalated_to": to,
+                    });
+                    webhooks::record(&tx, CASE_OVERDUE, data, now)?;
+                }
                 escalated.push(Escalated {
                     id,
                     market,

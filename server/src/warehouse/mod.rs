@@ -20,6 +20,7 @@ mod runs;
 mod timestamp;
 pub mod topics;
 mod verify;
+pub mod webhooks;
 
 use std::path::Path;
 use std::sync::Mutex;

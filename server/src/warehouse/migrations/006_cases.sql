@@ -1,5 +1,5 @@
 -- Chorus warehouse, schema version 6: cases, the work a case rule (cases/rules.rs) opens when a
--- stored record shows an unhappy customer.
+-- stored record shows an unhappy customer; and the webhook outbox that tells other systems.
 
 CREATE SEQUENCE case_ids START 1;
 
@@ -24,6 +24,7 @@ CREATE TABLE cases (
     resolution_code  VARCHAR,
     resolution_note  VARCHAR,
     updated_at       TIMESTAMP NOT NULL,
+    overdue_notified_due_at TIMESTAMP,   -- the missed due time case.overdue was sent for
     UNIQUE (source_instance, external_id)
 );
 
@@ -51,4 +52,32 @@ CREATE TABLE case_staging (
     sla_seconds     BIGINT,
     opened_at       TIMESTAMP,
     due_at          TIMESTAMP
+);
+
+-- Webhook outbox (server/specs/standard-webhooks.md). An event is written in the transaction
+-- that causes it, with one delivery per subscribed endpoint, so nothing is announced that did
+-- not happen and nothing that happened goes unannounced; the deliverer sends and retries.
+CREATE TABLE webhook_events (
+    message_id VARCHAR   PRIMARY KEY,   -- webhook-id: msg_ + 32 hex digits
+    type       VARCHAR   NOT NULL,      -- case.created | case.overdue | case.resolved | alert.created
+    payload    VARCHAR   NOT NULL,      -- the JSON body, exactly as signed and sent
+    created_at TIMESTAMP NOT NULL
+);
+
+-- Which configured endpoint wants which event type; replaced from the config at startup.
+CREATE TABLE webhook_subscriptions (
+    endpoint   VARCHAR NOT NULL,
+    event_type VARCHAR NOT NULL
+);
+
+CREATE TABLE webhook_deliveries (
+    message_id      VARCHAR   NOT NULL,
+    endpoint        VARCHAR   NOT NULL,
+    attempts        INTEGER   NOT NULL,
+    next_attempt_at TIMESTAMP,          -- NULL once delivered or dead
+    delivered_at    TIMESTAMP,
+    dead_at         TIMESTAMP,          -- retries exhausted (or 410 Gone): a dead letter
+    last_status     INTEGER,
+    last_error      VARCHAR,
+    PRIMARY KEY (message_id, endpoint)
 );
