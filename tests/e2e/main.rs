@@ -27,3 +27,4 @@ mod scheduling;
 mod session;
 mod sso;
 mod text;
+mod webhooks;
