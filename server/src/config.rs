@@ -55,12 +55,31 @@ pub struct Settings {
     /// How cases are escalated.
     #[serde(default)]
     pub cases: CaseSettings,
+    /// How often significant changes are looked for.
+    #[serde(default)]
+    pub alerts: AlertSettings,
     /// Endpoints that receive case and alert events.
     #[serde(default)]
     pub webhooks: Vec<crate::webhooks::WebhookConfig>,
     /// How webhook deliveries are made and retried.
     #[serde(default)]
     pub webhook_delivery: crate::webhooks::DeliverySettings,
+}
+
+/// The alert job (analysis/alerts.rs).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// Seconds between two runs (daily by default); the first runs when the server starts.
+    pub interval_seconds: u64,
+}
+
+impl Default for AlertSettings {
+    fn default() -> AlertSettings {
+        AlertSettings {
+            interval_seconds: 86_400,
+        }
+    }
 }
 
 /// Escalation of overdue cases.
@@ -596,6 +615,9 @@ impl Settings {
         }
         if self.plugins.batch_size == 0 {
             problems.push("plugins.batch_size must be positive".to_owned());
+        }
+        if !(1..=7 * 86_400).contains(&self.alerts.interval_seconds) {
+            problems.push("alerts.interval_seconds must be 1 to 604800".to_owned());
         }
         if !(1..=86_400).contains(&self.cases.escalation_interval_seconds) {
             problems.push("cases.escalation_interval_seconds must be 1 to 86400".to_owned());

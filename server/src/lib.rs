@@ -17,12 +17,14 @@
 //! - [`auth`]: JWT validation, scopes, development tokens.
 //! - [`routes`] and [`error`]: the HTTP API and the one mapping of errors to responses.
 //! - [`cases`]: rules that open cases for unhappy customers, and a case's lifecycle (pure);
-//!   [`escalation`]: the job that moves overdue cases along their chain; [`webhooks`]: signed
-//!   event deliveries from the warehouse's outbox.
+//!   [`escalation`]: the job that moves overdue cases along their chain; [`alerting`]: the job
+//!   that looks for significant changes; [`webhooks`]: signed event deliveries from the
+//!   warehouse's outbox.
 //! - [`startup`], [`telemetry`], [`counters`]: wiring, logging, `/metrics`.
 //! - [`bench`]: the ingest and query benchmarks behind `chorus bench ingest|queries`;
 //!   [`eval`]: accuracy of language detection and tagging behind `chorus eval`.
 
+pub mod alerting;
 pub mod analysis;
 pub mod auth;
 pub mod bench;

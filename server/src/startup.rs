@@ -189,6 +189,11 @@ impl Application {
             .flat_map(|w| w.events.iter().map(|e| (w.id.clone(), e.clone())))
             .collect();
         warehouse.set_webhook_subscriptions(&subscriptions)?;
+        scheduler.push(crate::alerting::spawn(
+            warehouse.clone(),
+            settings.analysis.thresholds(),
+            settings.alerts.interval_seconds,
+        ));
         if !endpoints.is_empty() {
             scheduler.push(webhooks::deliverer::spawn(
                 warehouse.clone(),

@@ -133,7 +133,7 @@ async fn each_role_reaches_only_what_it_is_for() {
 /// the OpenAPI document lists a route that is neither here nor in [`PUBLIC`], so a route
 /// added to the API cannot skip this check; it proves that every other role is refused with
 /// 403, before the request's parameters or body are even read.
-const GUARDED: [(&str, &str, &[Role]); 23] = {
+const GUARDED: [(&str, &str, &[Role]); 24] = {
     use Role::{Admin, HqAnalyst, Integrator, MarketLead, RegionalLead};
     const READERS: &[Role] = &[Admin, HqAnalyst, RegionalLead, MarketLead];
     const ANYONE: &[Role] = &[Admin, HqAnalyst, RegionalLead, MarketLead, Integrator];
@@ -147,6 +147,7 @@ const GUARDED: [(&str, &str, &[Role]); 23] = {
         ("GET", "/api/v1/records", READERS),
         ("GET", "/api/v1/topics", READERS),
         ("GET", "/api/v1/drivers", READERS),
+        ("GET", "/api/v1/alerts", READERS),
         ("GET", "/api/v1/cases", READERS),
         ("GET", "/api/v1/cases/summary", READERS),
         ("GET", "/api/v1/cases/1", READERS),

@@ -5,6 +5,7 @@
 mod browser;
 mod helpers;
 
+mod alerts;
 mod auth;
 mod cases;
 mod changes;

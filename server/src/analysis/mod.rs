@@ -1,5 +1,6 @@
 //! Pure analysis: statistics and text functions. No I/O, no async, no clock.
 
+pub mod alerts;
 pub mod comparison;
 pub mod disclosure;
 pub mod drivers;

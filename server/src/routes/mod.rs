@@ -1,5 +1,6 @@
 //! HTTP routes. Handlers parse, check the caller, call one layer below and shape JSON.
 
+mod alerts;
 mod cases;
 mod compare;
 mod connectors;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(erasures::erase))
                 .route(web::get().to(erasures::list)),
         )
+        .service(web::resource("/alerts").route(web::get().to(alerts::alerts)))
         .service(web::resource("/cases").route(web::get().to(cases::list)))
         // Before /cases/{id}, which would take "summary" for an id.
         .service(web::resource("/cases/summary").route(web::get().to(cases::summary)))

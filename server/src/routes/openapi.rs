@@ -53,6 +53,7 @@ impl Modify for BearerAuth {
         super::ingest::ingest,
         super::erasures::erase,
         super::erasures::list,
+        super::alerts::alerts,
         super::cases::list,
         super::cases::summary,
         super::cases::show,
@@ -98,6 +99,6 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(paths.len(), 23, "{paths:?}");
+        assert_eq!(paths.len(), 24, "{paths:?}");
     }
 }

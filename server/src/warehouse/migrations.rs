@@ -11,7 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/003_quarantine.sql")),
     (4, include_str!("migrations/004_cubes.sql")),
     (5, include_str!("migrations/005_changes.sql")),
-    (6, include_str!("migrations/006_cases.sql")),
+    (6, include_str!("migrations/006_closed_loop.sql")),
 ];
 
 /// Brings the schema to the latest version.

@@ -6,6 +6,7 @@
 //! DuckDB's MVCC gives them the last committed state. Every method blocks; async callers run
 //! them on blocking threads.
 
+pub mod alerts;
 mod batch;
 pub mod cases;
 mod cubes;

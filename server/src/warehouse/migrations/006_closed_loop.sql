@@ -81,3 +81,28 @@ CREATE TABLE webhook_deliveries (
     last_error      VARCHAR,
     PRIMARY KEY (message_id, endpoint)
 );
+
+CREATE SEQUENCE alert_ids START 1;
+
+-- Significant changes found by the alert job (analysis/alerts.rs): one per market, channel,
+-- subject and period, however often the job runs; written with its alert.created event.
+CREATE TABLE alerts (
+    id             BIGINT    PRIMARY KEY DEFAULT nextval('alert_ids'),
+    market         VARCHAR   NOT NULL,
+    channel        VARCHAR   NOT NULL,
+    kind           VARCHAR   NOT NULL,   -- score | topic
+    subject        VARCHAR   NOT NULL,   -- a measure (nps, csat, ces, stars) or a topic id
+    period         VARCHAR   NOT NULL,   -- week | month
+    period_label   VARCHAR   NOT NULL,   -- 2026-W47 | 2026-10
+    period_start   DATE      NOT NULL,
+    period_end     DATE      NOT NULL,
+    direction      VARCHAR   NOT NULL,   -- drop | rise
+    value          DOUBLE    NOT NULL,
+    baseline_value DOUBLE    NOT NULL,
+    n              BIGINT    NOT NULL,
+    baseline_n     BIGINT    NOT NULL,
+    p_value        DOUBLE    NOT NULL,
+    p_adjusted     DOUBLE    NOT NULL,
+    created_at     TIMESTAMP NOT NULL,
+    UNIQUE (market, channel, kind, subject, period_label)
+);
