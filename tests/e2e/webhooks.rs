@@ -147,7 +147,10 @@ secret_env = "{SECRET_ENV}"
 events = ["case.created"]
 "#
     );
-    let app = spawn_app_with(demo_settings_with(&extra, None), dir).await;
+    let mut settings = demo_settings_with(&extra, None);
+    // Only this test's rule: the demo's own opens cases for the demo data.
+    settings.case_rules.retain(|rule| rule.id == "detractors");
+    let app = spawn_app_with(settings, dir).await;
     app.wait_for_startup_runs().await;
     app
 }
