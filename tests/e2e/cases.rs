@@ -93,16 +93,7 @@ fn record(id: &str, market: &str, nps: i64) -> Value {
 
 async fn push(app: &TestApp, records: &[Value]) {
     let token = app.token(Role::Integrator, &[], &[]);
-    let response = app
-        .client
-        .post(format!("{}/api/v1/ingest/app-cases", app.address))
-        .bearer_auth(token)
-        .json(&json!({ "records": records }))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = checked("POST", response).await;
-    assert_eq!(status, 200, "{body}");
+    app.push("app-cases", &token, records).await;
 }
 
 async fn patch(app: &TestApp, token: &str, id: i64, body: Value) -> (u16, Value) {

@@ -38,17 +38,7 @@ fn answer(id: &str, customer: &str, nps: u8) -> Value {
 }
 
 async fn push(app: &TestApp, token: &str, records: &[Value]) -> Value {
-    let response = app
-        .client
-        .post(format!("{}/api/v1/ingest/kiosk", app.address))
-        .bearer_auth(token)
-        .json(&json!({ "records": records }))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = checked("POST", response).await;
-    assert_eq!(status, 200, "{body}");
-    body
+    app.push("kiosk", token, records).await
 }
 
 /// `POST /api/v1/erasures` with `body`; status and JSON answer.

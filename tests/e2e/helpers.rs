@@ -240,6 +240,21 @@ impl TestApp {
         checked(&method, response).await
     }
 
+    /// Pushes `records` to a push instance with `token`; expects a 200 and returns its body.
+    pub async fn push(&self, instance: &str, token: &str, records: &[Value]) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/ingest/{instance}", self.address))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "records": records }))
+            .send()
+            .await
+            .expect("request is sent");
+        let (status, body) = checked("POST", response).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     /// `GET /api/v1/nps` as admin.
     pub async fn nps(&self, query: &str) -> Value {
         let token = self.token(Role::Admin, &[], &[]);

@@ -178,15 +178,7 @@ async fn every_event_arrives_once_by_id_after_the_receiver_comes_back_and_the_re
         .map(|(id, nps)| json!({"external_id": id, "occurred_at": now, "nps": nps}))
         .collect();
     let integrator = app.token(Role::Integrator, &[], &[]);
-    let response = app
-        .client
-        .post(format!("{}/api/v1/ingest/app-hooks", app.address))
-        .bearer_auth(&integrator)
-        .json(&json!({ "records": records }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(checked("POST", response).await.0, 200);
+    app.push("app-hooks", &integrator, &records).await;
     // One is resolved: a fourth event for the receiver.
     let lead = app.token(Role::MarketLead, &[], &["DE"]);
     let (_, cases) = app.get("/api/v1/cases", Some(&lead)).await;

@@ -8,7 +8,7 @@ use duckdb::{params, params_from_iter};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{webhooks, Warehouse, WarehouseError};
+use super::{in_list, webhooks, Warehouse, WarehouseError};
 use crate::analysis::alerts::{Finding, Period, PeriodKind, ScoreCell, Subject, TopicCell};
 use crate::analysis::scale::{Histogram, Measure};
 
@@ -229,13 +229,7 @@ impl Warehouse {
             .to_owned();
         let mut values: Vec<String> = Vec::new();
         if let Some(markets) = markets {
-            if markets.is_empty() {
-                return Ok(Vec::new());
-            }
-            sql.push_str(&format!(
-                " AND market IN ({})",
-                vec!["?"; markets.len()].join(", ")
-            ));
+            sql.push_str(&in_list("market", markets.len()));
             values.extend(markets.iter().cloned());
         }
         sql.push_str(&format!(

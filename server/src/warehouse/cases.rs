@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::timestamp::UtcTimestamp;
-use super::{webhooks, Warehouse, WarehouseError};
+use super::{in_list, webhooks, Warehouse, WarehouseError};
 use crate::cases::{lifecycle, CaseSubject, Opening, Status, TransitionError};
 
 /// Who the case log names for what Chorus does on its own.
@@ -501,13 +501,7 @@ impl Warehouse {
         let mut sql = format!("SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE true");
         let mut values: Vec<duckdb::types::Value> = Vec::new();
         if let Some(markets) = &query.markets {
-            if markets.is_empty() {
-                return Ok(Vec::new());
-            }
-            sql.push_str(&format!(
-                " AND c.market IN ({})",
-                vec!["?"; markets.len()].join(", ")
-            ));
+            sql.push_str(&in_list("c.market", markets.len()));
             values.extend(markets.iter().map(|m| m.clone().into()));
         }
         if let Some(status) = query.status {
@@ -696,13 +690,7 @@ impl Warehouse {
         );
         let mut values: Vec<duckdb::types::Value> = vec![timestamp(now)];
         if let Some(markets) = markets {
-            if markets.is_empty() {
-                return Ok(Vec::new());
-            }
-            sql.push_str(&format!(
-                " AND market IN ({})",
-                vec!["?"; markets.len()].join(", ")
-            ));
+            sql.push_str(&in_list("market", markets.len()));
             values.extend(markets.iter().map(|m| m.clone().into()));
         }
         sql.push_str(" GROUP BY market ORDER BY market");

@@ -37,6 +37,15 @@ pub use notify::{CellChange, Committed};
 pub use runs::{RunStatus, RunSummary, StoredRejection};
 pub use verify::VerifyReport;
 
+/// ` AND {column} IN (?, …)` with `count` placeholders; ` AND false` for none, since `IN ()`
+/// is not SQL and an empty list selects nothing.
+pub(crate) fn in_list(column: &str, count: usize) -> String {
+    if count == 0 {
+        return " AND false".to_owned();
+    }
+    format!(" AND {column} IN ({})", vec!["?"; count].join(", "))
+}
+
 /// Errors of the warehouse layer.
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {

@@ -114,13 +114,7 @@ impl CellQuery {
         let mut filters = String::new();
         let mut params = Vec::new();
         let mut list = |column: &str, values: &[String], filters: &mut String| {
-            if values.is_empty() {
-                // `IN ()` is not SQL; an empty list selects nothing.
-                filters.push_str(" AND false");
-                return;
-            }
-            let marks = vec!["?"; values.len()].join(", ");
-            filters.push_str(&format!(" AND {column} IN ({marks})"));
+            filters.push_str(&super::in_list(column, values.len()));
             params.extend(values.iter().cloned());
         };
         if let Some(markets) = &self.markets {

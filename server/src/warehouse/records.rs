@@ -104,15 +104,9 @@ impl RecordQuery {
         let mut sql = format!("SELECT {STORED_RECORD_COLUMNS} FROM records WHERE true");
         let (filters, mut params) = self.cells.filters(Dated::Records);
         sql.push_str(&filters);
-        match &self.languages {
-            // `IN ()` is not SQL; an empty list selects nothing.
-            Some(languages) if languages.is_empty() => sql.push_str(" AND false"),
-            Some(languages) => {
-                let marks = vec!["?"; languages.len()].join(", ");
-                sql.push_str(&format!(" AND language IN ({marks})"));
-                params.extend(languages.iter().cloned());
-            }
-            None => {}
+        if let Some(languages) = &self.languages {
+            sql.push_str(&super::in_list("language", languages.len()));
+            params.extend(languages.iter().cloned());
         }
         if let Some(topic) = &self.topic {
             sql.push_str(" AND list_contains(topics, ?)");
