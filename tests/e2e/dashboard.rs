@@ -301,3 +301,97 @@ async fn an_expired_session_lands_on_sign_in_with_a_message() {
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_market_lead_works_a_case_from_the_cases_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = demo(dir.path()).await;
+    // The demo's rule opens cases for detractors after a service contact.
+    let lead = app.token(Role::MarketLead, &[], &["DE"]);
+    let (_, open) = app.get("/api/v1/cases?status=active", Some(&lead)).await;
+    let id = open["cases"][0]["id"]
+        .as_i64()
+        .expect("the demo opens DE cases");
+    let browser = Browser::start(1280).await;
+    sign_in_by_link(&browser, &app, lead.clone(), "cases").await;
+    let row = format!("[data-case-row=\"{id}\"]");
+    browser
+        .wait_for(
+            "the case list",
+            &format!("return document.querySelector('{row}')"),
+            Duration::from_secs(15),
+        )
+        .await;
+    // Only the lead's market, and the case's own moves.
+    let markets = browser
+        .eval(
+            "return [...document.querySelectorAll('[data-case-row] td:nth-child(2)')].map(td => td.innerText)",
+            json!([]),
+        )
+        .await;
+    assert!(
+        markets.as_array().unwrap().iter().all(|m| m == "DE"),
+        "{markets}"
+    );
+    browser
+        .click(&format!("[data-case=\"{id}\"][data-move=\"in_progress\"]"))
+        .await;
+    browser
+        .wait_for(
+            "the case in progress",
+            &format!(
+                "return document.querySelector('[data-case=\"{id}\"][data-move=\"resolved\"]') \
+                 && !document.querySelector('[data-case=\"{id}\"][data-move=\"in_progress\"]')"
+            ),
+            Duration::from_secs(10),
+        )
+        .await;
+    browser
+        .click(&format!("[data-case=\"{id}\"][data-move=\"resolved\"]"))
+        .await;
+    browser
+        .type_into("#resolve-form input[name=resolution_code]", "called_back")
+        .await;
+    browser
+        .type_into(
+            "#resolve-form textarea[name=note]",
+            "Called, apologised, credited",
+        )
+        .await;
+    browser.click("#resolve-form button[type=submit]").await;
+    browser
+        .wait_for(
+            "the resolved case to leave the active list",
+            &format!("return !document.querySelector('{row}') && document.querySelector('#cases')"),
+            Duration::from_secs(10),
+        )
+        .await;
+    let (_, case) = app.get(&format!("/api/v1/cases/{id}"), Some(&lead)).await;
+    assert_eq!(
+        (case["status"].as_str(), case["resolution_code"].as_str()),
+        (Some("resolved"), Some("called_back")),
+        "{case}"
+    );
+    assert_eq!(case["history"].as_array().unwrap().len(), 3, "{case}");
+    browser.screenshot("cases").await;
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+
+    // HQ reads the same cases but has no buttons to move them.
+    let hq = app.token(Role::HqAnalyst, &[], &[]);
+    sign_in_by_link(&browser, &app, hq, "cases?status=").await;
+    browser
+        .wait_for(
+            "the case list for HQ",
+            &format!("return document.querySelector('{row}')"),
+            Duration::from_secs(15),
+        )
+        .await;
+    let buttons = browser
+        .eval(
+            "return document.querySelectorAll('[data-move]').length",
+            json!([]),
+        )
+        .await;
+    assert_eq!(buttons, 0);
+    browser.close().await;
+}

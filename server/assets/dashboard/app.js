@@ -8,6 +8,7 @@ import { renderSignIn } from './signin.js';
 import { renderCompare } from './compare.js';
 import { renderMarket } from './market.js';
 import { renderConnectors } from './connectors.js';
+import { renderCases } from './cases.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -24,6 +25,7 @@ let expiryTimer = null;
 const VIEWS = {
   compare: { title: 'Compare', render: renderCompare, allowed: (m) => m.can.read_feedback },
   market: { title: 'Market', render: renderMarket, allowed: (m) => m.can.read_feedback },
+  cases: { title: 'Cases', render: renderCases, allowed: (m) => m.can.read_feedback },
   connectors: { title: 'Connectors', render: renderConnectors, allowed: (m) => m.can.see_connectors },
 };
 

@@ -27,7 +27,8 @@ const DEFAULT_LIMIT: u32 = 100;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CaseParams {
-    /// open, in_progress, resolved, closed or reopened.
+    /// open, in_progress, resolved, closed or reopened; or `active` for open, in_progress and
+    /// reopened together.
     status: Option<String>,
     /// Comma list of market codes (within your scope).
     markets: Option<String>,
@@ -173,9 +174,11 @@ pub async fn list(
             format!("limit must be 1-{MAX_CASES_PER_PAGE}"),
         ));
     }
+    let active = params.status.as_deref() == Some("active");
     let status = params
         .status
         .as_deref()
+        .filter(|_| !active)
         .map(|s| {
             Status::parse(s).ok_or_else(|| {
                 ApiError::bad_request("invalid_status", format!("status {s:?} is unknown"))
@@ -190,6 +193,7 @@ pub async fn list(
             .scope
             .filter(params::markets(params.markets.as_deref())?)?,
         status,
+        active,
         overdue: params.overdue,
         assignee: params.assignee,
         before_id: params.before,

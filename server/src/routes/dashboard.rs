@@ -37,6 +37,7 @@ const FILES: &[Asset] = &[
     asset!("compare.js", "text/javascript; charset=utf-8"),
     asset!("market.js", "text/javascript; charset=utf-8"),
     asset!("connectors.js", "text/javascript; charset=utf-8"),
+    asset!("cases.js", "text/javascript; charset=utf-8"),
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("vendor/echarts.min.js", "text/javascript; charset=utf-8"),
     asset!("vendor/ECHARTS-LICENSE", "text/plain; charset=utf-8"),

@@ -61,6 +61,7 @@ struct Abilities {
     read_feedback: bool,
     see_connectors: bool,
     run_connectors: bool,
+    work_cases: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -133,6 +134,7 @@ pub async fn me(
             read_feedback: role.reads_feedback(),
             see_connectors: role.sees_connectors(),
             run_connectors: role.operates_connectors(),
+            work_cases: role.works_cases(),
         },
         markets,
         channels,

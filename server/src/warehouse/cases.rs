@@ -271,6 +271,8 @@ pub struct CaseQuery {
     /// Markets (already narrowed to the caller's scope); `None`: every market.
     pub markets: Option<Vec<String>>,
     pub status: Option<Status>,
+    /// Only cases someone still owes an answer (open, in progress, reopened).
+    pub active: bool,
     pub overdue: Option<bool>,
     pub assignee: Option<String>,
     /// Cases with a smaller id than this (the previous page's last).
@@ -507,6 +509,9 @@ impl Warehouse {
         if let Some(status) = query.status {
             sql.push_str(" AND c.status = ?");
             values.push(status.name().to_owned().into());
+        }
+        if query.active {
+            sql.push_str(&format!(" AND c.status IN ({})", active_sql()));
         }
         if let Some(overdue) = query.overdue {
             let active = active_sql();
