@@ -126,5 +126,13 @@ mod tests {
             }
             let _ = secret.verify("msg_1", 5, &body, &header);
         }
+
+        /// Any secret text parses into a key of the allowed length, or is refused; never a panic.
+        #[test]
+        fn any_secret_text_is_a_key_or_a_reason(text in "\\PC{0,120}") {
+            if let Ok(secret) = Secret::parse(&text) {
+                prop_assert!((MIN_KEY_BYTES..=MAX_KEY_BYTES).contains(&secret.0.len()));
+            }
+        }
     }
 }
