@@ -259,3 +259,36 @@ fn transitions_are_checked_and_logged_and_overdue_cases_escalate_once_per_step()
     assert_eq!((figures[0].open, figures[0].resolved), (0, 1));
     assert!(figures[0].median_hours_to_resolve.unwrap() > 3.9);
 }
+
+#[test]
+fn a_batch_of_many_cases_announces_each_once_to_each_subscribed_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(&dir.path().join("w.duckdb")).unwrap();
+    let rules = rules();
+    warehouse
+        .set_webhook_subscriptions(&[
+            ("crm".into(), "case.created".into()),
+            ("chat".into(), "case.created".into()),
+            ("chat".into(), "alert.created".into()),
+        ])
+        .unwrap();
+    let first: Vec<NewRecord> = (0..3000)
+        .map(|i| record(&format!("a{i}"), 2, false))
+        .collect();
+    let second: Vec<NewRecord> = (0..500)
+        .map(|i| record(&format!("b{i}"), 2, false))
+        .collect();
+    store(&warehouse, &rules, &first, OnChange::KeepFirst);
+    store(&warehouse, &rules, &second, OnChange::KeepFirst);
+    store(&warehouse, &rules, &first, OnChange::KeepFirst);
+    let deliveries = warehouse.deliveries(None, 100_000).unwrap();
+    assert_eq!(deliveries.len(), 2 * 3500);
+    let mut keys: Vec<(String, String)> = deliveries
+        .iter()
+        .map(|d| (d.message_id.clone(), d.endpoint.clone()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 7000);
+    assert!(deliveries.iter().all(|d| d.event_type == "case.created"));
+}

@@ -132,8 +132,8 @@ pub(super) fn open(
         log.flush()?;
     }
     if webhooks::subscribed(tx, CASE_CREATED)? {
-        for case in &opened {
-            let data = json!({
+        let events = opened.iter().map(|case| {
+            json!({
                 "case_id": case.id,
                 "market": case.market,
                 "channel": case.channel,
@@ -142,9 +142,9 @@ pub(super) fn open(
                 "due_at": case.due_at.and_utc(),
                 "instance": instance,
                 "external_id": case.external_id,
-            });
-            webhooks::record(tx, CASE_CREATED, data, now)?;
-        }
+            })
+        });
+        webhooks::record_all(tx, CASE_CREATED, events, now)?;
     }
     Ok(opened.len() as u64)
 }
