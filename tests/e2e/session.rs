@@ -70,12 +70,16 @@ async fn me_tells_the_role_its_markets_and_what_it_may_do() {
     assert_eq!(body["markets"][1]["region_name"], "Western Europe");
     assert_eq!(
         body["can"],
-        json!({"read_feedback": true, "see_connectors": false, "run_connectors": false})
+        json!({"read_feedback": true, "see_connectors": false, "run_connectors": false, "work_cases": true})
     );
     let (_, body) = app
         .get("/api/v1/me", Some(&app.token(Role::HqAnalyst, &[], &[])))
         .await;
     assert_eq!(codes(&body), ["DE", "ES", "FR", "PL"]);
+    assert_eq!(
+        body["can"]["work_cases"], false,
+        "HQ reads cases, works none"
+    );
     let (_, body) = app
         .get("/api/v1/me", Some(&app.token(Role::Integrator, &[], &[])))
         .await;
