@@ -117,6 +117,11 @@ impl Counters {
             "Median hours from opening to resolution of resolved and closed cases.",
             &|m| m.median_hours_to_resolve,
         );
+        gauge(
+            "chorus_cases_median_hours_to_first_response",
+            "Median hours from opening to the first move by a person.",
+            &|m| m.median_hours_to_first_response,
+        );
         out
     }
 }

@@ -94,7 +94,8 @@ export async function renderCases(main, context) {
           actions(c)],
       }));
       const summaryRows = summary.markets.map((m) => ({
-        cells: [m.market, String(m.open), String(m.overdue), String(m.resolved), num(m.median_hours_to_resolve, 1)],
+        cells: [m.market, String(m.open), String(m.overdue), String(m.resolved),
+          num(m.median_hours_to_first_response, 1), num(m.median_hours_to_resolve, 1)],
       }));
       const alertRows = alerts.alerts.map((a) => ({
         attrs: { 'data-alert': String(a.id) },
@@ -109,7 +110,8 @@ export async function renderCases(main, context) {
             alertRows, [5, 6, 7, 8])
           : h('p', { class: 'note' }, 'No significant changes in your markets.')),
         h('section', { class: 'panel', id: 'case-summary' }, table('Cases per market',
-          ['Market', 'Active', 'Overdue', 'Resolved', 'Median hours to resolve'], summaryRows, [1, 2, 3, 4])),
+          ['Market', 'Active', 'Overdue', 'Resolved', 'Median hours to first response', 'Median hours to resolve'],
+          summaryRows, [1, 2, 3, 4, 5])),
         resolver,
         h('section', { class: 'panel', id: 'cases' }, caseRows.length
           ? table(`${caseRows.length} case${caseRows.length === 1 ? '' : 's'}, newest first`,

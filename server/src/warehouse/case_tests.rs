@@ -258,6 +258,9 @@ fn transitions_are_checked_and_logged_and_overdue_cases_escalate_once_per_step()
     let figures = warehouse.case_figures(None, much_later).unwrap();
     assert_eq!((figures[0].open, figures[0].resolved), (0, 1));
     assert!(figures[0].median_hours_to_resolve.unwrap() > 3.9);
+    // Nobody started it; it was resolved four hours in: that is its first response.
+    let first_response = figures[0].median_hours_to_first_response.unwrap();
+    assert!((3.9..4.1).contains(&first_response), "{first_response}");
 }
 
 #[test]

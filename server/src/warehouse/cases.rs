@@ -371,6 +371,9 @@ pub struct MarketCaseFigures {
     pub resolved: u64,
     /// Median hours from opening to resolution over resolved and closed cases.
     pub median_hours_to_resolve: Option<f64>,
+    /// Median hours from opening to the first move by a person (in progress or resolved),
+    /// over the cases someone has moved: the time to first response.
+    pub median_hours_to_first_response: Option<f64>,
 }
 
 /// An overdue case the escalation job announced, and who it went to (none at the end of
@@ -690,8 +693,12 @@ impl Warehouse {
             "SELECT market, count(*) FILTER (WHERE status IN ({active})), \
                count(*) FILTER (WHERE status IN ({active}) AND due_at < ?), \
                count(*) FILTER (WHERE resolved_at IS NOT NULL), \
-               median(epoch(resolved_at) - epoch(opened_at)) FILTER (WHERE resolved_at IS NOT NULL) \
-             FROM cases WHERE true"
+               median(epoch(resolved_at) - epoch(opened_at)) FILTER (WHERE resolved_at IS NOT NULL), \
+               median(epoch(started.at) - epoch(opened_at)) \
+             FROM cases LEFT JOIN ( \
+               SELECT case_id, min(happened_at) AS at FROM case_events \
+               WHERE kind = 'status' AND to_status IN ('in_progress', 'resolved') GROUP BY case_id \
+             ) started ON started.case_id = cases.id WHERE true"
         );
         let mut values: Vec<duckdb::types::Value> = vec![timestamp(now)];
         if let Some(markets) = markets {
@@ -708,6 +715,7 @@ impl Warehouse {
                     overdue: r.get::<_, i64>(2)?.max(0) as u64,
                     resolved: r.get::<_, i64>(3)?.max(0) as u64,
                     median_hours_to_resolve: r.get::<_, Option<f64>>(4)?.map(|s| s / 3600.0),
+                    median_hours_to_first_response: r.get::<_, Option<f64>>(5)?.map(|s| s / 3600.0),
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
