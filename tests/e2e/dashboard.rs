@@ -346,6 +346,20 @@ async fn a_market_lead_works_a_case_from_the_cases_view() {
             Duration::from_secs(10),
         )
         .await;
+    // What happened so far, from the case's own history.
+    browser.click(&format!("[data-history=\"{id}\"]")).await;
+    let history = browser
+        .wait_for(
+            "the case's history",
+            "return document.querySelector('#case-detail:not([hidden])')?.innerText",
+            Duration::from_secs(10),
+        )
+        .await;
+    let history = history.as_str().unwrap();
+    assert!(
+        history.contains("opened") && history.contains("open → in progress"),
+        "{history}"
+    );
     browser
         .click(&format!("[data-case=\"{id}\"][data-move=\"resolved\"]"))
         .await;

@@ -41,6 +41,28 @@ export async function renderCases(main, context) {
   ];
   const content = frame(main, 'Cases and alerts', controls);
   const resolver = h('section', { class: 'panel', id: 'resolve', hidden: true });
+  const detail = h('section', { class: 'panel', id: 'case-detail', hidden: true });
+  // Pages already shown: `before` of each further page (ids descend).
+  let before = null;
+
+  async function showHistory(id) {
+    try {
+      const c = await api(`/api/v1/cases/${id}`);
+      const rows = (c.history || []).map((e) => ({
+        cells: [day(e.at), e.actor, e.kind, [e.from_status, e.to_status].filter(Boolean).join(' → ').replace(/_/g, ' '),
+          e.assignee || '', e.note || ''],
+      }));
+      const contact = c.contact ? Object.entries(c.contact).map(([k, v]) => `${k}: ${v}`).join(', ') : c.contact_note;
+      detail.replaceChildren(
+        h('h2', {}, `Case ${c.id}: ${c.rule}, ${c.market}, ${c.channel}`),
+        h('p', { class: 'note' }, `Contact: ${contact || '–'}. Escalates to: ${c.escalation.join(' → ') || 'nobody'}.`),
+        table('What happened (UTC)', ['When', 'Who', 'What', 'Status', 'Assignee', 'Note'], rows));
+      detail.hidden = false;
+      detail.scrollIntoView();
+    } catch (error) {
+      context.failed(error);
+    }
+  }
 
   async function move(id, status, extra = {}) {
     try {
@@ -78,7 +100,8 @@ export async function renderCases(main, context) {
 
   async function load() {
     try {
-      const query = new URLSearchParams({ limit: '200' });
+      const query = new URLSearchParams({ limit: '100' });
+      if (before) query.set('before', String(before));
       if (f.status) query.set('status', f.status);
       if (f.mine) query.set('assignee', context.me.sub);
       const [cases, summary, alerts] = await Promise.all([
@@ -88,7 +111,8 @@ export async function renderCases(main, context) {
       ]);
       const caseRows = cases.cases.map((c) => ({
         attrs: { 'data-case-row': String(c.id), class: c.overdue ? 'overdue' : undefined },
-        cells: [String(c.id), c.market, c.channel, c.status.replace('_', ' '), c.assignee,
+        cells: [h('button', { type: 'button', class: 'link', 'data-history': String(c.id), title: 'Show what happened', onclick: () => showHistory(c.id) }, String(c.id)),
+          c.market, c.channel, c.status.replace('_', ' '), c.assignee,
           c.overdue ? `${day(c.due_at)} (overdue)` : day(c.due_at),
           scores(c.record), c.record?.text || '', c.contact_consent ? 'may be contacted' : (c.contact_note || ''),
           actions(c)],
@@ -113,11 +137,15 @@ export async function renderCases(main, context) {
           ['Market', 'Active', 'Overdue', 'Resolved', 'Median hours to first response', 'Median hours to resolve'],
           summaryRows, [1, 2, 3, 4, 5])),
         resolver,
+        detail,
         h('section', { class: 'panel', id: 'cases' }, caseRows.length
-          ? table(`${caseRows.length} case${caseRows.length === 1 ? '' : 's'}, newest first`,
+          ? table(`${caseRows.length} case${caseRows.length === 1 ? '' : 's'}${before ? ` older than case ${before}` : ''}, newest first`,
             ['Case', 'Market', 'Channel', 'Status', 'Assignee', 'Due (UTC)', 'Scores', 'Comment (redacted)', 'Contact', ''],
             caseRows, [0])
-          : h('p', { class: 'note' }, 'No cases match.')),
+          : h('p', { class: 'note' }, 'No cases match.'),
+        h('p', {},
+          before ? h('button', { type: 'button', id: 'newest-cases', onclick: () => { before = null; load(); } }, 'Newest cases') : null,
+          cases.next_before ? h('button', { type: 'button', id: 'older-cases', onclick: () => { before = cases.next_before; load(); } }, 'Older cases') : null)),
       );
     } catch (error) {
       context.failed(error);
