@@ -310,6 +310,12 @@ async fn cases_are_worked_in_scope_through_checked_transitions() {
         (400, Some("invalid_case_change")),
         "{body}"
     );
+    let (status, body) = patch(&app, &de_lead, de_case, json!({"note": "   "})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_case_change")),
+        "{body}"
+    );
     let (status, body) = patch(&app, &de_lead, de_case, json!({"assignee": ""})).await;
     assert_eq!(
         (status, body["code"].as_str()),

@@ -88,6 +88,12 @@ impl CasePatch {
         if let Some(assignee) = &self.assignee {
             check_assignee(assignee)?;
         }
+        if self.note.as_deref().is_some_and(|n| n.trim().is_empty()) {
+            return Err(ApiError::bad_request(
+                "invalid_case_change",
+                "a note must say something; leave it out instead",
+            ));
+        }
         if status.is_none() && self.assignee.is_none() && self.note.is_none() {
             return Err(ApiError::bad_request(
                 "empty_change",
