@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system parts the tests need and that cargo cannot fetch: Chromium and its
-# WebDriver (the dashboard's browser tests). Does nothing when they are already there, so
+# WebDriver (the dashboard's browser tests), and nats-server (the federation tests). Does nothing when they are already there, so
 # README's test command and .ci/run call it every time. Debian/Ubuntu packages only.
 set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
@@ -27,4 +28,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-command -v chromium >/dev/null && command -v chromedriver >/dev/null
+command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v nats-server >/dev/null

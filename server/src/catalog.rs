@@ -20,6 +20,10 @@ pub struct Market {
     pub store_original_text: bool,
     /// Words redacted from its texts.
     pub redact_terms: Vec<String>,
+    /// Whether its redacted records may leave the region.
+    pub residency: crate::federation::Residency,
+    /// Its region's own node, where its raw feedback is read.
+    pub node_url: Option<String>,
 }
 
 /// Markets, regions and channels from the configuration.
@@ -50,6 +54,12 @@ impl Catalog {
                         ),
                         store_original_text: m.store_original_text,
                         redact_terms: m.redact_terms.clone(),
+                        residency: m.residency,
+                        node_url: settings
+                            .regions
+                            .iter()
+                            .find(|r| r.id == m.region)
+                            .and_then(|r| r.node_url.clone()),
                     };
                     (m.code.clone(), market)
                 })

@@ -64,6 +64,9 @@ pub struct Settings {
     /// How webhook deliveries are made and retried.
     #[serde(default)]
     pub webhook_delivery: crate::webhooks::DeliverySettings,
+    /// Regional nodes and headquarters (NATS JetStream); standalone by default.
+    #[serde(default)]
+    pub federation: crate::federation::FederationSettings,
 }
 
 /// The alert job (analysis/alerts.rs).
@@ -354,6 +357,9 @@ pub struct RegionConfig {
     /// The region's CX lead: where overdue cases of its markets escalate by default.
     #[serde(default)]
     pub cx_lead: Option<String>,
+    /// The region's own Chorus node, where headquarters sends callers for raw feedback.
+    #[serde(default)]
+    pub node_url: Option<String>,
 }
 
 /// A market (country).
@@ -378,6 +384,9 @@ pub struct MarketConfig {
     /// Words removed from texts of this market, e.g. staff names (whole words, any case).
     #[serde(default)]
     pub redact_terms: Vec<String>,
+    /// Whether redacted records may leave the region (`global`) or only counts (`regional`).
+    #[serde(default)]
+    pub residency: crate::federation::Residency,
 }
 
 /// A feedback channel.
@@ -517,6 +526,14 @@ impl Settings {
                     market.code
                 ));
             }
+        }
+        problems.extend(self.federation.problems());
+        if self.federation.role == crate::federation::NodeRole::Hq && !self.connectors.is_empty() {
+            problems.push(
+                "federation.role = \"hq\": headquarters ingests nothing itself \
+                 (remove the connectors; the regional nodes run them)"
+                    .to_owned(),
+            );
         }
         let mut ids = BTreeSet::new();
         for connector in &self.connectors {

@@ -124,4 +124,55 @@ impl Counters {
         );
         out
     }
+
+    /// Gauges of federation: a regional node's outbox, or the nodes headquarters applies.
+    pub fn render_federation(
+        outbox: Option<&crate::warehouse::OutboxState>,
+        nodes: Option<&[crate::warehouse::NodeState]>,
+        now: chrono::NaiveDateTime,
+    ) -> String {
+        let mut out = String::new();
+        let mut gauge = |name: &str, help: &str, lines: Vec<(String, f64)>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (labels, value) in lines {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        if let Some(outbox) = outbox {
+            gauge(
+                "chorus_federation_outbox_depth",
+                "Federation messages not yet acknowledged by JetStream.",
+                vec![(String::new(), outbox.depth as f64)],
+            );
+            let age = outbox.oldest.map_or(0.0, |oldest| {
+                (now - oldest).num_milliseconds().max(0) as f64 / 1000.0
+            });
+            gauge(
+                "chorus_federation_outbox_oldest_seconds",
+                "Age of the oldest unsent federation message (0 when none waits).",
+                vec![(String::new(), age)],
+            );
+        }
+        if let Some(nodes) = nodes {
+            // Node ids are letters, digits, - and _: nothing to escape.
+            let label = |n: &crate::warehouse::NodeState| format!("{{node=\"{}\"}}", n.node);
+            gauge(
+                "chorus_federation_applied_seq",
+                "The last message sequence applied per regional node.",
+                nodes
+                    .iter()
+                    .map(|n| (label(n), n.last_seq as f64))
+                    .collect(),
+            );
+            gauge(
+                "chorus_federation_waiting",
+                "1 while a node's next message is missing or refused: its later ones wait.",
+                nodes
+                    .iter()
+                    .map(|n| (label(n), f64::from(u8::from(n.waiting_for.is_some()))))
+                    .collect(),
+            );
+        }
+        out
+    }
 }

@@ -28,6 +28,12 @@ pub enum ApiError {
     /// The resource is busy.
     #[error("{0}")]
     Conflict(String),
+    /// The records asked for stay in their region: read them on its node.
+    #[error("{message}")]
+    Residency {
+        message: String,
+        node_url: Option<String>,
+    },
     /// The body is larger than allowed.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -46,6 +52,9 @@ pub enum ApiError {
 struct ErrorBody<'a> {
     code: &'a str,
     message: String,
+    /// Where the resource can be read instead (`residency`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_url: Option<&'a str>,
 }
 
 impl ApiError {
@@ -64,6 +73,7 @@ impl ApiError {
             ApiError::Forbidden { code, .. } | ApiError::BadRequest { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Residency { .. } => "residency",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable(_) => "unavailable",
@@ -79,7 +89,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::Residency { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -99,9 +109,14 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
+        let node_url = match self {
+            ApiError::Residency { node_url, .. } => node_url.as_deref(),
+            _ => None,
+        };
         response.json(ErrorBody {
             code: self.code(),
             message,
+            node_url,
         })
     }
 }
@@ -238,7 +253,11 @@ pub fn house_format<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandle
             response.insert_header((name.clone(), value.clone()));
         }
     }
-    let response = response.json(ErrorBody { code, message });
+    let response = response.json(ErrorBody {
+        code,
+        message,
+        node_url: None,
+    });
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, response).map_into_right_body(),
     ))

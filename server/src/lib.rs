@@ -38,6 +38,7 @@ pub mod error;
 pub mod escalation;
 pub mod eval;
 pub mod events;
+pub mod federation;
 #[cfg(test)]
 mod fuzz;
 pub mod ingest;

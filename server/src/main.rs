@@ -10,7 +10,7 @@ use chorus::config::Settings;
 use chorus::domain::{MarketCode, Role};
 use chorus::ingest::TextStage;
 use chorus::startup::Application;
-use chorus::warehouse::{Erasure, Warehouse};
+use chorus::warehouse::Erasure;
 
 #[derive(Parser)]
 #[command(
@@ -250,7 +250,7 @@ fn export(
         .map(|m| MarketCode::parse(m))
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::msg)?;
-    let warehouse = Warehouse::open(&settings.warehouse.path)?;
+    let warehouse = chorus::federation::open_warehouse(&settings)?;
     let summary =
         warehouse.export_parquet(out, (!markets.is_empty()).then_some(markets.as_slice()))?;
     println!(
@@ -270,7 +270,7 @@ fn retag(config: &std::path::Path) -> anyhow::Result<()> {
         .load_taxonomy()?
         .context("text.taxonomy is not set: there are no topics to apply")?;
     let text = TextStage::new(&settings.text, Some(&taxonomy)).map_err(anyhow::Error::msg)?;
-    let warehouse = Warehouse::open(&settings.warehouse.path)?;
+    let warehouse = chorus::federation::open_warehouse(&settings)?;
     let started = std::time::Instant::now();
     let summary = warehouse.retag(
         |body, language| text.topics(body, language),
@@ -288,7 +288,7 @@ fn retag(config: &std::path::Path) -> anyhow::Result<()> {
 
 fn verify(config: &std::path::Path, quarantine: bool) -> anyhow::Result<()> {
     let settings = load(config)?;
-    let warehouse = Warehouse::open(&settings.warehouse.path)?;
+    let warehouse = chorus::federation::open_warehouse(&settings)?;
     let report = warehouse.verify(&settings.dates, quarantine, |done| {
         println!("read {done} records")
     })?;
@@ -354,7 +354,7 @@ fn erase(
              the id in every instance"
         );
     }
-    let warehouse = Warehouse::open(&settings.warehouse.path)?;
+    let warehouse = chorus::federation::open_warehouse(&settings)?;
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let entry = warehouse.erase(&erasure, &format!("cli:{user}"))?;
     println!(

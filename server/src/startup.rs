@@ -17,6 +17,7 @@ use crate::config::{PluginSettings, Settings};
 use crate::counters::Counters;
 use crate::error::{house_format, json_error, not_found, path_error, query_error};
 use crate::events::StreamSlots;
+use crate::federation::{self, FederationStatus, NodeRole};
 use crate::ingest::{scheduler, Ingestor, TextStage};
 use crate::login::LoginCodes;
 use crate::plugins::{HostLimits, PluginRegistry};
@@ -77,9 +78,11 @@ impl Application {
     /// When the warehouse cannot be opened or the address cannot be bound.
     pub async fn build(settings: Settings, jwt_secret: &[u8]) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
-        let path = settings.warehouse.path.clone();
-        let warehouse =
-            Arc::new(spawn_blocking_with_tracing(move || Warehouse::open(&path)).await??);
+        let opening = settings.clone();
+        let warehouse = Arc::new(
+            spawn_blocking_with_tracing(move || crate::federation::open_warehouse(&opening))
+                .await??,
+        );
         let misdated = warehouse.misdated_records(&settings.dates)?;
         if misdated > 0 {
             tracing::warn!(
@@ -141,6 +144,8 @@ impl Application {
         let login_codes = Arc::new(LoginCodes::default());
         let login_codes_data = web::Data::new(login_codes.clone());
         let stream_slots = web::Data::new(Arc::new(StreamSlots::default()));
+        let federation_status = Arc::new(FederationStatus::new(settings.federation.role));
+        let federation_data = web::Data::new(federation_status.clone());
         let server = HttpServer::new(move || {
             let counters_for_requests = counters.clone();
             App::new()
@@ -174,6 +179,7 @@ impl Application {
                 .app_data(dates.clone())
                 .app_data(login_codes_data.clone())
                 .app_data(stream_slots.clone())
+                .app_data(federation_data.clone())
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })
@@ -200,6 +206,20 @@ impl Application {
                 endpoints,
                 settings.webhook_delivery.clone(),
             ));
+        }
+        match settings.federation.role {
+            NodeRole::Standalone => {}
+            NodeRole::Regional => scheduler.push(federation::publisher::spawn(
+                warehouse.clone(),
+                settings.federation.clone(),
+                federation_status.clone(),
+            )),
+            NodeRole::Hq => scheduler.push(federation::consumer::spawn(
+                warehouse.clone(),
+                settings.federation.clone(),
+                federation::expectations(&settings),
+                federation_status.clone(),
+            )),
         }
         scheduler.push(crate::escalation::spawn(
             warehouse.clone(),

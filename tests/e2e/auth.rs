@@ -133,7 +133,7 @@ async fn each_role_reaches_only_what_it_is_for() {
 /// the OpenAPI document lists a route that is neither here nor in [`PUBLIC`], so a route
 /// added to the API cannot skip this check; it proves that every other role is refused with
 /// 403, before the request's parameters or body are even read.
-const GUARDED: [(&str, &str, &[Role]); 24] = {
+const GUARDED: [(&str, &str, &[Role]); 25] = {
     use Role::{Admin, HqAnalyst, Integrator, MarketLead, RegionalLead};
     const READERS: &[Role] = &[Admin, HqAnalyst, RegionalLead, MarketLead];
     const ANYONE: &[Role] = &[Admin, HqAnalyst, RegionalLead, MarketLead, Integrator];
@@ -176,6 +176,7 @@ const GUARDED: [(&str, &str, &[Role]); 24] = {
         ("POST", "/api/v1/erasures", &[Admin]),
         ("GET", "/api/v1/erasures", &[Admin]),
         ("GET", "/api/v1/webhooks/deliveries", &[Admin]),
+        ("GET", "/api/v1/federation", &[Admin]),
         ("GET", "/api/v1/me", ANYONE),
         ("GET", "/api/v1/events", ANYONE),
     ]

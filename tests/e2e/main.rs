@@ -16,6 +16,7 @@ mod drivers;
 mod erasure;
 mod errors;
 mod export;
+mod federation;
 mod hostile;
 mod isolation;
 mod languages;

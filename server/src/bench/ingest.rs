@@ -105,7 +105,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
 
 /// Writes a survey export with a fixed pseudo-random mix of markets, channels, months, scores
 /// and comments; returns its size in bytes.
-fn generate(path: &Path, records: usize) -> anyhow::Result<u64> {
+pub(super) fn generate(path: &Path, records: usize) -> anyhow::Result<u64> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(out, "id,submitted_at,country,programme,nps,comment")?;
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -141,7 +141,7 @@ fn generate(path: &Path, records: usize) -> anyhow::Result<u64> {
     Ok(std::fs::metadata(path)?.len())
 }
 
-fn settings(
+pub(super) fn settings(
     dir: &Path,
     export: &Path,
     batch_size: u32,
@@ -174,7 +174,7 @@ fn settings(
 }
 
 /// Runs the bench instance once; its summary and the seconds it took.
-async fn ingest_once(app: &BenchServer) -> anyhow::Result<(RunSummary, f64)> {
+pub(super) async fn ingest_once(app: &BenchServer) -> anyhow::Result<(RunSummary, f64)> {
     let started = Instant::now();
     let run = app.ingestor.start("bench", "api").await?;
     let summary = run.done.await?.context("the run left no summary")?;

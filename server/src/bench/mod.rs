@@ -3,6 +3,7 @@
 //! so that noisy machines still give comparable ratios. The HTTP client keeps its connection
 //! alive, as a dashboard would.
 
+mod federation;
 mod ingest;
 mod queries;
 mod text;
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
+pub use federation::FederationArgs;
 pub use ingest::IngestArgs;
 pub use queries::QueryArgs;
 pub use text::TextArgs;
@@ -30,6 +32,8 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// Latency of the analysis endpoints on millions of generated records.
     Queries(QueryArgs),
+    /// A regional node's ingest through NATS JetStream to headquarters: lag and apply rate.
+    Federation(FederationArgs),
     /// Text stage throughput on short comments, with and without the second language detector.
     Text(TextArgs),
 }
@@ -43,6 +47,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest(args) => ingest::run(args),
         BenchCommand::Queries(args) => queries::run(args),
         BenchCommand::Text(args) => text::run(&args),
+        BenchCommand::Federation(args) => federation::run(&args),
     }
 }
 

@@ -60,6 +60,8 @@ fn market(codes: &[&str], second_detector: bool) -> Market {
         },
         store_original_text: false,
         redact_terms: Vec::new(),
+        residency: Default::default(),
+        node_url: None,
     }
 }
 

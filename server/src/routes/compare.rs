@@ -99,6 +99,9 @@ struct Answer {
     n_min: u64,
     privacy_floor: u64,
     markets: Vec<MarketAnswer>,
+    /// On headquarters: per market, when its region committed the last change applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<std::collections::BTreeMap<String, chrono::NaiveDateTime>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -140,6 +143,7 @@ pub async fn compare(
     catalog: web::Data<Arc<Catalog>>,
     analysis: web::Data<AnalysisSettings>,
     dates: web::Data<DateRange>,
+    federation: web::Data<Arc<crate::federation::FederationStatus>>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let measure = params::measure(params.measure.as_deref())?;
@@ -217,8 +221,12 @@ pub async fn compare(
         baseline,
     };
     let warehouse = warehouse.get_ref().clone();
+    let reading = warehouse.clone();
     let counts =
-        spawn_blocking_with_tracing(move || count(&warehouse, &request, configured)).await??;
+        spawn_blocking_with_tracing(move || count(&reading, &request, configured)).await??;
+    let as_of =
+        super::federation::as_of(&warehouse, &federation, markets.iter().cloned().collect())
+            .await?;
 
     let Some((mix, source)) = counts.mix.as_ref() else {
         if from_config {
@@ -251,6 +259,7 @@ pub async fn compare(
             })
             .collect();
         return Ok(HttpResponse::Ok().json(Answer {
+            as_of,
             measure,
             programme,
             statistic: measure.headline(),
@@ -298,6 +307,7 @@ pub async fn compare(
         adjust_holm(&mut answers);
     }
     Ok(HttpResponse::Ok().json(Answer {
+        as_of,
         measure,
         programme,
         statistic: measure.headline(),

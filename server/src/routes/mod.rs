@@ -8,6 +8,7 @@ mod dashboard;
 mod drivers;
 mod erasures;
 mod events;
+mod federation;
 mod health;
 mod ingest;
 pub mod openapi;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(cases::update)),
         )
         .service(web::resource("/webhooks/deliveries").route(web::get().to(webhooks::deliveries)))
+        .service(web::resource("/federation").route(web::get().to(federation::federation)))
         .service(web::resource("/session").route(web::post().to(session::exchange)))
         .service(web::resource("/me").route(web::get().to(session::me)))
         .service(web::resource("/events").route(web::get().to(events::events)))

@@ -14,6 +14,9 @@ use utoipa::{Modify, OpenApi};
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
+    /// With `residency`: the regional node that holds the records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_url: Option<String>,
 }
 
 /// Bearer JWTs, as every protected route expects.
@@ -59,6 +62,7 @@ impl Modify for BearerAuth {
         super::cases::show,
         super::cases::update,
         super::webhooks::deliveries,
+        super::federation::federation,
         super::session::exchange,
         super::session::me,
         super::events::events,

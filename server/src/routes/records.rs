@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::openapi::ErrorBody;
 use super::params::{self, CellFilters};
+use crate::catalog::Catalog;
 use crate::config::TextSettings;
 use crate::dates::DateRange;
 use crate::error::ApiError;
+use crate::federation::{residency, FederationStatus, NodeRole};
 use crate::permission::FeedbackReader;
 use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::records::{RecordCursor, RecordQuery, StoredRecord};
@@ -59,7 +61,7 @@ struct Answer {
     responses(
         (status = 200, body = Answer),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn records(
@@ -68,6 +70,8 @@ pub async fn records(
     warehouse: web::Data<Arc<Warehouse>>,
     text: web::Data<TextSettings>,
     dates: web::Data<DateRange>,
+    catalog: web::Data<Arc<Catalog>>,
+    federation: web::Data<Arc<FederationStatus>>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
@@ -77,7 +81,7 @@ pub async fn records(
             format!("limit must be 1-{MAX_LIMIT}"),
         ));
     }
-    let cells = CellFilters {
+    let mut cells = CellFilters {
         markets: params.markets.as_deref(),
         channels: params.channels.as_deref(),
         from: params.from.as_deref(),
@@ -85,6 +89,21 @@ pub async fn records(
         dates: &dates,
     }
     .query(&caller, params::measure(params.measure.as_deref())?, false)?;
+    if federation.role() == NodeRole::Hq {
+        // Headquarters holds only the records of global markets.
+        let named = params.markets.is_some();
+        cells.markets = Some(
+            residency::replicated_markets(&catalog, cells.markets.take(), named).map_err(
+                |stays| ApiError::Residency {
+                    message: format!(
+                        "the records of {} stay in its region; read them on its node",
+                        stays.market
+                    ),
+                    node_url: stays.node_url,
+                },
+            )?,
+        );
+    }
     let query = RecordQuery {
         cells,
         languages: params::list(params.languages.as_deref()),

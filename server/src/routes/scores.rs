@@ -76,6 +76,9 @@ struct Answer {
     n_min: u64,
     privacy_floor: u64,
     cells: Vec<Cell>,
+    /// On headquarters: per market, when its region committed the last change applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<std::collections::BTreeMap<String, chrono::NaiveDateTime>>,
 }
 
 /// Handler; the measure comes from the route's app data.
@@ -94,6 +97,7 @@ pub async fn cells(
     warehouse: web::Data<Arc<Warehouse>>,
     analysis: web::Data<AnalysisSettings>,
     dates: web::Data<DateRange>,
+    federation: web::Data<Arc<crate::federation::FederationStatus>>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let group_by = parse_group_by(params.group_by.as_deref())?;
@@ -106,8 +110,12 @@ pub async fn cells(
     }
     .query(&caller, **measure, group_by.contains(&"month"))?;
     let warehouse = warehouse.get_ref().clone();
-    let cells = spawn_blocking_with_tracing(move || warehouse.score_cells(&query)).await??;
+    let reading = warehouse.clone();
+    let cells = spawn_blocking_with_tracing(move || reading.score_cells(&query)).await??;
+    let markets = cells.iter().map(|(key, _)| key.market.clone()).collect();
+    let as_of = super::federation::as_of(&warehouse, &federation, markets).await?;
     Ok(HttpResponse::Ok().json(Answer {
+        as_of,
         measure: **measure,
         group_by,
         n_min: analysis.n_min,

@@ -88,6 +88,9 @@ struct Answer {
     n_min: u64,
     privacy_floor: u64,
     topics: Vec<TopicRow>,
+    /// On headquarters: per market, when its region committed the last change applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<std::collections::BTreeMap<String, chrono::NaiveDateTime>>,
 }
 
 /// Handler.
@@ -105,6 +108,7 @@ pub async fn topics(
     analysis: web::Data<AnalysisSettings>,
     list: web::Data<TopicList>,
     dates: web::Data<DateRange>,
+    federation: web::Data<Arc<crate::federation::FederationStatus>>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let group_by = super::scores::parse_group_by(params.group_by.as_deref())?;
@@ -132,8 +136,11 @@ pub async fn topics(
     }
     .query(&caller, Measure::Nps, group_by.contains(&"month"))?;
     let warehouse = warehouse.get_ref().clone();
+    let reading = warehouse.clone();
     let counts =
-        spawn_blocking_with_tracing(move || warehouse.topic_counts(&query, &wanted)).await??;
+        spawn_blocking_with_tracing(move || reading.topic_counts(&query, &wanted)).await??;
+    let markets = counts.keys().map(|(_, key)| key.market.clone()).collect();
+    let as_of = super::federation::as_of(&warehouse, &federation, markets).await?;
     let name_of = |id: &str| {
         list.0
             .iter()
@@ -145,6 +152,7 @@ pub async fn topics(
         .map(|((topic, key), c)| row(&topic, name_of(&topic), key, c, &analysis))
         .collect();
     Ok(HttpResponse::Ok().json(Answer {
+        as_of,
         group_by,
         n_min: analysis.n_min,
         privacy_floor: analysis.privacy_floor,

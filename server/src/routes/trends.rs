@@ -109,6 +109,9 @@ struct Answer {
     n_min: u64,
     privacy_floor: u64,
     series: Vec<Series>,
+    /// On headquarters: per market, when its region committed the last change applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<std::collections::BTreeMap<String, chrono::NaiveDateTime>>,
 }
 
 /// Handler.
@@ -125,6 +128,7 @@ pub async fn trends(
     warehouse: web::Data<Arc<Warehouse>>,
     analysis: web::Data<AnalysisSettings>,
     dates: web::Data<DateRange>,
+    federation: web::Data<Arc<crate::federation::FederationStatus>>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let measure = params::measure(params.measure.as_deref())?;
@@ -157,7 +161,10 @@ pub async fn trends(
         to: first_day(to.plus(1)).and_then(|d| d.pred_opt()),
     };
     let warehouse = warehouse.get_ref().clone();
-    let cells = spawn_blocking_with_tracing(move || warehouse.score_cells(&query)).await??;
+    let reading = warehouse.clone();
+    let cells = spawn_blocking_with_tracing(move || reading.score_cells(&query)).await??;
+    let markets = cells.iter().map(|(key, _)| key.market.clone()).collect();
+    let as_of = super::federation::as_of(&warehouse, &federation, markets).await?;
 
     let mut by_series: BTreeMap<(String, String), MonthlySeries> = BTreeMap::new();
     for (key, histogram) in cells {
@@ -184,6 +191,7 @@ pub async fn trends(
         })
         .collect();
     Ok(HttpResponse::Ok().json(Answer {
+        as_of,
         measure,
         statistic: measure.headline(),
         from: from.to_string(),

@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use duckdb::{params, Transaction};
 
 use super::cases;
-use super::cubes::{self, CubeChanges, COUNTED_COLUMNS};
+use super::cubes::{self, CubeChanges, COUNTED_COLUMNS, COUNTED_COLUMN_COUNT};
 use super::erasure::SKIP_ERASED;
+use super::federation;
 use super::{runs, BatchOutcome, BatchWrite, Committed, OnChange, Warehouse, WarehouseError};
+use crate::federation::message::{Change, ChangeKind};
 
 /// Cube rows appended between two compactions: enough to amortise a compaction (a scan of
 /// the cubes), few enough that queries never sum many redundant rows.
@@ -58,10 +60,21 @@ impl Warehouse {
             }
             let updated = replaced.len() as u64;
             let case_rules = batch.case_rules.filter(|rules| !rules.is_empty());
-            let returning = match case_rules {
+            let mut returning = match case_rules {
                 Some(_) => format!("{COUNTED_COLUMNS}, {}", cases::SUBJECT_COLUMNS),
                 None => COUNTED_COLUMNS.to_owned(),
             };
+            // On a regional node, the stored record as it travels (NULL unless its market
+            // is global), in the last column.
+            let outbox = self.outbox_policy();
+            let replica_at = match case_rules {
+                Some(_) => COUNTED_COLUMN_COUNT + cases::SUBJECT_COLUMN_COUNT,
+                None => COUNTED_COLUMN_COUNT,
+            };
+            if let Some(policy) = outbox {
+                returning = format!("{returning}, {}", policy.replica_column());
+            }
+            let mut replicas = Vec::new();
             let mut openings = Vec::new();
             // RETURNING yields only the rows actually inserted: a duplicate counts nothing.
             let mut stored = 0u64;
@@ -83,6 +96,11 @@ impl Warehouse {
                     if let Some(rules) = case_rules {
                         openings.extend(cases::opening_for(rules, row, now)?);
                     }
+                    if outbox.is_some() {
+                        if let Some(json) = row.get::<_, Option<String>>(replica_at)? {
+                            replicas.push(federation::replica(&json)?);
+                        }
+                    }
                 }
             }
             if case_rules.is_some() {
@@ -95,6 +113,12 @@ impl Warehouse {
             let appended = changes.apply(&tx)?;
             cube_time += counting.elapsed();
             tx.execute("DELETE FROM ingest_staging", [])?;
+            if outbox.is_some() {
+                let mut change = Change::new(ChangeKind::Batch, now);
+                (change.scores, change.topics) = changes.rows();
+                change.records = replicas;
+                federation::write_outbox(&tx, change, now)?;
+            }
             let outcome = BatchOutcome {
                 inserted: stored - updated,
                 updated,
@@ -112,26 +136,39 @@ impl Warehouse {
             tx.commit()?;
             self.notifier
                 .publish(Committed::Records(changes.cell_changes()));
-            // Compacting is amortised over many batches and is its own transaction: the
-            // batch is already safe, and the sums are the same before and after.
-            let since = self
-                .cube_rows_appended
-                .fetch_add(appended, Ordering::Relaxed)
-                + appended;
-            if since >= COMPACT_AFTER_ROWS {
-                let compacting = Instant::now();
-                let tx = connection.transaction()?;
-                cubes::compact(&tx)?;
-                tx.commit()?;
-                self.cube_rows_appended.store(0, Ordering::Relaxed);
-                cube_time += compacting.elapsed();
-            }
+            cube_time += self.compact_if_due(connection, appended)?;
             self.cube_nanos.fetch_add(
                 u64::try_from(cube_time.as_nanos()).unwrap_or(u64::MAX),
                 Ordering::Relaxed,
             );
             Ok(outcome)
         })
+    }
+}
+
+impl Warehouse {
+    /// Counts `appended` cube rows and, once enough have been appended since the last time,
+    /// compacts the cubes; returns the time that took. Compacting is amortised over many
+    /// batches and is its own transaction: the batch is already safe, and the sums are the
+    /// same before and after.
+    pub(super) fn compact_if_due(
+        &self,
+        connection: &mut duckdb::Connection,
+        appended: u64,
+    ) -> Result<Duration, WarehouseError> {
+        let since = self
+            .cube_rows_appended
+            .fetch_add(appended, Ordering::Relaxed)
+            + appended;
+        if since < COMPACT_AFTER_ROWS {
+            return Ok(Duration::ZERO);
+        }
+        let compacting = Instant::now();
+        let tx = connection.transaction()?;
+        cubes::compact(&tx)?;
+        tx.commit()?;
+        self.cube_rows_appended.store(0, Ordering::Relaxed);
+        Ok(compacting.elapsed())
     }
 }
 

@@ -28,6 +28,8 @@ pub const MAX_ASSIGNEE_CHARS: usize = 256;
 /// The extra `RETURNING` columns a batch insert needs to evaluate case rules, after
 /// `COUNTED_COLUMNS` (market 0, channel 1, scores 3-6, topics 7).
 pub(super) const SUBJECT_COLUMNS: &str = "external_id, occurred_at, touchpoint, attributes";
+/// How many columns `SUBJECT_COLUMNS` names.
+pub(super) const SUBJECT_COLUMN_COUNT: usize = 4;
 
 /// Evaluates the rules on one inserted row (`COUNTED_COLUMNS, SUBJECT_COLUMNS`: market 0,
 /// channel 1, scores 3-6, topics 7, then 8-11); the case to open, if any.

@@ -11,21 +11,24 @@ use duckdb::{params, Row, Transaction};
 
 use super::notify::CellChange;
 use super::WarehouseError;
+use crate::federation::message::{ScoreRow, TopicRow};
 
 /// The columns of `records` (or of a `RETURNING` clause) that `CubeChanges` counts.
 /// Topics travel '|'-joined; an empty list is '' (`array_to_string` alone would make it NULL,
 /// which means "no text").
 pub(super) const COUNTED_COLUMNS: &str = "market, channel, occurred_at::DATE, nps, csat, ces, \
      stars, CASE WHEN topics IS NOT NULL THEN coalesce(array_to_string(topics, '|'), '') END";
+/// How many columns `COUNTED_COLUMNS` names.
+pub(super) const COUNTED_COLUMN_COUNT: usize = 8;
 
 /// The topic under which every commented record is counted (see the migration).
 const ANY_TOPIC: &str = "*";
 /// Measures in the order of `COUNTED_COLUMNS` (nps, csat, ces, stars), then the
 /// pseudo-measure that counts commented records whatever their scores, in slot 0.
-const MEASURES: [&str; 5] = ["nps", "csat", "ces", "stars", "commented"];
+use crate::federation::message::MEASURES;
 const COMMENTED: u8 = 4;
 /// Score slots `s0..s10`.
-const SLOTS: usize = 11;
+use crate::federation::message::SLOTS;
 
 /// (cell, day, measure). Cells and topics are interned, so counting a record allocates
 /// nothing once its market, channel and topics have been seen.
@@ -143,6 +146,38 @@ impl CubeChanges {
             .collect()
     }
 
+    /// The changes as signed cube rows: what `apply` appends, for the federation outbox.
+    pub(super) fn rows(&self) -> (Vec<ScoreRow>, Vec<TopicRow>) {
+        let cell = |c: u32| self.cells[c as usize].clone();
+        let measure = |m: u8| MEASURES[usize::from(m)].to_owned();
+        let scores = self
+            .scores
+            .iter()
+            .filter(|(_, s)| nonzero(s))
+            .map(|(&(c, day, m), &s)| {
+                let (market, channel) = cell(c);
+                (market, channel, day, measure(m), s)
+            })
+            .collect();
+        let topics = self
+            .topic_rows
+            .iter()
+            .filter(|(_, s)| nonzero(s))
+            .map(|(&(c, day, t, m), &s)| {
+                let (market, channel) = cell(c);
+                (
+                    market,
+                    channel,
+                    day,
+                    self.topics[t as usize].clone(),
+                    measure(m),
+                    s,
+                )
+            })
+            .collect();
+        (scores, topics)
+    }
+
     /// Appends the changes to the cubes inside `tx`; returns how many cube rows it added.
     pub(super) fn apply(&self, tx: &Transaction<'_>) -> Result<u64, WarehouseError> {
         let mut appender = tx.appender("score_counts")?;
@@ -198,7 +233,7 @@ pub(super) fn compact(tx: &Transaction<'_>) -> Result<(), WarehouseError> {
 }
 
 /// `f(s0), f(s1), …, f(s10)`.
-fn slot_list(f: impl Fn(&str) -> String) -> String {
+pub(super) fn slot_list(f: impl Fn(&str) -> String) -> String {
     (0..SLOTS)
         .map(|i| f(&format!("s{i}")))
         .collect::<Vec<_>>()

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::cubes::{CubeChanges, COUNTED_COLUMNS};
 use super::{Committed, Warehouse, WarehouseError};
+use crate::federation::message::{Change, ChangeKind};
 
 /// Removes staged records that were erased before (run inside `commit_batch`).
 pub(super) const SKIP_ERASED: &str = "DELETE FROM ingest_staging WHERE \
@@ -124,6 +125,9 @@ impl Warehouse {
             let mut changes = CubeChanges::default();
             let mut keys: Vec<(String, String)> = Vec::new();
             let mut markets: Vec<String> = Vec::new();
+            // Headquarters holds copies of global markets' records only.
+            let outbox = self.outbox_policy();
+            let mut replicated_keys: Vec<(String, String)> = Vec::new();
             {
                 let mut statement = tx.prepare(&format!(
                     "DELETE FROM records WHERE {condition} \
@@ -132,11 +136,22 @@ impl Warehouse {
                 let mut rows = statement.query(params_from_iter(values.iter()))?;
                 while let Some(row) = rows.next()? {
                     changes.remove(row)?;
-                    markets.push(row.get(0)?);
-                    keys.push((row.get(8)?, row.get(9)?));
+                    let market: String = row.get(0)?;
+                    let key: (String, String) = (row.get(8)?, row.get(9)?);
+                    if outbox.is_some_and(|p| p.global_markets.contains(&market)) {
+                        replicated_keys.push(key.clone());
+                    }
+                    markets.push(market);
+                    keys.push(key);
                 }
             }
             changes.apply(&tx)?;
+            if outbox.is_some() {
+                let mut change = Change::new(ChangeKind::Erasure, erased_at);
+                (change.scores, change.topics) = changes.rows();
+                change.deleted = replicated_keys;
+                super::federation::write_outbox(&tx, change, erased_at)?;
+            }
             {
                 let mut statement = tx.prepare(&format!(
                     "DELETE FROM quarantined_records WHERE {condition} \

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/004_cubes.sql")),
     (5, include_str!("migrations/005_changes.sql")),
     (6, include_str!("migrations/006_closed_loop.sql")),
+    (7, include_str!("migrations/007_federation.sql")),
 ];
 
 /// Brings the schema to the latest version.

@@ -13,6 +13,7 @@ mod cubes;
 mod drivers;
 mod erasure;
 mod export;
+mod federation;
 mod migrations;
 mod notify;
 pub mod queries;
@@ -32,6 +33,7 @@ use duckdb::{params, Connection};
 pub use drivers::{driver_patterns_sql, DriverPattern};
 pub use erasure::{Erasure, ErasureEntry};
 pub use export::ExportSummary;
+pub use federation::{Applied, Incoming, NodeState, OutboxPolicy, OutboxState};
 use notify::Notifier;
 pub use notify::{CellChange, Committed};
 pub use runs::{RunStatus, RunSummary, StoredRejection};
@@ -156,6 +158,8 @@ pub struct Warehouse {
     cube_rows_appended: std::sync::atomic::AtomicU64,
     /// Announces committed changes (the dashboard's live updates).
     notifier: Notifier,
+    /// On a regional node: every change also writes its federation message.
+    outbox: std::sync::OnceLock<OutboxPolicy>,
 }
 
 impl Warehouse {
@@ -181,6 +185,7 @@ impl Warehouse {
             cube_nanos: std::sync::atomic::AtomicU64::new(0),
             cube_rows_appended: std::sync::atomic::AtomicU64::new(0),
             notifier: Notifier::default(),
+            outbox: std::sync::OnceLock::new(),
         })
     }
 
@@ -316,5 +321,7 @@ impl Warehouse {
 mod case_tests;
 #[cfg(test)]
 mod cube_invariants;
+#[cfg(test)]
+mod federation_tests;
 #[cfg(test)]
 mod tests;

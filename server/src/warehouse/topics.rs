@@ -180,6 +180,24 @@ impl Warehouse {
                    AND records.topics IS DISTINCT FROM new.list",
                 [],
             )? as u64;
+            if let Some(policy) = self.outbox_policy() {
+                // What headquarters must change: the topic cube's difference, and the
+                // global markets' re-tagged records.
+                let mut change = super::federation::topic_rebuild_delta(&tx)?;
+                let replica = policy.replica_column();
+                let mut statement = tx.prepare(&format!(
+                    "SELECT {replica} FROM records SEMI JOIN retag USING \
+                     (source_instance, external_id) WHERE {replica} IS NOT NULL"
+                ))?;
+                let mut rows = statement.query([])?;
+                while let Some(row) = rows.next()? {
+                    change
+                        .records
+                        .push(super::federation::replica(&row.get::<_, String>(0)?)?);
+                }
+                let at = change.committed_at;
+                super::federation::write_outbox(&tx, change, at)?;
+            }
             tx.execute_batch("DROP TABLE retag")?;
             super::cubes::rebuild_topics(&tx)?;
             tx.commit()?;
