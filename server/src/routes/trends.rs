@@ -163,7 +163,7 @@ pub async fn trends(
     let warehouse = warehouse.get_ref().clone();
     let reading = warehouse.clone();
     let cells = spawn_blocking_with_tracing(move || reading.score_cells(&query)).await??;
-    let markets = cells.iter().map(|(key, _)| key.market.clone()).collect();
+    let markets = cells.keys().map(|key| key.market.clone()).collect();
     let as_of = super::federation::as_of(&warehouse, &federation, markets).await?;
 
     let mut by_series: BTreeMap<(String, String), MonthlySeries> = BTreeMap::new();
