@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use tokio::task::JoinHandle;
 
 use super::message::{Change, Expectations};
-use super::{connect, stream_config, FederationSettings, FederationStatus, MSG_ID};
+use super::{jetstream_or_degraded, stream_config, FederationSettings, FederationStatus, MSG_ID};
 use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::{Applied, Incoming, Warehouse};
 
@@ -34,15 +34,9 @@ pub fn spawn(
     status: Arc<FederationStatus>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let client = match connect(&settings).await {
-            Ok(client) => client,
-            Err(error) => {
-                tracing::error!(%error, "federation consumer cannot start");
-                status.set_degraded(format!("{error:#}"));
-                return;
-            }
+        let Some(js) = jetstream_or_degraded(&settings, &status, "consumer").await else {
+            return;
         };
-        let js = jetstream::new(client);
         loop {
             if let Err(error) = consume(&js, &warehouse, &settings, &expect, &status).await {
                 tracing::warn!(error = %format!("{error:#}"), "federation: cannot consume");

@@ -63,12 +63,7 @@ pub fn open_warehouse(
     if settings.federation.role == NodeRole::Regional {
         warehouse.start_outbox(crate::warehouse::OutboxPolicy {
             node: settings.federation.node_id.clone(),
-            global_markets: settings
-                .markets
-                .iter()
-                .filter(|m| m.residency == Residency::Global)
-                .map(|m| m.code.to_string())
-                .collect(),
+            global_markets: global_markets(settings),
         })?;
     }
     Ok(warehouse)
@@ -82,13 +77,35 @@ pub fn expectations(settings: &crate::config::Settings) -> message::Expectations
             .iter()
             .map(|m| m.code.to_string())
             .collect(),
-        global_markets: settings
-            .markets
-            .iter()
-            .filter(|m| m.residency == Residency::Global)
-            .map(|m| m.code.to_string())
-            .collect(),
+        global_markets: global_markets(settings),
         channels: settings.channels.iter().map(|c| c.id.clone()).collect(),
+    }
+}
+
+/// The markets whose redacted records are replicated to headquarters.
+fn global_markets(settings: &crate::config::Settings) -> std::collections::BTreeSet<String> {
+    settings
+        .markets
+        .iter()
+        .filter(|m| m.residency == Residency::Global)
+        .map(|m| m.code.to_string())
+        .collect()
+}
+
+/// A JetStream context for a publisher or consumer; `None` (and the status degraded, the
+/// reason logged) when the connection cannot even be configured.
+async fn jetstream_or_degraded(
+    settings: &FederationSettings,
+    status: &FederationStatus,
+    who: &str,
+) -> Option<async_nats::jetstream::Context> {
+    match connect(settings).await {
+        Ok(client) => Some(async_nats::jetstream::new(client)),
+        Err(error) => {
+            tracing::error!(%error, "federation {who} cannot start");
+            status.set_degraded(format!("{error:#}"));
+            None
+        }
     }
 }
 

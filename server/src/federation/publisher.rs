@@ -10,7 +10,7 @@ use async_nats::jetstream;
 use async_nats::HeaderMap;
 use tokio::task::JoinHandle;
 
-use super::{connect, stream_config, FederationSettings, FederationStatus, MSG_ID};
+use super::{jetstream_or_degraded, stream_config, FederationSettings, FederationStatus, MSG_ID};
 use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::Warehouse;
 
@@ -26,15 +26,9 @@ pub fn spawn(
     status: Arc<FederationStatus>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let client = match connect(&settings).await {
-            Ok(client) => client,
-            Err(error) => {
-                tracing::error!(%error, "federation publisher cannot start");
-                status.set_degraded(format!("{error:#}"));
-                return;
-            }
+        let Some(js) = jetstream_or_degraded(&settings, &status, "publisher").await else {
+            return;
         };
-        let js = jetstream::new(client);
         loop {
             if let Err(error) = publish(&js, &warehouse, &settings, &status).await {
                 let depth = warehouse.outbox_state().map(|s| s.depth).unwrap_or(0);
