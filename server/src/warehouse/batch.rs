@@ -10,7 +10,7 @@ use duckdb::{params, Transaction};
 use super::cases;
 use super::cubes::{self, CubeChanges, COUNTED_COLUMNS, COUNTED_COLUMN_COUNT};
 use super::erasure::SKIP_ERASED;
-use super::federation;
+use super::outbox;
 use super::{runs, BatchOutcome, BatchWrite, Committed, OnChange, Warehouse, WarehouseError};
 use crate::federation::message::{Change, ChangeKind};
 
@@ -98,7 +98,7 @@ impl Warehouse {
                     }
                     if outbox.is_some() {
                         if let Some(json) = row.get::<_, Option<String>>(replica_at)? {
-                            replicas.push(federation::replica(&json)?);
+                            replicas.push(outbox::replica(&json)?);
                         }
                     }
                 }
@@ -117,7 +117,7 @@ impl Warehouse {
                 let mut change = Change::new(ChangeKind::Batch, now);
                 (change.scores, change.topics) = changes.rows();
                 change.records = replicas;
-                federation::write_outbox(&tx, change, now)?;
+                outbox::write_outbox(&tx, change, now)?;
             }
             let outcome = BatchOutcome {
                 inserted: stored - updated,

@@ -150,7 +150,7 @@ impl Warehouse {
                 let mut change = Change::new(ChangeKind::Erasure, erased_at);
                 (change.scores, change.topics) = changes.rows();
                 change.deleted = replicated_keys;
-                super::federation::write_outbox(&tx, change, erased_at)?;
+                super::outbox::write_outbox(&tx, change, erased_at)?;
             }
             {
                 let mut statement = tx.prepare(&format!(

@@ -183,7 +183,7 @@ impl Warehouse {
             if let Some(policy) = self.outbox_policy() {
                 // What headquarters must change: the topic cube's difference, and the
                 // global markets' re-tagged records.
-                let mut change = super::federation::topic_rebuild_delta(&tx)?;
+                let mut change = super::outbox::topic_rebuild_delta(&tx)?;
                 let replica = policy.replica_column();
                 let mut statement = tx.prepare(&format!(
                     "SELECT {replica} FROM records SEMI JOIN retag USING \
@@ -193,10 +193,10 @@ impl Warehouse {
                 while let Some(row) = rows.next()? {
                     change
                         .records
-                        .push(super::federation::replica(&row.get::<_, String>(0)?)?);
+                        .push(super::outbox::replica(&row.get::<_, String>(0)?)?);
                 }
                 let at = change.committed_at;
-                super::federation::write_outbox(&tx, change, at)?;
+                super::outbox::write_outbox(&tx, change, at)?;
             }
             tx.execute_batch("DROP TABLE retag")?;
             super::cubes::rebuild_topics(&tx)?;

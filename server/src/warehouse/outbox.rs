@@ -1,0 +1,261 @@
+//! A regional node's outbox: what each transaction changed is written into
+//! `federation_outbox` inside that transaction, so a change and its message exist together
+//! or not at all. The publisher (`federation/publisher.rs`) drains it.
+
+use std::collections::BTreeSet;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use duckdb::{params, Transaction};
+use serde::Serialize;
+
+use super::cubes::slot_list;
+use super::{Warehouse, WarehouseError};
+use crate::federation::message::{
+    Change, ChangeKind, ReplicaRecord, ScoreRow, TopicRow, REPLICA_JSON, SLOTS,
+};
+
+/// What a regional node ships besides counts.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxPolicy {
+    /// This node's id.
+    pub node: String,
+    /// Markets with `residency = "global"`: their redacted records travel too.
+    pub global_markets: BTreeSet<String>,
+}
+
+impl OutboxPolicy {
+    /// `CASE WHEN market IN (…global…) THEN <record as JSON> END`, a column that is NULL for
+    /// every record that must stay in the region.
+    pub(super) fn replica_column(&self) -> String {
+        if self.global_markets.is_empty() {
+            return "NULL::VARCHAR".to_owned();
+        }
+        let markets: Vec<String> = self
+            .global_markets
+            .iter()
+            .map(|m| format!("'{}'", m.replace('\'', "''")))
+            .collect();
+        format!(
+            "CASE WHEN market IN ({}) THEN {REPLICA_JSON} END",
+            markets.join(", ")
+        )
+    }
+}
+
+/// A record rendered by [`OutboxPolicy::replica_column`].
+pub(super) fn replica(json: &str) -> Result<ReplicaRecord, WarehouseError> {
+    serde_json::from_str(json)
+        .map_err(|e| WarehouseError::Corrupt(format!("a record does not render as JSON: {e}")))
+}
+
+/// Appends `change` (split into messages) to the outbox inside `tx`.
+pub(super) fn write_outbox(
+    tx: &Transaction<'_>,
+    change: Change,
+    now: NaiveDateTime,
+) -> Result<(), WarehouseError> {
+    if change.is_empty() {
+        return Ok(());
+    }
+    let last: i64 = tx.query_row(
+        "SELECT greatest((SELECT coalesce(max(seq), 0) FROM federation_outbox), \
+                         (SELECT coalesce(max(last_seq), 0) FROM federation_published))",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut statement = tx.prepare("INSERT INTO federation_outbox VALUES (?, ?, ?)")?;
+    for (i, part) in change.split().into_iter().enumerate() {
+        statement.execute(params![last + 1 + i as i64, now, part.encode()])?;
+    }
+    Ok(())
+}
+
+/// The cubes' current sums (a snapshot), or `recount − kept` of the topic cube (what a
+/// retag changes), as signed rows.
+fn cube_rows(tx: &Transaction<'_>, sql: &str, topic: bool) -> Result<Vec<Row>, WarehouseError> {
+    let mut statement = tx.prepare(sql)?;
+    let mut rows = statement.query([])?;
+    let mut out = Vec::new();
+    let first = if topic { 5 } else { 4 };
+    while let Some(row) = rows.next()? {
+        let mut slots = [0i64; SLOTS];
+        for (i, slot) in slots.iter_mut().enumerate() {
+            *slot = row.get(first + i)?;
+        }
+        let day: NaiveDate = row.get(2)?;
+        out.push(if topic {
+            Row::Topic((
+                row.get(0)?,
+                row.get(1)?,
+                day,
+                row.get(3)?,
+                row.get(4)?,
+                slots,
+            ))
+        } else {
+            Row::Score((row.get(0)?, row.get(1)?, day, row.get(3)?, slots))
+        });
+    }
+    Ok(out)
+}
+
+enum Row {
+    Score(ScoreRow),
+    Topic(TopicRow),
+}
+
+fn add_rows(change: &mut Change, rows: Vec<Row>) {
+    for row in rows {
+        match row {
+            Row::Score(r) => change.scores.push(r),
+            Row::Topic(r) => change.topics.push(r),
+        }
+    }
+}
+
+/// The topic cube's change when it is rebuilt from `records`: recount minus kept, per key.
+pub(super) fn topic_rebuild_delta(tx: &Transaction<'_>) -> Result<Change, WarehouseError> {
+    let keys = "market, channel, day, topic, measure";
+    let sums = slot_list(|s| format!("sum({s}) AS {s}"));
+    let delta = slot_list(|s| format!("(coalesce(n.{s}, 0) - coalesce(o.{s}, 0))::BIGINT"));
+    let any =
+        slot_list(|s| format!("coalesce(n.{s}, 0) <> coalesce(o.{s}, 0)")).replace(", ", " OR ");
+    let sql = format!(
+        "SELECT {keys}, {delta} \
+         FROM (SELECT {keys}, {sums} FROM topic_counts GROUP BY ALL) o \
+         FULL OUTER JOIN topic_counts_recount n USING ({keys}) WHERE {any}"
+    );
+    let mut change = Change::new(ChangeKind::Retag, chrono::Utc::now().naive_utc());
+    add_rows(&mut change, cube_rows(tx, &sql, true)?);
+    Ok(change)
+}
+
+/// Where a regional node's publisher stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OutboxState {
+    /// Messages not yet acknowledged by JetStream.
+    pub depth: u64,
+    /// When the oldest of them was committed.
+    pub oldest: Option<NaiveDateTime>,
+    /// The last sequence acknowledged.
+    pub published: i64,
+}
+
+impl Warehouse {
+    /// Makes this warehouse a regional node's: from now on every change also writes its
+    /// outbox message. The first time, it writes the node's snapshot (its cubes and global
+    /// records as they are) in one transaction with the mark that says it did.
+    ///
+    /// # Errors
+    /// On a database error; then nothing is written.
+    pub fn start_outbox(&self, policy: OutboxPolicy) -> Result<(), WarehouseError> {
+        let now = chrono::Utc::now().naive_utc();
+        let replica_json = policy.replica_column();
+        self.write(|connection| {
+            let tx = connection.transaction()?;
+            let joined: bool = tx.query_row(
+                "SELECT EXISTS (FROM federation_published WHERE node = ?)",
+                params![policy.node],
+                |r| r.get(0),
+            )?;
+            if !joined {
+                let mut change = Change::new(ChangeKind::Snapshot, now);
+                for (cube, keys, topic) in [
+                    ("score_counts", "market, channel, day, measure", false),
+                    ("topic_counts", "market, channel, day, topic, measure", true),
+                ] {
+                    let sums = slot_list(|s| format!("sum({s})::BIGINT"));
+                    let any = slot_list(|s| format!("sum({s}) <> 0")).replace(", ", " OR ");
+                    let sql = format!(
+                        "SELECT {keys}, {sums} FROM {cube} GROUP BY ALL HAVING {any} ORDER BY ALL"
+                    );
+                    add_rows(&mut change, cube_rows(&tx, &sql, topic)?);
+                }
+                let mut statement = tx.prepare(&format!(
+                    "SELECT {replica_json} FROM records WHERE {replica_json} IS NOT NULL"
+                ))?;
+                let mut rows = statement.query([])?;
+                while let Some(row) = rows.next()? {
+                    change.records.push(replica(&row.get::<_, String>(0)?)?);
+                }
+                let messages = change.scores.len() + change.topics.len() + change.records.len();
+                write_outbox(&tx, change, now)?;
+                tx.execute(
+                    "INSERT INTO federation_published VALUES (?, 0, ?)",
+                    params![policy.node, now],
+                )?;
+                tracing::info!(node = %policy.node, rows = messages, "federation snapshot written");
+            }
+            tx.commit()?;
+            Ok(())
+        })?;
+        let _ = self.outbox.set(policy);
+        Ok(())
+    }
+
+    /// The outbox policy, on a regional node.
+    pub(super) fn outbox_policy(&self) -> Option<&OutboxPolicy> {
+        self.outbox.get()
+    }
+
+    /// Up to `limit` messages after sequence `after`, in order.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn outbox_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, WarehouseError> {
+        self.read(|c| {
+            let mut statement = c.prepare(
+                "SELECT seq, payload FROM federation_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            )?;
+            let rows = statement
+                .query_map(params![after, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Records that JetStream acknowledged every message up to `seq`, and drops them.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn mark_published(&self, node: &str, seq: i64) -> Result<(), WarehouseError> {
+        self.write(|connection| {
+            let tx = connection.transaction()?;
+            tx.execute(
+                "UPDATE federation_published SET last_seq = greatest(last_seq, ?), \
+                 updated_at = ? WHERE node = ?",
+                params![seq, chrono::Utc::now().naive_utc(), node],
+            )?;
+            tx.execute("DELETE FROM federation_outbox WHERE seq <= ?", params![seq])?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// The outbox's depth, oldest entry and last acknowledged sequence.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn outbox_state(&self) -> Result<OutboxState, WarehouseError> {
+        self.read(|c| {
+            let (depth, oldest): (i64, Option<NaiveDateTime>) = c.query_row(
+                "SELECT count(*), min(created_at) FROM federation_outbox",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let published: i64 = c.query_row(
+                "SELECT coalesce(max(last_seq), 0) FROM federation_published",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(OutboxState {
+                depth: depth as u64,
+                oldest,
+                published,
+            })
+        })
+    }
+}
