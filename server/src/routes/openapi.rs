@@ -103,6 +103,6 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(paths.len(), 24, "{paths:?}");
+        assert_eq!(paths.len(), 25, "{paths:?}");
     }
 }
