@@ -48,6 +48,9 @@ pub enum ChangeKind {
 pub struct Change {
     pub v: u8,
     pub kind: ChangeKind,
+    /// The sending node's warehouse file (drawn once per file): a re-created node is
+    /// recognised by it.
+    pub origin: String,
     /// When the region committed it (UTC): headquarters' `as_of` for its markets.
     pub committed_at: NaiveDateTime,
     #[serde(default)]
@@ -125,6 +128,7 @@ impl Change {
         Change {
             v: VERSION,
             kind,
+            origin: String::new(),
             committed_at,
             scores: Vec::new(),
             topics: Vec::new(),
@@ -144,12 +148,15 @@ impl Change {
     /// Splits into messages of at most [`BUDGET`] bytes of content each, packing as much
     /// as fits into each. Nothing is lost or repeated; order within each list is kept.
     pub fn split(self) -> Vec<Change> {
-        let (kind, at) = (self.kind, self.committed_at);
-        let mut parts = vec![Change::new(kind, at)];
+        let empty = Change {
+            origin: self.origin.clone(),
+            ..Change::new(self.kind, self.committed_at)
+        };
+        let mut parts = vec![empty.clone()];
         let mut used = 0usize;
         let mut room = |parts: &mut Vec<Change>, size: usize| {
             if used + size > BUDGET && !parts.last().is_some_and(Change::is_empty) {
-                parts.push(Change::new(kind, at));
+                parts.push(empty.clone());
                 used = 0;
             }
             used += size;
@@ -195,6 +202,9 @@ impl Change {
             serde_json::from_slice(body).map_err(|e| InvalidMessage(e.to_string()))?;
         if change.v != VERSION {
             return fail(format!("version {} (this build reads {VERSION})", change.v));
+        }
+        if change.origin.is_empty() || change.origin.len() > MAX_NAME {
+            return fail(format!("origin of {} bytes", change.origin.len()));
         }
         let cell = |market: &str, channel: &str| -> Result<(), InvalidMessage> {
             if !expect.markets.contains(market) {

@@ -43,9 +43,17 @@ fn at() -> chrono::NaiveDateTime {
         .unwrap()
 }
 
+/// An empty batch change as a region writes it.
+fn batch() -> Change {
+    Change {
+        origin: "3f1c".into(),
+        ..Change::new(ChangeKind::Batch, at())
+    }
+}
+
 #[test]
 fn a_change_survives_encoding() {
-    let mut change = Change::new(ChangeKind::Batch, at());
+    let mut change = batch();
     let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
     change.scores.push((
         "DE".into(),
@@ -66,10 +74,10 @@ fn headquarters_refuses_what_it_must_not_store() {
         let error = Change::decode(change.encode().as_bytes(), &expectations()).unwrap_err();
         assert!(error.0.contains(why), "{error} should say {why}");
     };
-    let mut regional = Change::new(ChangeKind::Batch, at());
+    let mut regional = batch();
     regional.records.push(record("DE"));
     reject(regional, "not global");
-    let mut unknown = Change::new(ChangeKind::Batch, at());
+    let mut unknown = batch();
     unknown.scores.push((
         "XX".into(),
         "web".into(),
@@ -78,23 +86,27 @@ fn headquarters_refuses_what_it_must_not_store() {
         [0; SLOTS],
     ));
     reject(unknown, "unknown market");
-    let mut off_scale = Change::new(ChangeKind::Batch, at());
+    let mut off_scale = batch();
     off_scale.records.push(ReplicaRecord {
         csat: Some(6),
         ..record("FR")
     });
     reject(off_scale, "csat outside");
-    let mut bad_time = Change::new(ChangeKind::Batch, at());
+    let mut bad_time = batch();
     bad_time.records.push(ReplicaRecord {
         occurred_at: "yesterday".into(),
         ..record("FR")
     });
     reject(bad_time, "timestamp");
-    let future = Change {
-        v: 2,
-        ..Change::new(ChangeKind::Batch, at())
-    };
+    let future = Change { v: 2, ..batch() };
     reject(future, "version 2");
+    reject(
+        Change {
+            origin: String::new(),
+            ..batch()
+        },
+        "origin",
+    );
     let big = vec![b' '; MAX_BYTES + 1];
     assert!(Change::decode(&big, &expectations()).is_err());
 }

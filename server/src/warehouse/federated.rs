@@ -65,6 +65,7 @@ impl Warehouse {
                 let node = nodes
                     .entry(message.node.clone())
                     .or_insert_with(|| NodeRow {
+                        origin: None,
                         last_seq: 0,
                         applied_at: now,
                         committed_at: now,
@@ -73,7 +74,27 @@ impl Warehouse {
                         refused: None,
                         dirty: true,
                     });
-                let outcome = if message.seq <= node.last_seq {
+                let foreign = match (&message.change, &node.origin) {
+                    (Ok(change), Some(origin)) => origin != &change.origin,
+                    _ => false,
+                };
+                let outcome = if foreign {
+                    // Its sequence restarted: taking its messages for redeliveries would
+                    // drop them, applying the later ones would count a part of them.
+                    tracing::error!(node = %message.node, seq = message.seq,
+                        "federation: a node with a re-created warehouse; its messages wait");
+                    node.wait(
+                        node.last_seq + 1,
+                        Some(format!(
+                            "node {} sends from a re-created warehouse (its sequence started \
+                             again); its earlier counts are still merged here. Give the \
+                             re-created node a new node_id",
+                            message.node
+                        )),
+                        now,
+                    );
+                    Applied::Waiting
+                } else if message.seq <= node.last_seq {
                     Applied::Duplicate
                 } else if message.seq > node.last_seq + 1 {
                     node.wait(node.last_seq + 1, None, now);
@@ -95,6 +116,7 @@ impl Warehouse {
                                 );
                             }
                             *node = NodeRow {
+                                origin: Some(change.origin.clone()),
                                 last_seq: message.seq,
                                 applied_at: now,
                                 committed_at: change.committed_at,
@@ -164,6 +186,8 @@ impl Warehouse {
 
 /// `federation_nodes` in memory during one apply.
 struct NodeRow {
+    /// `None` until its first message is applied.
+    origin: Option<String>,
     last_seq: i64,
     applied_at: NaiveDateTime,
     committed_at: NaiveDateTime,
@@ -188,8 +212,8 @@ impl NodeRow {
 
 fn load_nodes(tx: &Transaction<'_>) -> Result<HashMap<String, NodeRow>, WarehouseError> {
     let mut statement = tx.prepare(
-        "SELECT node, last_seq, applied_at, committed_at, waiting_for, waiting_since, refused \
-         FROM federation_nodes",
+        "SELECT node, last_seq, applied_at, committed_at, waiting_for, waiting_since, refused, \
+         origin FROM federation_nodes",
     )?;
     let rows = statement.query_map([], |r| {
         Ok((
@@ -201,6 +225,7 @@ fn load_nodes(tx: &Transaction<'_>) -> Result<HashMap<String, NodeRow>, Warehous
                 waiting_for: r.get(4)?,
                 waiting_since: r.get(5)?,
                 refused: r.get(6)?,
+                origin: r.get(7)?,
                 dirty: false,
             },
         ))
@@ -213,8 +238,8 @@ fn save_nodes(
     nodes: &HashMap<String, NodeRow>,
 ) -> Result<(), WarehouseError> {
     let mut statement = tx.prepare(
-        "INSERT INTO federation_nodes VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node) DO UPDATE \
-         SET last_seq = excluded.last_seq, applied_at = excluded.applied_at, \
+        "INSERT INTO federation_nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node) \
+         DO UPDATE SET last_seq = excluded.last_seq, applied_at = excluded.applied_at, \
          committed_at = excluded.committed_at, waiting_for = excluded.waiting_for, \
          waiting_since = excluded.waiting_since, refused = excluded.refused",
     )?;
@@ -226,7 +251,8 @@ fn save_nodes(
             row.committed_at,
             row.waiting_for,
             row.waiting_since,
-            row.refused
+            row.refused,
+            row.origin
         ])?;
     }
     Ok(())

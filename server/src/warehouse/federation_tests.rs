@@ -176,3 +176,31 @@ fn a_refused_message_stops_its_node_and_says_why() {
     assert!(node.refused.as_deref().unwrap().contains("XX"));
     assert!(hq.cube_totals().unwrap().is_empty());
 }
+
+#[test]
+fn a_node_whose_warehouse_was_re_created_is_stopped_not_taken_for_redeliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let hq = Warehouse::open(&dir.path().join("hq.duckdb")).unwrap();
+    let first = tempfile::tempdir().unwrap();
+    let region = self::region(first.path());
+    store(&region, &[record("1", 3, "DE")]);
+    store(&region, &[record("2", 4, "DE")]);
+    hq.apply_federated(&messages(&region)).unwrap();
+    let before = hq.cube_totals().unwrap();
+
+    // The same node id on a new, empty file: its sequence starts again at 1.
+    let second = tempfile::tempdir().unwrap();
+    let recreated = self::region(second.path());
+    store(&recreated, &[record("9", 10, "PL")]);
+    store(&recreated, &[record("8", 10, "PL")]);
+    store(&recreated, &[record("7", 10, "PL")]);
+    let outcome = hq.apply_federated(&messages(&recreated)).unwrap();
+    assert_eq!(outcome, vec![Applied::Waiting; 3]);
+    let node = &hq.federation_nodes().unwrap()[0];
+    assert_eq!((node.last_seq, node.waiting_for), (2, Some(3)));
+    assert!(
+        node.refused.as_deref().unwrap().contains("re-created"),
+        "{node:?}"
+    );
+    assert_eq!(hq.cube_totals().unwrap(), before);
+}

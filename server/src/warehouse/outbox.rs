@@ -51,18 +51,22 @@ pub(super) fn replica(json: &str) -> Result<ReplicaRecord, WarehouseError> {
 /// Appends `change` (split into messages) to the outbox inside `tx`.
 pub(super) fn write_outbox(
     tx: &Transaction<'_>,
-    change: Change,
+    mut change: Change,
     now: NaiveDateTime,
 ) -> Result<(), WarehouseError> {
     if change.is_empty() {
         return Ok(());
     }
-    let last: i64 = tx.query_row(
+    let (last, origin): (i64, Option<String>) = tx.query_row(
         "SELECT greatest((SELECT coalesce(max(seq), 0) FROM federation_outbox), \
-                         (SELECT coalesce(max(last_seq), 0) FROM federation_published))",
+                         (SELECT coalesce(max(last_seq), 0) FROM federation_published)), \
+                (SELECT any_value(origin) FROM federation_published)",
         [],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    change.origin = origin.ok_or_else(|| {
+        WarehouseError::Corrupt("an outbox change before the node's snapshot".to_owned())
+    })?;
     let mut statement = tx.prepare("INSERT INTO federation_outbox VALUES (?, ?, ?)")?;
     for (i, part) in change.split().into_iter().enumerate() {
         statement.execute(params![last + 1 + i as i64, now, part.encode()])?;
@@ -179,11 +183,15 @@ impl Warehouse {
                     change.records.push(replica(&row.get::<_, String>(0)?)?);
                 }
                 let messages = change.scores.len() + change.topics.len() + change.records.len();
-                write_outbox(&tx, change, now)?;
+                // One origin per file: a node renamed on the same file keeps it, so
+                // headquarters sees the same counts arriving under a second name.
                 tx.execute(
-                    "INSERT INTO federation_published VALUES (?, 0, ?)",
+                    "INSERT INTO federation_published VALUES (?, 0, ?, coalesce(\
+                     (SELECT any_value(origin) FROM federation_published), \
+                     gen_random_uuid()::VARCHAR))",
                     params![policy.node, now],
                 )?;
+                write_outbox(&tx, change, now)?;
                 tracing::info!(node = %policy.node, rows = messages, "federation snapshot written");
             }
             tx.commit()?;

@@ -8,12 +8,16 @@ CREATE TABLE federation_outbox (
     payload    VARCHAR   NOT NULL      -- federation::message::Change as JSON
 );
 
--- Regional node: the last sequence JetStream acknowledged. Its one row also says that the
--- node's snapshot (its cubes when it joined) is in the outbox.
+-- Regional node: the last sequence JetStream acknowledged. Its row also says that the
+-- node's snapshot (its cubes when it joined) is in the outbox. `origin` is drawn once per
+-- warehouse file and travels in every message: headquarters recognises a node whose
+-- warehouse was re-created (its sequence starts again at 1) instead of taking its messages
+-- for redeliveries.
 CREATE TABLE federation_published (
     node       VARCHAR   PRIMARY KEY,
     last_seq   BIGINT    NOT NULL,
-    updated_at TIMESTAMP NOT NULL
+    updated_at TIMESTAMP NOT NULL,
+    origin     VARCHAR   NOT NULL
 );
 
 -- Headquarters: per regional node, the last sequence applied (in the same transaction as
@@ -25,7 +29,8 @@ CREATE TABLE federation_nodes (
     committed_at  TIMESTAMP NOT NULL,  -- when the region committed it
     waiting_for   BIGINT,              -- a later sequence arrived first: this one is missing
     waiting_since TIMESTAMP,
-    refused       VARCHAR              -- the message waiting_for was refused, and why
+    refused       VARCHAR,             -- the message waiting_for was refused, and why
+    origin        VARCHAR              -- the node's warehouse, from its first applied message
 );
 
 -- Headquarters: the last change applied per market (`as_of` in the answers).
