@@ -288,7 +288,7 @@ fn retag(config: &std::path::Path) -> anyhow::Result<()> {
 
 fn verify(config: &std::path::Path, quarantine: bool) -> anyhow::Result<()> {
     let settings = load(config)?;
-    let warehouse = chorus::federation::open_warehouse(&settings)?;
+    let warehouse = chorus::federation::open_warehouse_for_repair(&settings)?;
     let report = warehouse.verify(&settings.dates, quarantine, |done| {
         println!("read {done} records")
     })?;

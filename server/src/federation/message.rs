@@ -40,6 +40,8 @@ pub enum ChangeKind {
     Erasure,
     /// Topics re-tagged.
     Retag,
+    /// Misdated records moved aside by `chorus verify --quarantine`.
+    Quarantine,
 }
 
 /// One message: part or all of one committed change.

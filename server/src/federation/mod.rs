@@ -55,16 +55,40 @@ pub fn stream_config(settings: &FederationSettings) -> async_nats::jetstream::st
 /// also writes its federation message (and the first open writes the node's snapshot).
 ///
 /// # Errors
-/// When the warehouse cannot be opened.
+/// When the warehouse cannot be opened, or a regional file about to join holds records
+/// headquarters would refuse.
 pub fn open_warehouse(
     settings: &crate::config::Settings,
 ) -> Result<crate::warehouse::Warehouse, crate::warehouse::WarehouseError> {
+    open(settings, true)
+}
+
+/// Opens the configured warehouse for `chorus verify`: a regional file that has joined ships
+/// what a repair changes; one that has not joins at the next start, after the repair.
+///
+/// # Errors
+/// When the warehouse cannot be opened.
+pub fn open_warehouse_for_repair(
+    settings: &crate::config::Settings,
+) -> Result<crate::warehouse::Warehouse, crate::warehouse::WarehouseError> {
+    open(settings, false)
+}
+
+fn open(
+    settings: &crate::config::Settings,
+    may_join: bool,
+) -> Result<crate::warehouse::Warehouse, crate::warehouse::WarehouseError> {
     let warehouse = crate::warehouse::Warehouse::open(&settings.warehouse.path)?;
-    if settings.federation.role == NodeRole::Regional {
-        warehouse.start_outbox(crate::warehouse::OutboxPolicy {
-            node: settings.federation.node_id.clone(),
-            global_markets: global_markets(settings),
-        })?;
+    if settings.federation.role == NodeRole::Regional
+        && (may_join || warehouse.has_joined(&settings.federation.node_id)?)
+    {
+        warehouse.start_outbox(
+            crate::warehouse::OutboxPolicy {
+                node: settings.federation.node_id.clone(),
+                global_markets: global_markets(settings),
+            },
+            &settings.dates,
+        )?;
     }
     Ok(warehouse)
 }

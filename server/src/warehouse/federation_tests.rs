@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::*;
+use crate::dates::DateRange;
 use crate::federation::message::{Change, Expectations, InvalidMessage};
 
 fn record(id: &str, nps: u8, market: &str) -> NewRecord {
@@ -57,10 +58,13 @@ fn expect() -> Expectations {
 fn region(dir: &std::path::Path) -> Warehouse {
     let warehouse = Warehouse::open(&dir.join("region.duckdb")).unwrap();
     warehouse
-        .start_outbox(OutboxPolicy {
-            node: "central".into(),
-            global_markets: BTreeSet::from(["DE".to_owned()]),
-        })
+        .start_outbox(
+            OutboxPolicy {
+                node: "central".into(),
+                global_markets: BTreeSet::from(["DE".to_owned()]),
+            },
+            &DateRange::default(),
+        )
         .unwrap();
     warehouse
 }
@@ -203,4 +207,78 @@ fn a_node_whose_warehouse_was_re_created_is_stopped_not_taken_for_redeliveries()
         "{node:?}"
     );
     assert_eq!(hq.cube_totals().unwrap(), before);
+}
+
+#[test]
+fn a_file_with_misdated_records_joins_only_after_quarantine() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("region.duckdb");
+    {
+        // A file from an earlier version, holding misdated records.
+        let old = Warehouse::open(&path).unwrap();
+        store(&old, &[record("1", 3, "DE"), record("2", 9, "PL")]);
+        for (id, at) in [
+            ("far", "9999-01-01 00:00:00"),
+            ("year-zero", "0000-06-01 00:00:00"),
+        ] {
+            old.write(|c| {
+                c.execute(
+                    "INSERT INTO records (source_instance, external_id, market, region, \
+                     channel, occurred_at, ingested_at, nps, run_id) \
+                     VALUES ('de', ?, 'DE', 'central', 's', ?::TIMESTAMP, now()::TIMESTAMP, 9, 0)",
+                    duckdb::params![id, at],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        }
+        old.rebuild_cubes().unwrap();
+    }
+    let policy = OutboxPolicy {
+        node: "central".into(),
+        global_markets: BTreeSet::from(["DE".to_owned()]),
+    };
+    let joining = Warehouse::open(&path).unwrap();
+    let refused = joining
+        .start_outbox(policy.clone(), &DateRange::default())
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("verify --quarantine"),
+        "{refused}"
+    );
+    let report = joining.verify(&DateRange::default(), true, |_| {}).unwrap();
+    assert_eq!(report.quarantined, 2);
+    drop(joining);
+
+    let region = region(dir.path());
+    let hq = Warehouse::open(&dir.path().join("hq.duckdb")).unwrap();
+    hq.apply_federated(&messages(&region)).unwrap();
+    assert_eq!(hq.cube_totals().unwrap(), region.cube_totals().unwrap());
+}
+
+#[test]
+fn records_quarantined_on_a_region_leave_headquarters_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let region = region(dir.path());
+    // record() is dated 2026-03-01; a narrower accepted range makes some misdated.
+    let mut late = record("3", 10, "DE");
+    late.occurred_at = "2026-05-01T12:00:00".parse().unwrap();
+    let mut later = record("4", 0, "PL");
+    later.occurred_at = "2026-06-01T12:00:00".parse().unwrap();
+    store(&region, &[record("1", 3, "DE"), late, later]);
+    let hq = Warehouse::open(&dir.path().join("hq.duckdb")).unwrap();
+    hq.apply_federated(&messages(&region)).unwrap();
+    assert_eq!(hq.market_record_counts().unwrap().get("DE"), Some(&2));
+
+    let narrower = DateRange::new(
+        chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(),
+    )
+    .unwrap();
+    let report = region.verify(&narrower, true, |_| {}).unwrap();
+    assert_eq!(report.quarantined, 2, "{report:?}");
+    let outcome = hq.apply_federated(&messages(&region)).unwrap();
+    assert!(outcome.contains(&Applied::Applied), "{outcome:?}");
+    assert_eq!(hq.cube_totals().unwrap(), region.cube_totals().unwrap());
+    assert_eq!(hq.market_record_counts().unwrap().get("DE"), Some(&1));
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::cubes::slot_list;
 use super::{Warehouse, WarehouseError};
+use crate::dates::DateRange;
 use crate::federation::message::{
     Change, ChangeKind, ReplicaRecord, ScoreRow, TopicRow, REPLICA_JSON, SLOTS,
 };
@@ -146,13 +147,35 @@ pub struct OutboxState {
 }
 
 impl Warehouse {
-    /// Makes this warehouse a regional node's: from now on every change also writes its
-    /// outbox message. The first time, it writes the node's snapshot (its cubes and global
-    /// records as they are) in one transaction with the mark that says it did.
+    /// Whether this file has joined the federation as `node` (its snapshot is written).
     ///
     /// # Errors
-    /// On a database error; then nothing is written.
-    pub fn start_outbox(&self, policy: OutboxPolicy) -> Result<(), WarehouseError> {
+    /// On a database error.
+    pub fn has_joined(&self, node: &str) -> Result<bool, WarehouseError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (FROM federation_published WHERE node = ?)",
+                params![node],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// Makes this warehouse a regional node's: from now on every change also writes its
+    /// outbox message. The first time, it writes the node's snapshot (its cubes and global
+    /// records as they are) in one transaction with the mark that says it did. A file that
+    /// holds records dated outside `dates` (stored by an earlier version) must be repaired
+    /// with `chorus verify --quarantine` first: headquarters would refuse them.
+    ///
+    /// # Errors
+    /// On a database error, or misdated records before the first snapshot; then nothing is
+    /// written.
+    pub fn start_outbox(
+        &self,
+        policy: OutboxPolicy,
+        dates: &DateRange,
+    ) -> Result<(), WarehouseError> {
+        let misdated = self.misdated_records(dates)?;
         let now = chrono::Utc::now().naive_utc();
         let replica_json = policy.replica_column();
         self.write(|connection| {
@@ -162,6 +185,12 @@ impl Warehouse {
                 params![policy.node],
                 |r| r.get(0),
             )?;
+            if !joined && misdated > 0 {
+                return Err(WarehouseError::Corrupt(format!(
+                    "{misdated} records dated outside {dates}: run `chorus verify --quarantine` \
+                     before this node joins the federation"
+                )));
+            }
             if !joined {
                 let mut change = Change::new(ChangeKind::Snapshot, now);
                 for (cube, keys, topic) in [

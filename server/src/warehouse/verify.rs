@@ -8,10 +8,11 @@
 use duckdb::params;
 use serde::Serialize;
 
-use super::cubes::{self, CubeChanges, COUNTED_COLUMNS};
+use super::cubes::{self, CubeChanges, COUNTED_COLUMNS, COUNTED_COLUMN_COUNT};
 use super::records::{StoredRecord, STORED_RECORD_COLUMNS};
 use super::{Warehouse, WarehouseError};
 use crate::dates::DateRange;
+use crate::federation::message::{Change, ChangeKind};
 
 /// How many offending records a report names.
 const EXAMPLES: usize = 20;
@@ -113,18 +114,36 @@ impl Warehouse {
                     ),
                     params![reason, bounds[0], bounds[1]],
                 )?;
-                // Out of every figure: the cubes lose what the moved records counted.
+                // Out of every figure: the cubes lose what the moved records counted, here
+                // and, on a regional node, at headquarters.
+                let outbox = self.outbox_policy();
                 let mut changes = CubeChanges::default();
+                let mut replicated_keys = Vec::new();
                 {
                     let mut statement = tx.prepare(&format!(
-                        "DELETE FROM records WHERE {condition} RETURNING {COUNTED_COLUMNS}"
+                        "DELETE FROM records WHERE {condition} \
+                         RETURNING {COUNTED_COLUMNS}, source_instance, external_id"
                     ))?;
                     let mut rows = statement.query(params![bounds[0], bounds[1]])?;
                     while let Some(row) = rows.next()? {
                         changes.remove(row)?;
+                        let market: String = row.get(0)?;
+                        if outbox.is_some_and(|p| p.global_markets.contains(&market)) {
+                            replicated_keys.push((
+                                row.get(COUNTED_COLUMN_COUNT)?,
+                                row.get(COUNTED_COLUMN_COUNT + 1)?,
+                            ));
+                        }
                     }
                 }
                 changes.apply(&tx)?;
+                if outbox.is_some() {
+                    let now = chrono::Utc::now().naive_utc();
+                    let mut change = Change::new(ChangeKind::Quarantine, now);
+                    (change.scores, change.topics) = changes.rows();
+                    change.deleted = replicated_keys;
+                    super::outbox::write_outbox(&tx, change, now)?;
+                }
                 tx.commit()?;
                 Ok(moved as u64)
             })?;
