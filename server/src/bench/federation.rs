@@ -1,10 +1,9 @@
-//! `chorus bench federation`: a regional node ingests a generated export through the real
-//! plugin and pipeline while headquarters applies what it publishes through a real
-//! nats-server; reports the region's ingest rate next to a standalone node's (what the outbox
-//! costs), how long after the region's last commit headquarters has everything, and
-//! headquarters' apply rate while the region ingests and when a late headquarters catches up
-//! on the whole stream alone, all in one run. Ends by checking that both headquarters' cubes
-//! equal the region's exactly.
+//! `chorus bench federation`, through a real nats-server and the real plugin and pipeline,
+//! in one run: a regional node's ingest next to a standalone node's (what the outbox and
+//! publishing cost); headquarters applying the whole stream alone (its apply rate next to
+//! the region's ingest rate); and both at once on this machine (how long after the region's
+//! last commit headquarters has everything). Ends by checking that each headquarters' cubes
+//! equal its region's exactly.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -67,7 +66,7 @@ async fn measure(
     export: &Path,
     nats: &str,
 ) -> anyhow::Result<()> {
-    let node = |name: &str, role: NodeRole| -> anyhow::Result<Settings> {
+    let node = |name: &str, role: NodeRole, stream: &str| -> anyhow::Result<Settings> {
         let folder = dir.join(name);
         std::fs::create_dir_all(&folder)?;
         let mut node = settings(&folder, export, args.batch_size, &args.taxonomy)?;
@@ -75,7 +74,7 @@ async fn measure(
             role,
             node_id: name.to_owned(),
             nats_url: nats.to_owned(),
-            stream: "CHORUS_BENCH".to_owned(),
+            stream: stream.to_owned(),
             ..FederationSettings::default()
         };
         if role == NodeRole::Hq {
@@ -86,13 +85,61 @@ async fn measure(
 
     // Baseline: the same ingest on a standalone node, no outbox.
     let standalone_seconds = {
-        let app =
-            BenchServer::start(node("standalone", NodeRole::Standalone)?, Role::Admin).await?;
+        let app = BenchServer::start(
+            node("standalone", NodeRole::Standalone, "UNUSED")?,
+            Role::Admin,
+        )
+        .await?;
         ingest_once(&app).await?.1
     };
 
-    let hq = BenchServer::start(node("hq", NodeRole::Hq)?, Role::Admin).await?;
-    let region = BenchServer::start(node("region", NodeRole::Regional)?, Role::Admin).await?;
+    // 1. A region alone (headquarters not running): what the outbox and publishing cost.
+    let region =
+        BenchServer::start(node("region", NodeRole::Regional, "ALONE")?, Role::Admin).await?;
+    let (summary, region_seconds) = ingest_once(&region).await?;
+    let records = summary.records_read as f64;
+    let outbox = region.warehouse.outbox_state()?;
+    let last_seq = outbox.published + outbox.depth as i64;
+    let after_commit = Instant::now();
+    while region.warehouse.outbox_state()?.depth > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "region alone: {} records stored in {region_seconds:.1} s = {:.0} records/s, {last_seq} \
+         messages, all acknowledged by JetStream {:.2} s after the last commit | standalone \
+         node, same export: {:.0} records/s | the region takes {:.2}x as long",
+        summary.inserted,
+        records / region_seconds,
+        after_commit.elapsed().as_secs_f64(),
+        records / standalone_seconds,
+        region_seconds / standalone_seconds
+    );
+
+    // 2. Apply alone: headquarters starts now and reads the whole stream from JetStream's
+    // store, not paced by the region.
+    let late = BenchServer::start(node("hq-late", NodeRole::Hq, "ALONE")?, Role::Admin).await?;
+    let caught_up = watch_applied(
+        late.warehouse.clone(),
+        Arc::new(AtomicI64::new(last_seq)),
+        Instant::now(),
+    )
+    .await?
+    .all_applied
+    .as_secs_f64();
+    println!(
+        "headquarters alone: applied all {last_seq} messages in {caught_up:.1} s = {:.0} \
+         records/s = {:.2}x the region's ingest rate",
+        records / caught_up,
+        region_seconds / caught_up
+    );
+
+    // 3. Live, as on one machine: a region ingests while headquarters applies.
+    let hq = BenchServer::start(node("hq-live", NodeRole::Hq, "LIVE")?, Role::Admin).await?;
+    let live = BenchServer::start(
+        node("region-live", NodeRole::Regional, "LIVE")?,
+        Role::Admin,
+    )
+    .await?;
     let started = Instant::now();
     let expected = Arc::new(AtomicI64::new(i64::MAX));
     let watcher = tokio::spawn(watch_applied(
@@ -100,54 +147,28 @@ async fn measure(
         expected.clone(),
         started,
     ));
-    let (summary, region_seconds) = ingest_once(&region).await?;
-    let outbox = region.warehouse.outbox_state()?;
-    let last_seq = outbox.published + outbox.depth as i64;
-    expected.store(last_seq, Ordering::Release);
-    println!(
-        "region: {} records stored in {region_seconds:.1} s = {:.0} records/s, {last_seq} \
-         messages | standalone node, same export: {:.0} records/s | regional takes {:.2}x as long",
-        summary.inserted,
-        summary.records_read as f64 / region_seconds,
-        summary.records_read as f64 / standalone_seconds,
-        region_seconds / standalone_seconds
-    );
-
+    let live_seconds = ingest_once(&live).await?.1;
+    let outbox = live.warehouse.outbox_state()?;
+    let live_seq = outbox.published + outbox.depth as i64;
+    expected.store(live_seq, Ordering::Release);
     let progress = watcher.await??;
     let first = progress.first_applied.unwrap_or(progress.all_applied);
     let applying = (progress.all_applied - first).as_secs_f64().max(1e-3);
     println!(
-        "headquarters: all {last_seq} messages applied {:.1} s after the start, {:.2} s after \
-         the region's last commit; applying took {applying:.1} s = {:.0} records/s ({:.2}x the \
-         region's ingest rate)",
-        progress.all_applied.as_secs_f64(),
-        progress.all_applied.as_secs_f64() - region_seconds,
-        summary.records_read as f64 / applying,
-        region_seconds / applying
+        "live (region and headquarters on these cores at once): region {:.0} records/s; \
+         headquarters applied the last of {live_seq} messages {:.2} s after the region's last \
+         commit, {:.0} records/s while it applied ({:.2}x the region's rate)",
+        records / live_seconds,
+        progress.all_applied.as_secs_f64() - live_seconds,
+        records / applying,
+        live_seconds / applying
     );
-    // Apply alone: a second headquarters that starts now reads the whole stream from
-    // JetStream's store, not paced by the region.
-    let catching_up = BenchServer::start(node("hq-late", NodeRole::Hq)?, Role::Admin).await?;
-    let started_late = Instant::now();
-    let late = watch_applied(
-        catching_up.warehouse.clone(),
-        Arc::new(AtomicI64::new(last_seq)),
-        started_late,
-    )
-    .await?;
+
+    let exact = late.warehouse.cube_totals()? == region.warehouse.cube_totals()?
+        && hq.warehouse.cube_totals()? == live.warehouse.cube_totals()?;
+    println!("both headquarters' cubes equal their region's: {exact}");
     println!(
-        "headquarters started after the ingest: caught up on all {last_seq} messages in {:.1} s \
-         = {:.0} records/s ({:.2}x the region's ingest rate)",
-        late.all_applied.as_secs_f64(),
-        summary.records_read as f64 / late.all_applied.as_secs_f64(),
-        region_seconds / late.all_applied.as_secs_f64()
-    );
-    let region_cubes = region.warehouse.cube_totals()?;
-    let exact = hq.warehouse.cube_totals()? == region_cubes
-        && catching_up.warehouse.cube_totals()? == region_cubes;
-    println!("both headquarters' cubes equal the region's: {exact}");
-    println!(
-        "peak resident memory (all three nodes in this process): {}",
+        "peak resident memory (all nodes in this process): {}",
         peak_memory()
     );
     anyhow::ensure!(exact, "headquarters' cubes differ from the region's");
