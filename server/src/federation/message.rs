@@ -12,11 +12,16 @@ use serde::{Deserialize, Serialize};
 pub const VERSION: u8 = 1;
 /// Score slots `s0..s10` of a cube row.
 pub const SLOTS: usize = 11;
-/// Largest message headquarters accepts (JetStream's default `max_payload` is 1 MiB).
+/// Largest message headquarters accepts as sent (JetStream's default `max_payload` is 1 MiB).
 pub const MAX_BYTES: usize = 1 << 20;
-/// Content bytes per message; a change with more is split (deltas add up in any grouping).
-/// A record larger than this travels alone (the ingest bounds keep it far below the maximum).
-pub const BUDGET: usize = 512 * 1024;
+/// Largest JSON a message may inflate to: bounds what a hostile message can make
+/// headquarters allocate.
+pub const MAX_JSON_BYTES: usize = 4 << 20;
+/// Content bytes per message, estimated generously; a change with more is split (deltas add
+/// up in any grouping). A record larger than this travels alone (the ingest bounds keep it
+/// far below the maximum). Cube rows deflate about tenfold, so a message is far below
+/// `MAX_BYTES` as sent.
+pub const BUDGET: usize = 2 << 20;
 /// Bytes of a cube row besides its strings (escaped, at most twice as long): 11 counts of
 /// at most 20 digits, a date, brackets, quotes and commas.
 const ROW_OVERHEAD: usize = 11 * 21 + 48;
@@ -200,8 +205,20 @@ impl Change {
         if body.len() > MAX_BYTES {
             return fail(format!("{} bytes (at most {MAX_BYTES})", body.len()));
         }
+        let mut json = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(
+                flate2::read::DeflateDecoder::new(body),
+                MAX_JSON_BYTES as u64 + 1,
+            ),
+            &mut json,
+        )
+        .map_err(|e| InvalidMessage(format!("not deflated JSON: {e}")))?;
+        if json.len() > MAX_JSON_BYTES {
+            return fail(format!("inflates past {MAX_JSON_BYTES} bytes"));
+        }
         let change: Change =
-            serde_json::from_slice(body).map_err(|e| InvalidMessage(e.to_string()))?;
+            serde_json::from_slice(&json).map_err(|e| InvalidMessage(e.to_string()))?;
         if change.v != VERSION {
             return fail(format!("version {} (this build reads {VERSION})", change.v));
         }
@@ -246,9 +263,18 @@ impl Change {
         Ok(change)
     }
 
-    /// The message body.
-    pub fn encode(&self) -> String {
-        serde_json::to_string(self).expect("a change serialises")
+    /// The message body: the JSON, deflated (cube rows repeat their keys).
+    pub fn encode(&self) -> Vec<u8> {
+        use std::io::Write;
+        let json = serde_json::to_vec(self).expect("a change serialises");
+        let mut encoder = flate2::write::DeflateEncoder::new(
+            Vec::with_capacity(json.len() / 4),
+            flate2::Compression::fast(),
+        );
+        encoder
+            .write_all(&json)
+            .and_then(|()| encoder.finish())
+            .expect("deflating into memory cannot fail")
     }
 
     /// The markets it touches.

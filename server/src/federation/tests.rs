@@ -64,14 +64,14 @@ fn a_change_survives_encoding() {
     ));
     change.records.push(record("FR"));
     change.deleted.push(("fr-web".into(), "2".into()));
-    let decoded = Change::decode(change.encode().as_bytes(), &expectations()).unwrap();
+    let decoded = Change::decode(&change.encode(), &expectations()).unwrap();
     assert_eq!(decoded, change);
 }
 
 #[test]
 fn headquarters_refuses_what_it_must_not_store() {
     let reject = |change: Change, why: &str| {
-        let error = Change::decode(change.encode().as_bytes(), &expectations()).unwrap_err();
+        let error = Change::decode(&change.encode(), &expectations()).unwrap_err();
         assert!(error.0.contains(why), "{error} should say {why}");
     };
     let mut regional = batch();
@@ -109,6 +109,16 @@ fn headquarters_refuses_what_it_must_not_store() {
     );
     let big = vec![b' '; MAX_BYTES + 1];
     assert!(Change::decode(&big, &expectations()).is_err());
+    // A small message that inflates past the bound (a "zip bomb") is refused, not inflated.
+    let bomb = {
+        use std::io::Write;
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(&vec![b' '; MAX_JSON_BYTES + 10]).unwrap();
+        e.finish().unwrap()
+    };
+    assert!(bomb.len() < MAX_BYTES);
+    let error = Change::decode(&bomb, &expectations()).unwrap_err();
+    assert!(error.0.contains("inflates past"), "{error}");
 }
 
 proptest! {
@@ -138,7 +148,9 @@ proptest! {
             change.deleted.push(("fr-web".into(), i.to_string()));
         }
         let parts = change.clone().split();
-        prop_assert!(parts.iter().all(|p| !p.is_empty() && p.encode().len() <= MAX_BYTES));
+        prop_assert!(parts.iter().all(|p| !p.is_empty()
+            && serde_json::to_vec(p).unwrap().len() <= MAX_JSON_BYTES
+            && p.encode().len() <= MAX_BYTES));
         let small = scores * 300 + records * 800 + deleted * 40 < BUDGET;
         prop_assert!(!small || parts.len() <= 1, "a small change is one message");
         let joined: Vec<_> = parts.iter().flat_map(|p| p.scores.clone()).collect();

@@ -77,7 +77,7 @@ fn messages(region: &Warehouse) -> Vec<Incoming> {
         .map(|(seq, payload)| Incoming {
             node: "central".into(),
             seq,
-            change: Change::decode(payload.as_bytes(), &expect()),
+            change: Change::decode(&payload, &expect()),
         })
         .collect()
 }

@@ -243,7 +243,7 @@ impl Warehouse {
         &self,
         after: i64,
         limit: usize,
-    ) -> Result<Vec<(i64, String)>, WarehouseError> {
+    ) -> Result<Vec<(i64, Vec<u8>)>, WarehouseError> {
         self.read(|c| {
             let mut statement = c.prepare(
                 "SELECT seq, payload FROM federation_outbox WHERE seq > ? ORDER BY seq LIMIT ?",

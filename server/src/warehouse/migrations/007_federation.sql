@@ -5,7 +5,7 @@
 CREATE TABLE federation_outbox (
     seq        BIGINT    PRIMARY KEY,  -- 1, 2, …: the message id is <node>:<seq>
     created_at TIMESTAMP NOT NULL,
-    payload    VARCHAR   NOT NULL      -- federation::message::Change as JSON
+    payload    BLOB      NOT NULL      -- federation::message::Change, deflated JSON
 );
 
 -- Regional node: the last sequence JetStream acknowledged. Its row also says that the
