@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system parts the tests need and that cargo cannot fetch: Chromium and its
-# WebDriver (the dashboard's browser tests), and nats-server (the federation tests). Does nothing when they are already there, so
-# README's test command and .ci/run call it every time. Debian/Ubuntu packages only.
+# WebDriver (the dashboard's browser tests) and nats-server (the federation tests). Does
+# nothing when they are already there, so README's test command and .ci/run call it every
+# time. Debian/Ubuntu packages only.
 set -euo pipefail
 
 missing=()
