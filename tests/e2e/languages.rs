@@ -119,7 +119,10 @@ async fn comments_in_each_language_of_a_multilingual_market_get_their_language_a
         } else {
             assert_eq!(record["language"], language, "{text}: {record}");
             assert!(
-                matches!(step, Some("detector" | "detector_lead" | "second_detector")),
+                matches!(
+                    step,
+                    Some("detector" | "detector_lead" | "function_words" | "second_detector")
+                ),
                 "{text}: decided by a detector, not the market default: {record}"
             );
         }

@@ -5,6 +5,7 @@ pub mod comparison;
 pub mod disclosure;
 pub mod drivers;
 pub mod estimate;
+pub mod function_words;
 pub mod language;
 pub mod multiple;
 pub mod normal;

@@ -1,8 +1,9 @@
 //! `chorus bench text`: throughput of the whole text stage (detect, redact, tag) on short CX
-//! comments, with the full language chain next to the same chain without its second
-//! detector (lingua), in the same invocation. The comments are the shipped evaluation sets,
-//! short one-liners where whatlang is most often unsure, so lingua runs as often as it will
-//! on real feedback; the taxonomy is the shipped one.
+//! comments with three language chains, in the same invocation: whatlang alone (the
+//! baseline, what ingest ran before lingua), whatlang then lingua, and the full chain
+//! (whatlang, function words, lingua). The comments are the shipped evaluation sets, short
+//! one-liners where whatlang is most often unsure, so lingua runs as often as it will on real
+//! feedback; the taxonomy is the shipped one.
 
 use std::time::{Duration, Instant};
 
@@ -47,16 +48,24 @@ fn comments() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-fn market(codes: &[&str], second_detector: bool) -> Market {
+/// The chains measured, baseline first.
+#[derive(Clone, Copy)]
+enum Chain {
+    WhatlangOnly,
+    WithoutFunctionWords,
+    Full,
+}
+
+fn market(codes: &[&str], chain: Chain) -> Market {
     let codes: Vec<String> = codes.iter().map(|c| (*c).to_owned()).collect();
     let languages = MarketLanguages::new(&codes, &[]);
     Market {
         name: "bench".to_owned(),
         region: "bench".to_owned(),
-        languages: if second_detector {
-            languages
-        } else {
-            languages.without_second_detector()
+        languages: match chain {
+            Chain::WhatlangOnly => languages.whatlang_only(),
+            Chain::WithoutFunctionWords => languages.without_function_words(),
+            Chain::Full => languages,
         },
         store_original_text: false,
         redact_terms: Vec::new(),
@@ -99,26 +108,31 @@ pub fn run(args: &TextArgs) -> anyhow::Result<()> {
             .filter(|(language, _)| codes.contains(language) || *language == "-")
             .map(|(_, text)| *text)
             .collect();
-        let chains = [market(codes, false), market(codes, true)];
+        let chains = [
+            market(codes, Chain::WhatlangOnly),
+            market(codes, Chain::WithoutFunctionWords),
+            market(codes, Chain::Full),
+        ];
         // Warm-up: lingua loads its models on first use.
         for chain in &chains {
             pass(&stage, chain, &texts);
         }
-        let mut took = [Duration::ZERO; 2];
+        let mut took = [Duration::ZERO; 3];
         for round in 0..args.rounds {
-            // Alternate the order so drift on a noisy machine hits both alike.
-            for i in [round % 2, 1 - round % 2] {
+            // Rotate the order so drift on a noisy machine hits every chain alike.
+            for i in (0..3).map(|i| (i + round) % 3) {
                 let started = Instant::now();
                 std::hint::black_box(pass(&stage, &chains[i], &texts));
                 took[i] += started.elapsed();
             }
         }
         let rate = |d: Duration| (texts.len() * args.rounds) as f64 / d.as_secs_f64();
-        let (before, after) = (rate(took[0]), rate(took[1]));
+        let [before, lingua, full] = took.map(rate);
         println!(
-            "  {label:<38} whatlang only {before:>8.0} texts/s, with lingua {after:>8.0} texts/s \
-             = {:.2}× the baseline",
-            after / before
+            "  {label:<38} whatlang only {before:>7.0} texts/s; then lingua {lingua:>7.0} \
+             ({:.2}×); then function words and lingua {full:>7.0} ({:.2}×)",
+            lingua / before,
+            full / before
         );
     }
     Ok(())
