@@ -58,7 +58,7 @@ pub struct FunctionWords {
 }
 
 /// The language whose function words weigh most in a text, and by how much.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Lead {
     /// ISO 639-1 code.
     pub code: &'static str,
@@ -68,6 +68,8 @@ pub struct Lead {
     pub margin: f64,
     /// Its share of all function-word weight in the text (0-1).
     pub share: f64,
+    /// Every language with a function word in the text (ISO 639-1 codes).
+    pub present: Vec<&'static str>,
 }
 
 impl FunctionWords {
@@ -136,6 +138,10 @@ impl FunctionWords {
             weight,
             margin: weight - next,
             share: weight / total,
+            present: (self.codes.iter().zip(&weights))
+                .filter(|(_, w)| **w > 0.0)
+                .map(|(c, _)| *c)
+                .collect(),
         })
     }
 }
