@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 pub use normalise::normalise;
 pub use push::{PushOutcome, PushRejection, MAX_PUSH_RECORDS, PUSH};
+pub use run::COMMIT_ROWS;
 pub use text::{ProcessedText, TextStage};
 
 use crate::cases::CaseRules;

@@ -1,10 +1,12 @@
-//! One connector run as a three-stage pipeline: the plugin reads batch k+2 while the text stage
-//! normalises batch k+1 and the writer commits batch k. Each stage works on its own blocking
-//! thread, so a run is bounded by its slowest stage rather than the sum of all three, and no
+//! One connector run as a pipeline: the plugin reads a batch while the text stage normalises
+//! the one before, those already normalised are gathered into the next transaction, and the
+//! writer commits the transaction before that. The CPU-heavy stages work on their own blocking
+//! threads, so a run is bounded by its slowest stage rather than the sum of all, and no
 //! CPU-heavy work runs on the threads that serve requests.
 //!
 //! Order and safety: batches pass through bounded channels in order, and only the writer
-//! touches the warehouse, committing each batch with the cursor that follows it. When a stage
+//! touches the warehouse, committing records with the cursor that follows the last of them
+//! (see `COMMIT_ROWS` for why batches are gathered). When a stage
 //! fails, the stages before it stop at their next hand-over; the stages after it finish what
 //! they already hold, so every batch read before a plugin failure is still committed.
 
@@ -26,13 +28,23 @@ use crate::warehouse::{BatchWrite, NewRecord, OnChange, Rejection};
 /// Batches held between two stages; small, so memory stays bounded by a few batches.
 const HAND_OVER: usize = 1;
 
+/// Rows the writer gathers into one transaction: DuckDB's row group size. A transaction holding
+/// a full row group writes it to the file compressed, once; smaller ones go through the
+/// write-ahead log and are compressed again at each checkpoint (measured: storage alone costs
+/// 11.9 CPU-µs per record in transactions of 20,000 rows, 8.9 in transactions of 125,000).
+pub const COMMIT_ROWS: usize = 122_880;
+
+/// Longest a read batch waits in the writer for others to join its transaction, so a slow
+/// source (an API paging a hundred records at a time) still commits every few seconds.
+const COMMIT_WAIT: Duration = Duration::from_secs(2);
+
 /// A batch as the plugin returned it, with the cursor that follows it.
 struct ReadBatch {
     batch: Batch,
     cursor: Option<String>,
 }
 
-/// A batch ready to commit.
+/// A batch ready to commit, or several consecutive ones joined.
 struct Prepared {
     records_read: u64,
     rows: Vec<NewRecord>,
@@ -86,6 +98,46 @@ impl Normaliser {
     }
 }
 
+impl Prepared {
+    /// Appends the next batch; its cursor follows both.
+    fn join(&mut self, next: Prepared) {
+        self.records_read += next.records_read;
+        self.rows.extend(next.rows);
+        self.rejections.extend(next.rejections);
+        if next.cursor.is_some() {
+            self.cursor = next.cursor;
+        }
+    }
+
+    /// Rows and rejections held: what a transaction of these batches writes.
+    fn size(&self) -> usize {
+        self.rows.len() + self.rejections.len()
+    }
+}
+
+/// Joins prepared batches into transactions while the writer commits the previous one.
+async fn gather_stage(mut input: mpsc::Receiver<Prepared>, out: mpsc::Sender<Prepared>) {
+    while let Some(gathered) = gather(&mut input).await {
+        if out.send(gathered).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The next transaction's batches: waits for a first one, then joins those that follow until
+/// `COMMIT_ROWS` are held, `COMMIT_WAIT` has passed or the input ends. `None` once it has ended.
+async fn gather(input: &mut mpsc::Receiver<Prepared>) -> Option<Prepared> {
+    let mut gathered = input.recv().await?;
+    let deadline = tokio::time::Instant::now() + COMMIT_WAIT;
+    while gathered.size() < COMMIT_ROWS {
+        match tokio::time::timeout_at(deadline, input.recv()).await {
+            Ok(Some(next)) => gathered.join(next),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    Some(gathered)
+}
+
 impl Ingestor {
     /// Runs the pipeline until the plugin says there is no more, or a stage fails.
     pub(super) async fn execute(
@@ -117,16 +169,18 @@ impl Ingestor {
 
         let (read_tx, read_rx) = mpsc::channel(HAND_OVER);
         let (prepared_tx, prepared_rx) = mpsc::channel(HAND_OVER);
+        let (gathered_tx, gathered_rx) = mpsc::channel(HAND_OVER);
         let normaliser = Normaliser {
             config: Arc::new(config.clone()),
             catalog: self.catalog.clone(),
             text: self.text.clone(),
             dates: self.settings.dates,
         };
-        let (read, prepared, written) = tokio::join!(
+        let (read, prepared, (), written) = tokio::join!(
             self.read_stage(config, instance, cursor, limit, read_tx),
             prepare_stage(normaliser, read_rx, prepared_tx),
-            self.write_stage(run_id, &config.id, on_change, prepared_rx),
+            gather_stage(prepared_rx, gathered_tx),
+            self.write_stage(run_id, &config.id, on_change, gathered_rx),
         );
         // The writer's failure comes first: it is what stopped the others.
         written.and(prepared).and(read)
@@ -185,7 +239,7 @@ impl Ingestor {
         outcome
     }
 
-    /// Commits prepared batches in order, each with its cursor.
+    /// Commits gathered batches in order, each group with the cursor of its last batch.
     async fn write_stage(
         &self,
         run_id: i64,
@@ -249,4 +303,55 @@ async fn prepare_stage(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(rows: usize, cursor: &str) -> Prepared {
+        Prepared {
+            records_read: rows as u64,
+            rows: Vec::with_capacity(0),
+            rejections: (0..rows)
+                .map(|i| Rejection {
+                    location: format!("{cursor}/{i}"),
+                    reason: "test".into(),
+                })
+                .collect(),
+            cursor: Some(cursor.to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn batches_join_until_a_row_group_is_full_and_keep_the_last_cursor() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let per_batch = COMMIT_ROWS / 3 + 1;
+        for i in 0..4 {
+            tx.send(batch(per_batch, &format!("c{i}"))).await.unwrap();
+        }
+        drop(tx);
+        let first = gather(&mut rx).await.unwrap();
+        assert_eq!(first.records_read, 3 * per_batch as u64);
+        assert_eq!(first.cursor.as_deref(), Some("c2"));
+        assert_eq!(first.rejections[per_batch].location, "c1/0", "in order");
+        let rest = gather(&mut rx).await.unwrap();
+        assert_eq!(
+            rest.cursor.as_deref(),
+            Some("c3"),
+            "the end commits the rest"
+        );
+        assert!(gather(&mut rx).await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_source_still_commits_after_the_wait() {
+        let (tx, mut rx) = mpsc::channel(16);
+        tx.send(batch(10, "c0")).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let gathered = gather(&mut rx).await.unwrap();
+        assert_eq!(gathered.cursor.as_deref(), Some("c0"));
+        assert_eq!(started.elapsed(), COMMIT_WAIT);
+        drop(tx);
+    }
 }

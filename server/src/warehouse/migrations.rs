@@ -13,7 +13,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/005_changes.sql")),
     (6, include_str!("migrations/006_closed_loop.sql")),
     (7, include_str!("migrations/007_federation.sql")),
+    (8, include_str!("migrations/008_staging_in_memory.sql")),
 ];
+
+/// Where a batch waits inside its transaction before it moves into `records`: a temporary
+/// table of the writer connection, so staged rows never reach the file. It keeps the records'
+/// columns in order, but holds the two lists as '|'-joined text (the appender takes scalars);
+/// `commit_batch` splits them when moving rows.
+pub(super) const CREATE_STAGING: &str = "CREATE TEMP TABLE ingest_staging AS \
+    SELECT * REPLACE (NULL::VARCHAR AS topics, NULL::VARCHAR AS redactions) FROM records LIMIT 0";
 
 /// Brings the schema to the latest version.
 pub(super) fn apply(connection: &mut Connection) -> Result<(), WarehouseError> {

@@ -180,6 +180,7 @@ impl Warehouse {
             source,
         })?;
         migrations::apply(&mut writer)?;
+        writer.execute_batch(migrations::CREATE_STAGING)?;
         runs::mark_interrupted(&writer)?;
         let reader_seed = writer.try_clone()?;
         Ok(Warehouse {
