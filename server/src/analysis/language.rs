@@ -238,14 +238,22 @@ impl MarketLanguages {
     /// The language of `text`, or `None` when there is no text worth a language (empty, only
     /// digits, emoji or punctuation) and no hint.
     pub fn detect(&self, text: &str, hint: Option<&str>) -> Option<LanguageGuess> {
-        let letters = text.chars().filter(|c| c.is_alphabetic()).count();
-        if letters < MIN_LETTERS {
+        // Counting stops at the threshold: a comment is not scanned twice for it.
+        let letters = text.chars().filter(|c| c.is_alphabetic()).take(MIN_LETTERS);
+        if letters.count() < MIN_LETTERS {
             return hint.map(|h| fallback(h, DecidedBy::SourceHint));
         }
+        let first = self.detector.as_ref().and_then(|d| d.detect(text));
         // Written in a script none of the market's languages uses (a Russian comment in
         // Germany): the market's languages say nothing, so ask the unrestricted detector and
-        // believe it only when it is sure; never assume the market's language.
-        if let Some(script) = whatlang::detect_script(text) {
+        // believe it only when it is sure; never assume the market's language. (An answer of
+        // the market's detector is in one of their scripts: the script is only looked up
+        // without one.)
+        let script = match &first {
+            Some(_) => None,
+            None => whatlang::detect_script(text),
+        };
+        if let Some(script) = script {
             if !self.scripts.is_empty() && !self.scripts.contains(&script) {
                 let all = Detector::with_allowlist(CODES.iter().map(|(_, l)| *l).collect());
                 return all
@@ -261,7 +269,6 @@ impl MarketLanguages {
                     .or_else(|| hint.map(|h| fallback(h, DecidedBy::SourceHint)));
             }
         }
-        let first = self.detector.as_ref().and_then(|d| d.detect(text));
         if let Some(info) = &first {
             let decided_by = if info.is_reliable() {
                 Some(DecidedBy::Detector)

@@ -118,6 +118,11 @@ pub fn normalise(
     let processed = text
         .as_deref()
         .map(|t| text_stage.process(t, language.as_ref().map(|l| l.code.as_str()), market_info));
+    // Moved into the row, not copied.
+    let (text, topics, redactions, text_original) = match processed {
+        Some(p) => (Some(p.text), p.topics, p.redactions, p.original),
+        None => (None, Vec::new(), Vec::new(), None),
+    };
 
     Ok(NewRecord {
         external_id,
@@ -130,21 +135,15 @@ pub fn normalise(
         csat,
         ces,
         stars,
-        text: processed.as_ref().map(|p| p.text.clone()),
         language_confidence: language.as_ref().map(|l| l.confidence),
         language_decided_by: language.as_ref().map(|l| l.decided_by.as_str()),
         language: language.map(|l| l.code),
         consent_contact: record.consent_contact,
         attributes,
-        topics: processed
-            .as_ref()
-            .map(|p| p.topics.clone())
-            .unwrap_or_default(),
-        redactions: processed
-            .as_ref()
-            .map(|p| p.redactions.clone())
-            .unwrap_or_default(),
-        text_original: processed.and_then(|p| p.original),
+        text,
+        topics,
+        redactions,
+        text_original,
     })
 }
 

@@ -115,12 +115,16 @@ impl Prepared {
     }
 }
 
-/// Joins prepared batches into transactions while the writer commits the previous one.
+/// Joins prepared batches into transactions while the writer commits the previous one. The
+/// run's first batch goes alone, so the writer starts while the next transaction fills instead
+/// of idling until a whole row group is normalised.
 async fn gather_stage(mut input: mpsc::Receiver<Prepared>, out: mpsc::Sender<Prepared>) {
-    while let Some(gathered) = gather(&mut input).await {
+    let mut next = input.recv().await;
+    while let Some(gathered) = next {
         if out.send(gathered).await.is_err() {
             return;
         }
+        next = gather(&mut input).await;
     }
 }
 
@@ -163,9 +167,13 @@ impl Ingestor {
         });
         let warehouse = self.warehouse.clone();
         let id = config.id.clone();
-        let cursor = spawn_blocking_with_tracing(move || warehouse.cursor(&id))
-            .await
-            .map_err(|e| IngestError::Task(e.to_string()))??;
+        let cursor = spawn_blocking_with_tracing(move || {
+            let cursor = warehouse.cursor(&id)?;
+            warehouse.ingest_started()?;
+            Ok::<_, IngestError>(cursor)
+        })
+        .await
+        .map_err(|e| IngestError::Task(e.to_string()))??;
 
         let (read_tx, read_rx) = mpsc::channel(HAND_OVER);
         let (prepared_tx, prepared_rx) = mpsc::channel(HAND_OVER);
@@ -182,6 +190,8 @@ impl Ingestor {
             gather_stage(prepared_rx, gathered_tx),
             self.write_stage(run_id, &config.id, on_change, gathered_rx),
         );
+        let warehouse = self.warehouse.clone();
+        let _ = spawn_blocking_with_tracing(move || warehouse.ingest_ended()).await;
         // The writer's failure comes first: it is what stopped the others.
         written.and(prepared).and(read)
     }

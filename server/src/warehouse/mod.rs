@@ -14,6 +14,7 @@ mod drivers;
 mod erasure;
 mod export;
 mod federated;
+mod ingest_threads;
 mod inspection;
 mod migrations;
 mod notify;
@@ -163,6 +164,8 @@ pub struct Warehouse {
     notifier: Notifier,
     /// On a regional node: every change also writes its federation message.
     outbox: std::sync::OnceLock<OutboxPolicy>,
+    /// Connector runs writing now (see `ingest_threads`).
+    ingest_runs: Mutex<usize>,
 }
 
 impl Warehouse {
@@ -190,6 +193,7 @@ impl Warehouse {
             cube_rows_appended: std::sync::atomic::AtomicU64::new(0),
             notifier: Notifier::default(),
             outbox: std::sync::OnceLock::new(),
+            ingest_runs: Mutex::new(0),
         })
     }
 
