@@ -11,6 +11,7 @@ use super::cases;
 use super::cubes::{self, CubeChanges, COUNTED_COLUMNS, COUNTED_COLUMN_COUNT};
 use super::erasure::SKIP_ERASED;
 use super::outbox;
+use super::timestamp::UtcTimestamp;
 use super::{runs, BatchOutcome, BatchWrite, Committed, OnChange, Warehouse, WarehouseError};
 use crate::federation::message::{Change, ChangeKind};
 
@@ -188,8 +189,8 @@ fn stage(
             r.region,
             r.channel,
             r.touchpoint,
-            r.occurred_at,
-            now,
+            UtcTimestamp(r.occurred_at),
+            UtcTimestamp(now),
             r.nps,
             r.csat,
             r.ces,

@@ -1,10 +1,12 @@
-//! Reading `TIMESTAMP` columns. duckdb-rs's own conversion to chrono splits microseconds with
-//! `/` and `%`, which round toward zero: a time before 1970 with a fraction of a second
-//! gets a negative nanosecond and panics. This one uses Euclidean division, so every
-//! stored time reads back.
+//! Reading and writing `TIMESTAMP` columns. duckdb-rs's own conversion to chrono splits
+//! microseconds with `/` and `%`, which round toward zero: a time before 1970 with a fraction
+//! of a second gets a negative nanosecond and panics. This one uses Euclidean division, so
+//! every stored time reads back. Written, a time goes as its microseconds; duckdb-rs formats a
+//! chrono time as text that DuckDB parses again (measured: 1.7 % of an ingest's CPU).
 
 use chrono::{DateTime, NaiveDateTime};
-use duckdb::types::{FromSql, FromSqlError, FromSqlResult, TimeUnit, ValueRef};
+use duckdb::types::{FromSql, FromSqlError, FromSqlResult, TimeUnit, ToSqlOutput, ValueRef};
+use duckdb::ToSql;
 
 /// A UTC timestamp read from DuckDB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,15 @@ impl FromSql for UtcTimestamp {
     }
 }
 
+impl ToSql for UtcTimestamp {
+    fn to_sql(&self) -> duckdb::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(ValueRef::Timestamp(
+            TimeUnit::Microsecond,
+            self.0.and_utc().timestamp_micros(),
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use duckdb::Connection;
@@ -48,6 +59,15 @@ mod tests {
                 .unwrap();
             let expected = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").unwrap();
             assert_eq!(read.0, expected, "{text}");
+            let written: String = connection
+                .query_row(
+                    "SELECT CAST(?::TIMESTAMP AS VARCHAR)",
+                    [UtcTimestamp(expected)],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let back = NaiveDateTime::parse_from_str(&written, "%Y-%m-%d %H:%M:%S%.f").unwrap();
+            assert_eq!(back, expected, "{text} written as {written}");
         }
     }
 }
