@@ -35,3 +35,30 @@ impl Warehouse {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn threads(warehouse: &Warehouse) -> i64 {
+        warehouse
+            .read(|c| Ok(c.query_row("SELECT current_setting('threads')", [], |r| r.get(0))?))
+            .unwrap()
+    }
+
+    #[test]
+    fn one_thread_while_any_run_writes_and_the_default_after_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let warehouse = Warehouse::open(&dir.path().join("w.duckdb")).unwrap();
+        let default = threads(&warehouse);
+        warehouse.ingest_started().unwrap();
+        warehouse.ingest_started().unwrap();
+        assert_eq!(threads(&warehouse), 1);
+        warehouse.ingest_ended();
+        assert_eq!(threads(&warehouse), 1, "another run still writes");
+        warehouse.ingest_ended();
+        assert_eq!(threads(&warehouse), default);
+        warehouse.ingest_ended();
+        assert_eq!(threads(&warehouse), default, "an extra end changes nothing");
+    }
+}
