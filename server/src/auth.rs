@@ -49,6 +49,8 @@ pub struct AuthKeys {
     validation: Validation,
     issuer: String,
     audience: String,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    leeway: u64,
     providers: Vec<Issuer>,
 }
 
@@ -99,16 +101,14 @@ impl AuthKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = settings.leeway_seconds;
-        // RFC 7519 4.1.5: a token is not accepted before its `nbf`, with the same leeway.
-        validation.validate_nbf = true;
+        times_checked_by_us(&mut validation);
         AuthKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
+            leeway: settings.leeway_seconds,
             providers: Vec::new(),
         }
     }
@@ -180,9 +180,75 @@ impl AuthKeys {
     /// # Errors
     /// A client-facing reason.
     pub fn verify_own(&self, token: &str) -> Result<Claims, TokenError> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|d| d.claims)
-            .map_err(TokenError::from_jwt)
+        let mut claims = decode::<serde_json::Value>(token, &self.decoding, &self.validation)
+            .map_err(TokenError::from_jwt)?
+            .claims;
+        let times = TokenTimes::check(&claims, self.leeway, jsonwebtoken::get_current_timestamp())?;
+        claims["exp"] = times.expires_at.into();
+        claims["iat"] = times.issued_at.into();
+        serde_json::from_value(claims)
+            .map_err(|e| TokenError::new(format!("the token's claims are malformed ({e})")))
+    }
+}
+
+/// Longest a token counts as valid from now, whatever its `exp` says: timers and clocks that
+/// add it to the present stay in range (ten years, as for minted tokens).
+pub const MAX_VALIDITY_SECONDS: u64 = 10 * 366 * 86_400;
+
+/// `exp`, `nbf` and `iat` are checked by [`TokenTimes::check`], not by `jsonwebtoken`, which
+/// reads them as whole numbers only (RFC 7519 2: a NumericDate may have fractions).
+pub(crate) fn times_checked_by_us(validation: &mut Validation) {
+    validation.set_required_spec_claims(&["iss", "aud", "sub"]);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+}
+
+/// A verified token's times, in whole seconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenTimes {
+    /// `exp`, at most [`MAX_VALIDITY_SECONDS`] from now.
+    pub expires_at: u64,
+    /// `iat`, or 0 when absent.
+    pub issued_at: u64,
+}
+
+impl TokenTimes {
+    /// Reads `exp` (required), `nbf` and `iat` as RFC 7519 NumericDates (any JSON number,
+    /// fractions, negatives and huge values included) and checks them against `now`, with
+    /// `leeway` seconds of clock skew either way.
+    ///
+    /// # Errors
+    /// A missing or non-numeric `exp`, a non-numeric `nbf` or `iat`, an expired token or one
+    /// not valid yet; the reason is for the client.
+    pub fn check(
+        claims: &serde_json::Value,
+        leeway: u64,
+        now: u64,
+    ) -> Result<TokenTimes, TokenError> {
+        let date = |name: &str| -> Result<Option<f64>, TokenError> {
+            match &claims[name] {
+                serde_json::Value::Null => Ok(None),
+                serde_json::Value::Number(n) => Ok(n.as_f64()),
+                _ => Err(TokenError::new(format!(
+                    "the token's {name} claim is not a number of seconds"
+                ))),
+            }
+        };
+        let exp = date("exp")?.ok_or_else(|| TokenError::new("the token lacks the exp claim"))?;
+        // Compared as floats: exact for every whole second a clock reads, never overflowing.
+        let (now_f, leeway_f) = (now as f64, leeway as f64);
+        if exp + leeway_f < now_f {
+            return Err(TokenError::new("the token has expired"));
+        }
+        if date("nbf")?.is_some_and(|nbf| nbf > now_f + leeway_f) {
+            return Err(TokenError::new("the token is not valid yet (nbf)"));
+        }
+        let cap = now.saturating_add(MAX_VALIDITY_SECONDS);
+        Ok(TokenTimes {
+            // `as` saturates a float into u64's range (and maps NaN to 0).
+            expires_at: (exp.floor() as u64).min(cap),
+            issued_at: date("iat")?.map_or(0, |iat| iat.floor() as u64),
+        })
     }
 }
 
@@ -452,6 +518,78 @@ mod tests {
         // Within the leeway (30 s by default), and in the past, it is fine.
         assert!(keys.verify_own(&with_nbf(now + 10)).is_ok());
         assert!(keys.verify_own(&with_nbf(now - 60)).is_ok());
+    }
+
+    fn signed(claims: &serde_json::Value) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(b"test-secret-test-secret-test-secret"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn fractional_huge_and_negative_times_are_read_as_numeric_dates() {
+        let keys = keys();
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = keys
+            .verify_own(&keys.mint("a", Role::Admin, &[], &[], Duration::from_secs(600)))
+            .unwrap();
+        let with = |exp: serde_json::Value, iat: serde_json::Value| {
+            let mut value = serde_json::to_value(&claims).unwrap();
+            value["exp"] = exp;
+            value["iat"] = iat;
+            keys.verify_own(&signed(&value))
+        };
+        let fractional = with((now as f64 + 600.75).into(), (now as f64 - 0.5).into()).unwrap();
+        assert_eq!(fractional.exp, now + 600);
+        assert_eq!(fractional.iat, now - 1);
+        let huge = with(u64::MAX.into(), 1e300.into()).unwrap();
+        assert_eq!(huge.exp, now + MAX_VALIDITY_SECONDS);
+        assert_eq!(huge.iat, u64::MAX);
+        assert_eq!(
+            with((-5).into(), (-5).into()).unwrap_err().to_string(),
+            "the token has expired"
+        );
+        assert!(with("soon".into(), 0.into())
+            .unwrap_err()
+            .to_string()
+            .contains("exp"));
+        assert!(with(serde_json::Value::Null, 0.into())
+            .unwrap_err()
+            .to_string()
+            .contains("lacks the exp"));
+    }
+
+    mod numeric_dates {
+        use super::super::{TokenTimes, MAX_VALIDITY_SECONDS};
+        use proptest::prelude::*;
+
+        fn any_number() -> impl Strategy<Value = serde_json::Value> {
+            prop_oneof![
+                any::<i64>().prop_map(serde_json::Value::from),
+                any::<u64>().prop_map(serde_json::Value::from),
+                any::<f64>().prop_map(serde_json::Value::from),
+                Just(serde_json::Value::Null),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_numeric_dates_are_checked_without_panicking(
+                exp in any_number(),
+                nbf in any_number(),
+                iat in any_number(),
+                now in any::<u64>(),
+                leeway in 0u64..100_000,
+            ) {
+                let claims = serde_json::json!({ "exp": exp, "nbf": nbf, "iat": iat });
+                if let Ok(times) = TokenTimes::check(&claims, leeway, now) {
+                    prop_assert!(times.expires_at <= now.saturating_add(MAX_VALIDITY_SECONDS));
+                }
+            }
+        }
     }
 
     #[test]

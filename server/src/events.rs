@@ -4,8 +4,8 @@
 //! and end. The stream ends when the caller's token expires, so it never outlives the right
 //! to read it; a client that fell behind is told to reload (`resync`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::web::Bytes;
@@ -22,32 +22,64 @@ use crate::warehouse::Committed;
 const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Streams open at once; each holds a connection, so they are bounded like any other input.
 pub const MAX_STREAMS: usize = 256;
+/// Streams one caller (token subject) may hold: a page per tab, never the whole server.
+pub const MAX_STREAMS_PER_CALLER: usize = 8;
 
-/// Counts open streams against `MAX_STREAMS`.
+/// Counts open streams against `MAX_STREAMS` in all and `MAX_STREAMS_PER_CALLER` each.
 #[derive(Debug, Default)]
 pub struct StreamSlots {
-    open: AtomicUsize,
+    /// Open streams per caller; the sum is the total.
+    open: Mutex<HashMap<String, usize>>,
 }
 
-/// One open stream's slot, given back when the stream ends.
+/// Why no slot was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSlot {
+    /// This caller holds `MAX_STREAMS_PER_CALLER` already.
+    CallerFull,
+    /// The server holds `MAX_STREAMS`.
+    ServerFull,
+}
+
+/// One open stream's slot, given back when the stream ends (also when the client leaves: the
+/// heartbeat's failed write drops the stream).
 #[derive(Debug)]
-pub struct StreamSlot(Arc<StreamSlots>);
+pub struct StreamSlot {
+    slots: Arc<StreamSlots>,
+    caller: String,
+}
 
 impl StreamSlots {
-    /// A slot, unless `MAX_STREAMS` are open.
-    pub fn take(self: &Arc<Self>) -> Option<StreamSlot> {
-        self.open
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
-                (open < MAX_STREAMS).then_some(open + 1)
-            })
-            .ok()
-            .map(|_| StreamSlot(self.clone()))
+    /// A slot for `caller`, unless it or the server holds the most there may be.
+    ///
+    /// # Errors
+    /// Which bound was reached.
+    pub fn take(self: &Arc<Self>, caller: &str) -> Result<StreamSlot, NoSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.values().sum::<usize>() >= MAX_STREAMS {
+            return Err(NoSlot::ServerFull);
+        }
+        let mine = open.entry(caller.to_owned()).or_default();
+        if *mine >= MAX_STREAMS_PER_CALLER {
+            return Err(NoSlot::CallerFull);
+        }
+        *mine += 1;
+        Ok(StreamSlot {
+            slots: self.clone(),
+            caller: caller.to_owned(),
+        })
     }
 }
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::AcqRel);
+        let mut open = self.slots.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(mine) = open.get_mut(&self.caller) {
+            *mine -= 1;
+            if *mine == 0 {
+                open.remove(&self.caller);
+            }
+        }
     }
 }
 
@@ -108,8 +140,14 @@ pub fn stream(
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
+    // A token's `exp` is capped when it is verified; the sum is checked all the same, since a
+    // timer past the clock's range would panic.
     let expires_in = Duration::from_secs(caller.expires_at.saturating_sub(now));
-    let expiry = tokio::time::Instant::now() + expires_in;
+    let start = tokio::time::Instant::now();
+    let expiry = start
+        .checked_add(expires_in)
+        .or_else(|| start.checked_add(Duration::from_secs(crate::auth::MAX_VALIDITY_SECONDS)))
+        .unwrap_or(start);
     // The first frame says the stream is live and how long to wait before reconnecting.
     let hello = format!("retry: 3000\n{}", frame("ready", &json!({})));
     let first = futures_util::stream::once(async move { Ok(Bytes::from(hello)) });
@@ -202,11 +240,39 @@ mod tests {
     }
 
     #[test]
-    fn stream_slots_are_bounded_and_given_back() {
+    fn stream_slots_are_bounded_per_caller_and_in_all_and_given_back() {
         let slots = Arc::new(StreamSlots::default());
-        let taken: Vec<_> = (0..MAX_STREAMS).map(|_| slots.take().unwrap()).collect();
-        assert!(slots.take().is_none());
+        let mine: Vec<_> = (0..MAX_STREAMS_PER_CALLER)
+            .map(|_| slots.take("greedy").unwrap())
+            .collect();
+        assert_eq!(slots.take("greedy").unwrap_err(), NoSlot::CallerFull);
+        assert!(slots.take("lead").is_ok(), "another caller still gets one");
+        drop(mine);
+        assert!(slots.take("greedy").is_ok());
+
+        let callers: Vec<String> = (0..MAX_STREAMS).map(|i| format!("c{i}")).collect();
+        let taken: Vec<_> = callers.iter().map(|c| slots.take(c).unwrap()).collect();
+        assert_eq!(slots.take("late").unwrap_err(), NoSlot::ServerFull);
         drop(taken);
-        assert!(slots.take().is_some());
+        assert!(slots.take("late").is_ok());
+        assert!(
+            slots.open.lock().unwrap().len() <= 2,
+            "empty entries are removed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_of_a_token_valid_for_ever_starts() {
+        use futures_util::StreamExt;
+        let (sender, receiver) = tokio::sync::broadcast::channel(4);
+        let slots = Arc::new(StreamSlots::default());
+        let hq = caller(Role::HqAnalyst, Scope::All);
+        let mut events = Box::pin(stream(&hq, receiver, slots.take("t").unwrap()));
+        let first = events.next().await.unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&first).contains("event: ready"));
+        // The next frame waits on the expiry timer too.
+        sender.send(cells()).unwrap();
+        let second = events.next().await.unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&second).contains("event: records"));
     }
 }

@@ -4,13 +4,13 @@
 //! any other (`none`, HS256 signed with the public key, …) is refused before any key is used.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Header, Validation};
-use tokio::sync::Mutex;
 
-use crate::auth::{Claims, TokenError};
+use crate::auth::{times_checked_by_us, Claims, TokenError, TokenTimes};
 use crate::config::IssuerSettings;
 use crate::domain::Role;
 
@@ -19,9 +19,19 @@ pub struct Issuer {
     settings: IssuerSettings,
     algorithm: Algorithm,
     validation: Validation,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    leeway: u64,
+    /// The keys known now; locked only to read or replace them, never across a fetch, so a
+    /// fetch never holds up a token whose key is known.
     keys: Mutex<KeyCache>,
+    /// Held by the one fetch under way; tokens naming unknown keys wait here for it.
+    fetching: tokio::sync::Mutex<()>,
     client: reqwest::Client,
 }
+
+/// Least time between two key fetches of one issuer, whatever `jwks_refetch_seconds` says: a
+/// flood of tokens naming unknown keys costs the provider at most one request this often.
+pub const MIN_REFETCH: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for Issuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -101,14 +111,14 @@ impl Issuer {
         let mut validation = Validation::new(algorithm);
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = leeway_seconds;
-        validation.validate_nbf = true;
+        times_checked_by_us(&mut validation);
         Ok(Issuer {
             settings: settings.clone(),
+            leeway: leeway_seconds,
             algorithm,
             validation,
             keys: Mutex::new(keys),
+            fetching: tokio::sync::Mutex::new(()),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -134,31 +144,46 @@ impl Issuer {
         let key = self.key(header.kid.as_deref()).await?;
         let data = decode::<serde_json::Value>(token, &key, &self.validation)
             .map_err(TokenError::from_jwt)?;
-        self.claims(&data.claims)
+        let times = TokenTimes::check(
+            &data.claims,
+            self.leeway,
+            jsonwebtoken::get_current_timestamp(),
+        )?;
+        self.claims(&data.claims, times)
     }
 
-    /// The key for `kid`, fetching the JWKS once more when it is unknown (at most every
-    /// `jwks_refetch_seconds`).
+    /// The key for `kid`: from the cache, else after fetching the JWKS once more (at most
+    /// every `jwks_refetch_seconds`, and never more often than [`MIN_REFETCH`]).
     async fn key(&self, kid: Option<&str>) -> Result<DecodingKey, TokenError> {
-        let mut cache = self.keys.lock().await;
-        if let Some(fixed) = &cache.fixed {
+        let cache = || self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(fixed) = &cache().fixed {
             return Ok(fixed.clone());
         }
         let kid = kid.ok_or_else(|| TokenError::new("the token names no key (kid)"))?;
-        if let Some(key) = cache.by_kid.get(kid) {
-            return Ok(key.clone());
+        let known = || cache().by_kid.get(kid).cloned();
+        if let Some(key) = known() {
+            return Ok(key);
         }
-        let wait = Duration::from_secs(self.settings.jwks_refetch_seconds);
-        if cache.fetched_at.is_none_or(|at| at.elapsed() >= wait) {
-            cache.fetched_at = Some(Instant::now());
-            match self.fetch().await {
-                Ok(keys) => cache.by_kid = keys,
-                Err(e) => tracing::warn!(issuer = self.name(), error = %e, "JWKS fetch failed"),
+        let unpublished =
+            || TokenError::new("the token is signed with a key the issuer does not publish");
+        // One fetch at a time; whoever waited for it looks at its result first.
+        let _fetching = self.fetching.lock().await;
+        if let Some(key) = known() {
+            return Ok(key);
+        }
+        let wait = Duration::from_secs(self.settings.jwks_refetch_seconds).max(MIN_REFETCH);
+        {
+            let mut cache = cache();
+            if cache.fetched_at.is_some_and(|at| at.elapsed() < wait) {
+                return Err(unpublished());
             }
+            cache.fetched_at = Some(Instant::now());
         }
-        cache.by_kid.get(kid).cloned().ok_or_else(|| {
-            TokenError::new("the token is signed with a key the issuer does not publish")
-        })
+        match self.fetch().await {
+            Ok(keys) => cache().by_kid = keys,
+            Err(e) => tracing::warn!(issuer = self.name(), error = %e, "JWKS fetch failed"),
+        }
+        known().ok_or_else(unpublished)
     }
 
     async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, String> {
@@ -186,7 +211,11 @@ impl Issuer {
 
     /// Chorus claims from the provider's: the most powerful role its groups grant, with the
     /// regions and markets of every group granting that role.
-    fn claims(&self, provider: &serde_json::Value) -> Result<Claims, TokenError> {
+    fn claims(
+        &self,
+        provider: &serde_json::Value,
+        times: TokenTimes,
+    ) -> Result<Claims, TokenError> {
         let groups: BTreeSet<&str> = match &provider[&self.settings.groups_claim] {
             serde_json::Value::Array(items) => items.iter().filter_map(|g| g.as_str()).collect(),
             serde_json::Value::String(one) => BTreeSet::from([one.as_str()]),
@@ -208,14 +237,13 @@ impl Issuer {
                 .into_iter()
                 .collect()
         };
-        let number = |name: &str| provider[name].as_u64().unwrap_or(0);
         Ok(Claims {
             sub: provider["sub"].as_str().unwrap_or_default().to_owned(),
             role,
             regions: unique(of_role().flat_map(|g| g.regions.clone()).collect()),
             markets: unique(of_role().flat_map(|g| g.markets.clone()).collect()),
-            exp: number("exp"),
-            iat: number("iat"),
+            exp: times.expires_at,
+            iat: times.issued_at,
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
         })

@@ -122,7 +122,9 @@ async fn provider_tokens_sign_in_with_their_groups_and_nothing_forged_passes() {
     );
     assert_eq!(status(&app, "/api/v1/nps?markets=DE", &ec).await.0, 200);
 
-    // A key the provider does not publish yet: refetched, still unknown, refused.
+    // A key the provider does not publish yet: refetched (once the least time between
+    // fetches has passed), still unknown, refused.
+    tokio::time::sleep(chorus::sso::MIN_REFETCH).await;
     let rotated = sign(
         Algorithm::RS256,
         "rsa-2",
@@ -136,9 +138,18 @@ async fn provider_tokens_sign_in_with_their_groups_and_nothing_forged_passes() {
         "{body}"
     );
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
-    // The provider rotates: the new key is picked up on its first use.
+    // The provider rotates: the new key is picked up on its first use after the least time
+    // between fetches (`jwks_refetch_seconds = 0` cannot make a flood of unknown kids fetch).
     *rsa_jwks.lock().unwrap() = fixture("jwks-2.json");
+    assert_eq!(status(&app, "/api/v1/nps", &rotated).await.0, 401);
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "no second fetch within the interval"
+    );
+    tokio::time::sleep(chorus::sso::MIN_REFETCH).await;
     assert_eq!(status(&app, "/api/v1/nps", &rotated).await.0, 200);
+    assert_eq!(fetches.load(Ordering::SeqCst), 3);
 
     // Refused, each with a 401 and a reason.
     let public_key = fixture("rsa-1.pub.pem");
@@ -215,6 +226,61 @@ async fn provider_tokens_sign_in_with_their_groups_and_nothing_forged_passes() {
     // Chorus's own tokens keep working next to the providers'.
     let own = app.token(chorus::domain::Role::HqAnalyst, &[], &[]);
     assert_eq!(status(&app, "/api/v1/nps", &own).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_slow_key_fetch_never_holds_up_tokens_whose_key_is_known() {
+    // The first fetch answers at once; every later one takes three seconds.
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let url = json_server(move |_| {
+        if counter.fetch_add(1, Ordering::SeqCst) > 0 {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+        }
+        fixture("jwks-1.json")
+    });
+    let mut settings = demo_settings(None);
+    for connector in &mut settings.connectors {
+        connector.run_on_start = false;
+    }
+    settings.auth.issuers = vec![issuer(PROVIDER, "RS256", format!("{url}/keys"))];
+    let dir = tempfile::tempdir().unwrap();
+    let app = Arc::new(spawn_app_with(settings, dir.path()).await);
+    let rsa_1 = EncodingKey::from_rsa_pem(fixture("rsa-1.pem").as_bytes()).unwrap();
+    let rsa_2 = EncodingKey::from_rsa_pem(fixture("rsa-2.pem").as_bytes()).unwrap();
+    let valid = sign(
+        Algorithm::RS256,
+        "rsa-1",
+        &rsa_1,
+        &claims(PROVIDER, &["cx-hq"], 600, "chorus"),
+    );
+    assert_eq!(status(&app, "/api/v1/me", &valid).await.0, 200);
+    tokio::time::sleep(chorus::sso::MIN_REFETCH).await;
+
+    // An anonymous token naming an unknown key starts the slow fetch …
+    let unknown = sign(
+        Algorithm::RS256,
+        "rsa-2",
+        &rsa_2,
+        &claims(PROVIDER, &["cx-hq"], 600, "chorus"),
+    );
+    let stranger = {
+        let app = app.clone();
+        tokio::spawn(async move { status(&app, "/api/v1/me", &unknown).await.0 })
+    };
+    while fetches.load(Ordering::SeqCst) < 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // … while valid tokens of the same issuer are answered from the cached keys.
+    for _ in 0..3 {
+        assert_eq!(status(&app, "/api/v1/me", &valid).await.0, 200);
+    }
+    assert!(
+        !stranger.is_finished(),
+        "the valid tokens were answered during the fetch"
+    );
+    assert_eq!(stranger.await.unwrap(), 401);
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
 }
 
 /// Base64url without padding, as JWTs encode their parts.

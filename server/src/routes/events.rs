@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 
 use super::openapi::ErrorBody;
 use crate::error::ApiError;
-use crate::events::{self, StreamSlots, MAX_STREAMS};
+use crate::events::{self, NoSlot, StreamSlots, MAX_STREAMS, MAX_STREAMS_PER_CALLER};
 use crate::permission::SignedIn;
 use crate::warehouse::Warehouse;
 
@@ -16,7 +16,8 @@ use crate::warehouse::Warehouse;
 #[utoipa::path(get, path = "/api/v1/events", tag = "session",
     responses(
         (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
-        (status = 401, body = ErrorBody), (status = 503, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 503, body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn events(
@@ -24,10 +25,14 @@ pub async fn events(
     warehouse: web::Data<Arc<Warehouse>>,
     slots: web::Data<Arc<StreamSlots>>,
 ) -> Result<HttpResponse, ApiError> {
-    let slot = slots.take().ok_or_else(|| {
-        ApiError::Unavailable(format!(
+    let slot = slots.take(&caller.sub).map_err(|bound| match bound {
+        NoSlot::CallerFull => ApiError::TooManyRequests(format!(
+            "you hold {MAX_STREAMS_PER_CALLER} event streams, the most one caller may; close \
+             one (another tab) and retry"
+        )),
+        NoSlot::ServerFull => ApiError::Unavailable(format!(
             "{MAX_STREAMS} event streams are open, the most this server keeps; retry later"
-        ))
+        )),
     })?;
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
