@@ -109,9 +109,28 @@ pub struct ServerSettings {
     pub listen: String,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Seconds a request body may take to arrive in full (a slow sender gets 408).
+    pub body_timeout_seconds: u64,
     /// Whether `serve` prints a one-time dashboard sign-in link for an admin session (as
     /// Jupyter does); turn off where the server's output is collected into shared logs.
     pub login_link: bool,
+    /// Name of the environment variable holding the scrape token of `/metrics`: a scraper
+    /// that sends it as `Authorization: Bearer …` also gets the per-market business figures
+    /// (cases); without it `/metrics` has operational figures only.
+    pub metrics_token_env: String,
+    /// The scrape token, read from `metrics_token_env` (never from the file).
+    #[serde(skip)]
+    pub metrics_token: Option<SecretText>,
+}
+
+/// A secret read from the environment; `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(…)")
+    }
 }
 
 impl Default for ServerSettings {
@@ -119,7 +138,10 @@ impl Default for ServerSettings {
         ServerSettings {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 1 << 20,
+            body_timeout_seconds: 10,
             login_link: true,
+            metrics_token_env: "CHORUS_METRICS_TOKEN".into(),
+            metrics_token: None,
         }
     }
 }
@@ -488,12 +510,17 @@ impl Settings {
         };
         let mut table: toml::Table =
             toml::from_str(text).map_err(|e| parse_error(e.to_string()))?;
-        for (key, value) in env {
-            apply_override(&mut table, &key, &value).map_err(parse_error)?;
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        for (key, value) in &env {
+            apply_override(&mut table, key, value).map_err(parse_error)?;
         }
-        let settings: Settings = toml::Value::Table(table)
+        let mut settings: Settings = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| parse_error(e.to_string()))?;
+        settings.server.metrics_token = env
+            .iter()
+            .find(|(key, value)| *key == settings.server.metrics_token_env && !value.is_empty())
+            .map(|(_, value)| SecretText(value.clone()));
         settings.validate().map_err(ConfigError::Invalid)?;
         Ok(settings)
     }

@@ -34,12 +34,18 @@ pub enum ApiError {
         message: String,
         node_url: Option<String>,
     },
+    /// The body did not arrive within `server.body_timeout_seconds`.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The body is larger than allowed.
     #[error("{0}")]
     PayloadTooLarge(String),
     /// The body is not in a format the endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The caller holds as much of a bounded resource as one caller may.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// A dependency is not ready.
     #[error("{0}")]
     Unavailable(String),
@@ -74,8 +80,10 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::Residency { .. } => "residency",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -90,8 +98,10 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) | ApiError::Residency { .. } => StatusCode::CONFLICT,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -181,9 +191,18 @@ pub fn json_error(
         JsonPayloadError::ContentType => {
             ApiError::UnsupportedMediaType("send the body as application/json".into())
         }
+        JsonPayloadError::Payload(e) if crate::body_deadline::is_timeout(&e) => body_too_slow(),
         other => ApiError::bad_request("invalid_json", format!("invalid JSON body: {other}")),
     }
     .into()
+}
+
+/// The answer to a body that did not arrive in time (`body_deadline`).
+pub fn body_too_slow() -> ApiError {
+    ApiError::RequestTimeout(format!(
+        "{}; send the whole body within server.body_timeout_seconds",
+        crate::body_deadline::TIMED_OUT
+    ))
 }
 
 /// Maps actix's path errors to the house format.
@@ -221,6 +240,7 @@ pub fn house_format<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandle
             "no such endpoint; see README.md for the API".into(),
         ),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is too large".into()),
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", crate::body_deadline::TIMED_OUT.into()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             "unsupported_media_type",
             "send the body as application/json".into(),

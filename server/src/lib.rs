@@ -15,7 +15,8 @@
 //! - [`warehouse`]: the DuckDB file: migrations, batch commits with cursors, read queries
 //!   (counts per score value), Parquet export.
 //! - [`auth`]: JWT validation, scopes, development tokens.
-//! - [`routes`] and [`error`]: the HTTP API and the one mapping of errors to responses.
+//! - [`routes`] and [`error`]: the HTTP API and the one mapping of errors to responses;
+//!   [`body_deadline`]: every request body arrives in bounded time.
 //! - [`cases`]: rules that open cases for unhappy customers, and a case's lifecycle (pure);
 //!   [`escalation`]: the job that moves overdue cases along their chain; [`alerting`]: the job
 //!   that looks for significant changes; [`webhooks`]: signed event deliveries from the
@@ -28,6 +29,7 @@ pub mod alerting;
 pub mod analysis;
 pub mod auth;
 pub mod bench;
+pub mod body_deadline;
 pub mod cases;
 pub mod catalog;
 pub mod config;

@@ -189,6 +189,30 @@ async fn each_unhappy_customer_opens_one_case_across_repeats_and_duplicate_files
     )
     .await;
     assert_eq!(open_de, 2 + detractor_rows as u64);
+
+    // Per-market business figures need the scrape token; a wrong one is told, not ignored.
+    let metrics = |token: Option<&'static str>| {
+        let mut request = app.client.get(format!("{}/metrics", app.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, open) = metrics(None).await;
+    assert_eq!(status, 200);
+    assert!(open.contains("chorus_warehouse_records"), "{open}");
+    assert!(
+        !open.contains("market=\""),
+        "no per-market figures without the token: {open}"
+    );
+    let (status, body) = metrics(Some("guess")).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, full) = metrics(Some(crate::helpers::METRICS_TOKEN)).await;
+    assert_eq!(status, 200);
+    assert!(full.contains("chorus_cases_open{market=\"DE\"}"), "{full}");
 }
 
 #[tokio::test]
@@ -210,15 +234,30 @@ async fn cases_are_worked_in_scope_through_checked_transitions() {
     let visible = cases(&app, &de_lead, "").await;
     assert_eq!(visible.len(), 1);
     assert_eq!(visible[0]["market"], "DE");
-    let (status, body) = app
+    // A case of another market answers exactly as one that does not exist: walking ids
+    // tells nothing about other markets.
+    let missing = pl_case.max(de_case) + 1000;
+    let outside = app
         .get(&format!("/api/v1/cases/{pl_case}"), Some(&de_lead))
         .await;
+    let absent = app
+        .get(&format!("/api/v1/cases/{missing}"), Some(&de_lead))
+        .await;
+    assert_eq!(outside.0, 404, "{}", outside.1);
+    let without_id = |body: &serde_json::Value| {
+        body["message"]
+            .as_str()
+            .unwrap()
+            .replace(&missing.to_string(), "N")
+            .replace(&pl_case.to_string(), "N")
+    };
     assert_eq!(
-        (status, body["code"].as_str()),
-        (403, Some("case_out_of_scope"))
+        (outside.1["code"].clone(), without_id(&outside.1)),
+        (absent.1["code"].clone(), without_id(&absent.1))
     );
-    let (status, _) = patch(&app, &de_lead, pl_case, json!({"status": "in_progress"})).await;
-    assert_eq!(status, 403);
+    assert!(!outside.1.to_string().contains("PL"), "{}", outside.1);
+    let (status, body) = patch(&app, &de_lead, pl_case, json!({"status": "in_progress"})).await;
+    assert_eq!(status, 404, "{body}");
     assert!(cases(&app, &west_lead, "").await.is_empty());
     let (status, _) = app.get("/api/v1/cases?markets=PL", Some(&de_lead)).await;
     assert_eq!(status, 403);

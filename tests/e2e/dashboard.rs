@@ -409,3 +409,79 @@ async fn a_market_lead_works_a_case_from_the_cases_view() {
     assert_eq!(buttons, 0);
     browser.close().await;
 }
+
+/// Markup that would show itself as an element if any name reached the page as HTML.
+const PLANTED: &str = "<img src=x data-planted=1><b data-planted=1>";
+
+#[tokio::test]
+async fn names_from_configuration_reach_the_page_as_text_never_as_markup() {
+    let mut settings = demo_settings_with(APP_FEEDBACK, None);
+    for market in &mut settings.markets {
+        market.name = format!("{} {PLANTED}", market.name);
+    }
+    for channel in &mut settings.channels {
+        channel.name = format!("{} {PLANTED}", channel.name);
+    }
+    for region in &mut settings.regions {
+        region.name = format!("{} {PLANTED}", region.name);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(settings, dir.path()).await;
+    app.wait_for_startup_runs().await;
+    let hq = app.token(Role::HqAnalyst, &[], &[]);
+    let browser = Browser::start(1280).await;
+    // Every chart's tooltip is shown (it is the HTML ECharts writes), then the page is searched
+    // for planted elements.
+    let show_tips = "const shown = [];
+        for (const el of document.querySelectorAll('.chart')) {
+          const chart = window.echarts.getInstanceByDom(el);
+          if (!chart) continue;
+          const series = chart.getOption().series.length;
+          for (let s = 0; s < series; s++) chart.dispatchAction({ type: 'showTip', seriesIndex: s, dataIndex: 0 });
+          shown.push(el.id);
+        }
+        return shown.length ? shown : null";
+    let planted = "return document.querySelectorAll('[data-planted]').length";
+    let views = [
+        ("compare", format!("compare?{PERIOD}")),
+        ("market", format!("market?market=DE&{PERIOD}")),
+    ];
+    for (what, view) in views {
+        sign_in_by_link(&browser, &app, hq.clone(), &view).await;
+        browser
+            .wait_for(
+                &format!("the {what} view's charts"),
+                show_tips,
+                Duration::from_secs(15),
+            )
+            .await;
+        browser.eval(show_tips, json!([])).await;
+        let text = browser
+            .wait_for(
+                "a tooltip",
+                "return [...document.querySelectorAll('.chart div')]\
+                   .map(d => d.innerText).filter(t => t.includes('data-planted')).join('\\n')",
+                Duration::from_secs(10),
+            )
+            .await;
+        assert!(
+            text.as_str().unwrap().contains("data-planted"),
+            "{what}: the tooltip shows the name as text: {text}"
+        );
+        assert_eq!(
+            browser.eval(planted, json!([])).await,
+            json!(0),
+            "{what}: a name became markup"
+        );
+        assert!(
+            browser
+                .eval("return document.body.innerText", json!([]))
+                .await
+                .as_str()
+                .unwrap()
+                .contains("<img src=x"),
+            "{what}: names are shown as their text"
+        );
+    }
+    browser.close().await;
+}

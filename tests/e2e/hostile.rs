@@ -348,3 +348,99 @@ async fn anonymous_pushes_learn_nothing_about_which_instances_exist() {
     assert_eq!(push_to(&app, "no-such-instance", &bearer).await.0, 404);
     assert_eq!(push_to(&app, "webhook", &bearer).await.0, 200);
 }
+
+/// Sends `head` (with `Content-Length: 100000`) and then a byte every 300 ms, and returns what
+/// the server answered, read as text, within 15 s.
+async fn trickle(address: &str, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    stream
+        .write_all(format!("{head}Host: {host}\r\nContent-Length: 100000\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let sender = tokio::spawn(async move {
+        for _ in 0..50 {
+            if writer.write_all(b"{").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match reader.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buffer[..n]);
+                    if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    sender.abort();
+    assert!(read.is_ok(), "no answer within 15 s");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn bodies_sent_a_byte_at_a_time_are_cut_off_with_a_408() {
+    std::env::set_var(SECRET_ENV, "hostile-secret");
+    let mut settings = demo_settings(None);
+    for connector in &mut settings.connectors {
+        connector.run_on_start = false;
+    }
+    settings.server.body_timeout_seconds = 2;
+    let push: ConnectorConfig = toml::from_str(&format!(
+        r#"
+        id = "webhook"
+        plugin = "push"
+        market = "DE"
+        channel = "survey.digital"
+        settings = {{ hmac_secret_env = "{SECRET_ENV}" }}
+        "#
+    ))
+    .unwrap();
+    settings.connectors.push(push);
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(settings, dir.path()).await;
+    let now = chrono::Utc::now().timestamp();
+    let heads = [
+        (
+            "anonymous sign-in",
+            "POST /api/v1/session HTTP/1.1\r\nContent-Type: application/json\r\n".to_owned(),
+        ),
+        (
+            "a signed push before its signature can be checked",
+            format!(
+                "POST /api/v1/ingest/webhook HTTP/1.1\r\nContent-Type: application/json\r\n\
+                 X-Chorus-Timestamp: {now}\r\nX-Chorus-Signature: sha256={}\r\n",
+                "ab".repeat(32)
+            ),
+        ),
+    ];
+    for (what, head) in heads {
+        let answer = trickle(&app.address, &head).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{what}: {answer}");
+        assert!(
+            answer.contains("\"code\":\"request_timeout\""),
+            "{what}: {answer}"
+        );
+    }
+    // A signed push whose headers cannot pass is refused before its body is awaited.
+    let stale = format!(
+        "POST /api/v1/ingest/webhook HTTP/1.1\r\nContent-Type: application/json\r\n\
+         X-Chorus-Timestamp: {}\r\nX-Chorus-Signature: sha256=00\r\n",
+        now - 3600
+    );
+    let answer = trickle(&app.address, &stale).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let (status, _) = app.get("/health", None).await;
+    assert_eq!(status, 200);
+}

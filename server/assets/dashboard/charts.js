@@ -6,6 +6,11 @@ export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '
 const SYMBOLS = ['circle', 'diamond', 'triangle', 'rect', 'roundRect', 'pin'];
 
 const charts = new Set();
+
+/** Text made safe for the HTML of a tooltip: names come from configuration and taxonomy. */
+export function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
 window.addEventListener('resize', () => charts.forEach((c) => c.resize()));
 
 /** Disposes every chart (before a view is drawn anew). */
@@ -40,7 +45,7 @@ export function dotsWithIntervals(el, { categories, series, places, axisName }) 
       formatter: (p) => {
         const point = series[p.seriesIndex]?.points[p.dataIndex];
         if (!point) return '';
-        return `${categories[p.dataIndex]} · ${series[p.seriesIndex].name}<br>`
+        return `${escapeHtml(categories[p.dataIndex])} · ${escapeHtml(series[p.seriesIndex].name)}<br>`
           + `${point.value.toFixed(places)} (95 % ${point.low.toFixed(places)} to ${point.high.toFixed(places)}), n = ${point.n}`;
       },
     },
@@ -114,11 +119,12 @@ export function trendLines(el, { months, series, places, axisName }) {
         .filter((i) => i.seriesType === 'line' && !i.seriesName.startsWith('band'))
         .map((i) => {
           const point = series[i.seriesIndex / 3]?.points[i.dataIndex];
-          if (!point || point.value === null) return `${i.seriesName}: –`;
+          const name = escapeHtml(i.seriesName);
+          if (!point || point.value === null) return `${name}: –`;
           const change = point.vs_baseline
             ? `; ${point.vs_baseline.difference > 0 ? '+' : ''}${point.vs_baseline.difference.toFixed(places)} vs the 12 months before${point.vs_baseline.significant ? ' (significant)' : ''}`
             : '';
-          return `${i.seriesName}: ${point.value.toFixed(places)} (${point.low.toFixed(places)} to ${point.high.toFixed(places)}), n = ${point.n}${change}`;
+          return `${name}: ${point.value.toFixed(places)} (${point.low.toFixed(places)} to ${point.high.toFixed(places)}), n = ${point.n}${change}`;
         })
         .join('<br>'),
     },

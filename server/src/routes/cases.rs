@@ -143,20 +143,23 @@ fn case_id(text: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::bad_request("invalid_case_id", "a case id is a positive number"))
 }
 
-/// 404 when the case does not exist, 403 when it is outside the caller's markets.
+/// 404 when the case does not exist or is outside the caller's markets: the same answer, so
+/// walking ids tells nothing about other markets' cases.
 async fn check_scope(caller: &Caller, id: i64, warehouse: &Arc<Warehouse>) -> Result<(), ApiError> {
     let warehouse = warehouse.clone();
-    let market = spawn_blocking_with_tracing(move || warehouse.case_market(id))
-        .await??
-        .ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
-    let covered = MarketCode::parse(&market).is_ok_and(|m| caller.scope.covers(&m));
+    let market = spawn_blocking_with_tracing(move || warehouse.case_market(id)).await??;
+    let covered = market
+        .as_deref()
+        .and_then(|m| MarketCode::parse(m).ok())
+        .is_some_and(|m| caller.scope.covers(&m));
     if !covered {
-        return Err(ApiError::Forbidden {
-            code: "case_out_of_scope",
-            message: format!("case {id} belongs to market {market}, outside your scope"),
-        });
+        return Err(no_case(id));
     }
     Ok(())
+}
+
+fn no_case(id: i64) -> ApiError {
+    ApiError::NotFound(format!("no case {id} in your markets"))
 }
 
 /// `GET /api/v1/cases`: cases in the caller's markets, newest first, filtered.
@@ -257,7 +260,7 @@ pub async fn show(
     let warehouse = warehouse.get_ref().clone();
     let case = spawn_blocking_with_tracing(move || warehouse.case(id, now()))
         .await??
-        .ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
+        .ok_or_else(|| no_case(id))?;
     Ok(HttpResponse::Ok().json(case))
 }
 
@@ -290,7 +293,7 @@ pub async fn update(
             tracing::info!(case = id, status = case.status.name(), by = %caller.sub, "case updated");
             Ok(HttpResponse::Ok().json(case))
         }
-        CaseUpdate::NotFound => Err(ApiError::NotFound(format!("no case {id}"))),
+        CaseUpdate::NotFound => Err(no_case(id)),
         CaseUpdate::Refused(e) => Err(refused(e)),
     }
 }

@@ -54,7 +54,8 @@ struct Answer {
         (status = 200, description = "Valid records stored, invalid ones listed", body = Answer),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 408, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody),
     ),
     security(("bearer" = []), ()))]
 pub async fn ingest(
@@ -70,9 +71,16 @@ pub async fn ingest(
         .filter(|c| c.plugin == PUSH)
         .cloned();
     let signed = req.headers().contains_key("X-Chorus-Signature");
-    if !signed {
+    // Everything that can be checked before the body is read is checked first.
+    let signature = if signed {
+        Some(SignatureHeaders::read(
+            &req,
+            chrono::Utc::now().timestamp(),
+        )?)
+    } else {
         ConnectorOperator::of(&req).await?;
-    }
+        None
+    };
     require_json(&req)?;
     let limit = ingestor.settings().server.max_body_bytes;
     let body = payload
@@ -83,18 +91,22 @@ pub async fn ingest(
                 "body exceeds the limit of {limit} bytes; send fewer records per request"
             ))
         })?
-        .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
-    if signed {
+        .map_err(|e| {
+            let timed_out = e
+                .as_error::<actix_web::error::PayloadError>()
+                .is_some_and(crate::body_deadline::is_timeout);
+            if timed_out {
+                crate::error::body_too_slow()
+            } else {
+                ApiError::bad_request("invalid_body", e.to_string())
+            }
+        })?;
+    if let Some(signature) = signature {
         let secret = config.as_ref().and_then(|c| signing_secret(&instance, c));
         // Without a secret (no such push instance, or none configured) the signature is
         // checked against a key nobody has: the same checks, the same answer.
         let secret = secret.unwrap_or_else(|| UNKNOWN_SECRET.clone());
-        verify_signature(
-            &req,
-            &body,
-            secret.as_bytes(),
-            chrono::Utc::now().timestamp(),
-        )?;
+        signature.verify(&body, secret.as_bytes())?;
     }
     let config =
         config.ok_or_else(|| ApiError::NotFound(format!("no push instance {instance:?}")))?;
@@ -151,40 +163,66 @@ fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// Checks `X-Chorus-Timestamp` and `X-Chorus-Signature` against `secret` at time `now`.
+/// The signature headers of a signed push, checked for form and freshness before the body is
+/// read: a request that cannot pass is refused without waiting for its body.
+struct SignatureHeaders {
+    timestamp: String,
+    signature: Vec<u8>,
+}
+
+fn invalid_signature(why: &str) -> ApiError {
+    ApiError::Unauthorized(format!("invalid signature: {why}"))
+}
+
+impl SignatureHeaders {
+    fn read(req: &HttpRequest, now: i64) -> Result<SignatureHeaders, ApiError> {
+        let invalid = invalid_signature;
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        let timestamp =
+            header("X-Chorus-Timestamp").ok_or_else(|| invalid("X-Chorus-Timestamp is missing"))?;
+        let seconds: i64 = timestamp
+            .parse()
+            .map_err(|_| invalid("X-Chorus-Timestamp is not Unix seconds"))?;
+        // abs_diff cannot overflow, whatever number the header holds.
+        if now.abs_diff(seconds) > MAX_SKEW_SECONDS {
+            return Err(invalid("X-Chorus-Timestamp is more than 5 minutes off"));
+        }
+        let signature = header("X-Chorus-Signature")
+            .and_then(|s| s.strip_prefix("sha256="))
+            .and_then(decode_hex)
+            .ok_or_else(|| invalid("X-Chorus-Signature must be sha256=<hex>"))?;
+        Ok(SignatureHeaders {
+            timestamp: timestamp.to_owned(),
+            signature,
+        })
+    }
+
+    /// Whether the signature is the HMAC of `{timestamp}.{body}` under `secret`.
+    fn verify(&self, body: &[u8], secret: &[u8]) -> Result<(), ApiError> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret).map_err(|_| invalid_signature("bad secret"))?;
+        mac.update(self.timestamp.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        // verify_slice compares in constant time.
+        mac.verify_slice(&self.signature)
+            .map_err(|_| invalid_signature("it does not match the body"))
+    }
+}
+
+#[cfg(test)]
 fn verify_signature(
     req: &HttpRequest,
     body: &[u8],
     secret: &[u8],
     now: i64,
 ) -> Result<(), ApiError> {
-    let invalid = |why: &str| ApiError::Unauthorized(format!("invalid signature: {why}"));
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    let timestamp =
-        header("X-Chorus-Timestamp").ok_or_else(|| invalid("X-Chorus-Timestamp is missing"))?;
-    let seconds: i64 = timestamp
-        .parse()
-        .map_err(|_| invalid("X-Chorus-Timestamp is not Unix seconds"))?;
-    // abs_diff cannot overflow, whatever number the header holds.
-    if now.abs_diff(seconds) > MAX_SKEW_SECONDS {
-        return Err(invalid("X-Chorus-Timestamp is more than 5 minutes off"));
-    }
-    let signature = header("X-Chorus-Signature")
-        .and_then(|s| s.strip_prefix("sha256="))
-        .and_then(decode_hex)
-        .ok_or_else(|| invalid("X-Chorus-Signature must be sha256=<hex>"))?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| invalid("bad secret"))?;
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    // verify_slice compares in constant time.
-    mac.verify_slice(&signature)
-        .map_err(|_| invalid("it does not match the body"))
+    SignatureHeaders::read(req, now)?.verify(body, secret)
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {

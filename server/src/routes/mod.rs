@@ -9,7 +9,7 @@ mod drivers;
 mod erasures;
 mod events;
 mod federation;
-mod health;
+pub mod health;
 mod ingest;
 pub mod openapi;
 mod params;
