@@ -87,14 +87,15 @@ enum Command {
         quarantine: bool,
     },
     /// Erase a person's records (GDPR art. 17): delete them, take them out of every count,
-    /// log the erasure (never the content) and keep connectors from bringing them back.
-    /// Run it with the server stopped; with the server running, use POST /api/v1/erasures.
+    /// log the erasure (never the content), keep connectors from bringing them back, and
+    /// rewrite the file without the freed blocks that still held them. Run it with the server
+    /// stopped; with the server running, use POST /api/v1/erasures.
     Erase {
         /// `key=value` of a mapped source attribute, e.g. `customer_id=C-1042`.
         #[arg(
             long,
-            conflicts_with = "external_id",
-            required_unless_present = "external_id"
+            conflicts_with_all = ["external_id", "replay_into"],
+            required_unless_present_any = ["external_id", "replay_into"]
         )]
         attribute: Option<String>,
         /// The record's external id.
@@ -103,6 +104,17 @@ enum Command {
         /// Only in this connector instance (with `--external-id`).
         #[arg(long, requires = "external_id")]
         instance: Option<String>,
+        /// Apply every erasure of the configured warehouse to this copy of it (a backup taken
+        /// before them), then rewrite the copy without their data.
+        #[arg(long, conflicts_with = "external_id")]
+        replay_into: Option<PathBuf>,
+    },
+    /// Rewrite the warehouse file (or `--file`) without its free blocks, where deleted data
+    /// lingers; a clean stop does it by itself after erasures. Run it with the server stopped.
+    Compact {
+        /// Another warehouse file, e.g. a copy.
+        #[arg(long)]
+        file: Option<PathBuf>,
     },
     /// Write records and per-cell score counts as hive-partitioned Parquet (market, month).
     /// Run it while the server is stopped: DuckDB lets one process open the file.
@@ -196,10 +208,16 @@ fn main() -> anyhow::Result<()> {
         Command::Retag => retag(&cli.config),
         Command::Verify { quarantine } => verify(&cli.config, quarantine),
         Command::Erase {
+            replay_into: Some(backup),
+            ..
+        } => replay_erasures(&cli.config, &backup),
+        Command::Erase {
             attribute,
             external_id,
             instance,
+            replay_into: None,
         } => erase(&cli.config, attribute, external_id, instance),
+        Command::Compact { file } => compact(&cli.config, file),
         Command::Eval { what } => chorus::eval::run(what),
         Command::Connectors {
             what: ConnectorCommand::Check { instance },
@@ -355,8 +373,7 @@ fn erase(
         );
     }
     let warehouse = chorus::federation::open_warehouse(&settings)?;
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let entry = warehouse.erase(&erasure, &format!("cli:{user}"))?;
+    let entry = warehouse.erase(&erasure, &cli_user())?;
     println!(
         "erasure {}: {} records erased ({}) in markets [{}]",
         entry.id,
@@ -364,6 +381,63 @@ fn erase(
         entry.criterion,
         entry.markets.join(", ")
     );
+    drop(warehouse);
+    rewrite(&settings.warehouse.path, false)
+}
+
+/// Who runs a command, for the erasure log.
+fn cli_user() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
+/// Applies the configured warehouse's erasures to `backup`, then rewrites it.
+fn replay_erasures(config: &std::path::Path, backup: &std::path::Path) -> anyhow::Result<()> {
+    let settings = load(config)?;
+    anyhow::ensure!(
+        backup.is_file(),
+        "{} is not a warehouse file",
+        backup.display()
+    );
+    anyhow::ensure!(
+        settings.warehouse.path.is_file(),
+        "{} (the configured warehouse) does not exist: it holds the erasures to replay",
+        settings.warehouse.path.display()
+    );
+    let copy = chorus::warehouse::Warehouse::open(backup)?;
+    let entry = copy.replay_tombstones(&settings.warehouse.path, &cli_user())?;
+    println!(
+        "{}: {} records erased that {} erased after the copy was taken",
+        backup.display(),
+        entry.records,
+        settings.warehouse.path.display()
+    );
+    drop(copy);
+    rewrite(backup, false)
+}
+
+fn compact(config: &std::path::Path, file: Option<PathBuf>) -> anyhow::Result<()> {
+    let path = match file {
+        Some(file) => file,
+        None => load(config)?.warehouse.path,
+    };
+    anyhow::ensure!(path.is_file(), "{} is not a warehouse file", path.display());
+    rewrite(&path, true)
+}
+
+/// Rewrites `path` without its free blocks (when erased data waits there, or always).
+fn rewrite(path: &std::path::Path, always: bool) -> anyhow::Result<()> {
+    match chorus::warehouse::rewrite_file(path, always)? {
+        Some(done) => println!(
+            "{} rewritten without free blocks: {} to {} bytes",
+            path.display(),
+            done.bytes_before,
+            done.bytes_after
+        ),
+        None => println!("{}: nothing erased waits in free blocks", path.display()),
+    }
     Ok(())
 }
 

@@ -144,11 +144,19 @@ impl Application {
         let login_codes = Arc::new(LoginCodes::default());
         let login_codes_data = web::Data::new(login_codes.clone());
         let stream_slots = web::Data::new(Arc::new(StreamSlots::default()));
+        let metrics_access = web::Data::new(routes::health::MetricsAccess::new(
+            settings.server.metrics_token.clone(),
+        ));
         let federation_status = Arc::new(FederationStatus::new(settings.federation.role));
         let federation_data = web::Data::new(federation_status.clone());
+        let body_timeout = Duration::from_secs(settings.server.body_timeout_seconds.max(1));
         let server = HttpServer::new(move || {
             let counters_for_requests = counters.clone();
             App::new()
+                .wrap_fn(move |mut req, service| {
+                    crate::body_deadline::limit_body(&mut req, body_timeout);
+                    service.call(req)
+                })
                 .wrap_fn(move |req, service| {
                     let counters = counters_for_requests.clone();
                     let response = service.call(req);
@@ -179,6 +187,7 @@ impl Application {
                 .app_data(dates.clone())
                 .app_data(login_codes_data.clone())
                 .app_data(stream_slots.clone())
+                .app_data(metrics_access.clone())
                 .app_data(federation_data.clone())
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
@@ -261,10 +270,53 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        for task in self.scheduler {
+        for task in &self.scheduler {
             task.abort();
         }
+        for task in self.scheduler {
+            let _ = task.await;
+        }
         tracing::info!("server stopped");
+        drop(self.ingestor);
+        rewrite_after_erasures(self.warehouse).await;
         result
+    }
+}
+
+/// How long a clean stop waits for requests and runs still holding the warehouse.
+const LAST_USERS_WAIT: Duration = Duration::from_secs(30);
+
+/// After the last user of the warehouse let go, rewrites its file without the free blocks
+/// that erased data left (see `warehouse::rewrite_file`), if any erasure left some.
+async fn rewrite_after_erasures(mut warehouse: Arc<Warehouse>) {
+    if !warehouse.rewrite_pending().unwrap_or(false) {
+        return;
+    }
+    let path = warehouse.path().to_owned();
+    let deadline = tokio::time::Instant::now() + LAST_USERS_WAIT;
+    loop {
+        match Arc::try_unwrap(warehouse) {
+            Ok(only) => {
+                drop(only);
+                break;
+            }
+            Err(shared) if tokio::time::Instant::now() < deadline => {
+                warehouse = shared;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(_) => {
+                tracing::error!(file = %path.display(),
+                    "still in use after 30 s: erased data stays in the file's free blocks \
+                     until the next start or `chorus compact`");
+                return;
+            }
+        }
+    }
+    tracing::info!(file = %path.display(), "rewriting the warehouse without erased data");
+    let rewrite = tokio::task::spawn_blocking(move || crate::warehouse::rewrite_file(&path, false));
+    match rewrite.await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "the warehouse was not rewritten"),
+        Err(e) => tracing::error!(error = %e, "the warehouse rewrite failed"),
     }
 }

@@ -275,3 +275,147 @@ async fn chorus_erase_on_a_stopped_server_file_keeps_the_counts_exact() {
         .unwrap();
     assert_eq!(back, 0);
 }
+
+/// A push instance on a channel whose detractors open cases in the demo configuration.
+const KIOSK: &str = r#"
+[[connectors]]
+id = "kiosk"
+plugin = "push"
+market = "DE"
+channel = "survey.digital"
+"#;
+
+#[tokio::test]
+async fn erased_values_leave_every_byte_of_the_file_and_of_a_backup_replayed() {
+    use crate::helpers::{file_holds, start_server, stop_cleanly, DemoFiles, SECRET};
+    let dir = tempfile::tempdir().unwrap();
+    let demo = DemoFiles::new(dir.path(), None);
+    let mut text = std::fs::read_to_string(&demo.config).unwrap();
+    text.push_str(KIOSK);
+    std::fs::write(&demo.config, text).unwrap();
+    let keys = chorus::auth::AuthKeys::hs256(SECRET, &chorus::config::AuthSettings::default());
+    let token = |role| keys.mint("e2e", role, &[], &[], std::time::Duration::from_secs(600));
+    let client = reqwest::Client::new();
+
+    // Values only the erased customer's record and case carry.
+    let comment = "Zeugnis Quokka-Marmelade zerbrochen";
+    let customer = "kundin-quokka-4711";
+    let email = "quokka.4711@example.org";
+    let note = "Rueckruf Quokka-Notiz vereinbart";
+    let values = [comment, customer, email, note];
+    let (server, address) = start_server(&demo.config, &demo.env);
+    let record = |id: &str, customer: &str, email: &str, text: &str| {
+        json!({"external_id": id, "occurred_at": "2026-10-30T10:00:00Z", "nps": 2,
+               "text": text, "attributes": {"customer_id": customer, "email": email}})
+    };
+    let pushed = client
+        .post(format!("{address}/api/v1/ingest/kiosk"))
+        .bearer_auth(token(Role::Integrator))
+        .json(&json!({"records": [
+            record("q-1", customer, email, comment),
+            record("k-2", "someone-else", "else@example.org", "Alles gut, danke"),
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 200, "{}", pushed.text().await.unwrap());
+    let cases: Value = client
+        .get(format!("{address}/api/v1/cases?markets=DE&limit=500"))
+        .bearer_auth(token(Role::Admin))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let case = cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["record"]["external_id"] == "q-1")
+        .unwrap_or_else(|| panic!("a case for q-1: {cases}"))["id"]
+        .as_i64()
+        .unwrap();
+    let noted = client
+        .patch(format!("{address}/api/v1/cases/{case}"))
+        .bearer_auth(keys.mint(
+            "lead",
+            Role::MarketLead,
+            &[],
+            &["DE".into()],
+            std::time::Duration::from_secs(600),
+        ))
+        .json(&json!({"note": note}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(noted.status(), 200, "{}", noted.text().await.unwrap());
+    stop_cleanly(server);
+
+    // A backup, taken as documented: the server stopped, the file copied.
+    let backup = dir.path().join("backup.duckdb");
+    std::fs::copy(&demo.database, &backup).unwrap();
+    for value in values {
+        assert!(
+            file_holds(&backup, value),
+            "the test's values are in the file: {value}"
+        );
+    }
+
+    let (server, address) = start_server(&demo.config, &demo.env);
+    let erased = client
+        .post(format!("{address}/api/v1/erasures"))
+        .bearer_auth(token(Role::Admin))
+        .json(&json!({"attribute": {"key": "customer_id", "value": customer}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status(), 201, "{}", erased.text().await.unwrap());
+    stop_cleanly(server);
+
+    let wal = dir.path().join("chorus.duckdb.wal");
+    for value in values {
+        assert!(
+            !file_holds(&demo.database, value),
+            "{value} is still in the warehouse file"
+        );
+        assert!(
+            !file_holds(&wal, value),
+            "{value} is in the write-ahead log"
+        );
+    }
+    assert!(
+        file_holds(&demo.database, "Alles gut, danke"),
+        "the other record stays"
+    );
+
+    // The documented procedure for a backup taken before the erasure.
+    let replayed = demo.chorus(&["erase", "--replay-into", backup.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&replayed.stdout);
+    assert!(
+        replayed.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    assert!(said.contains("1 records erased"), "{said}");
+    for value in values {
+        assert!(
+            !file_holds(&backup, value),
+            "{value} is still in the backup"
+        );
+    }
+    assert!(file_holds(&backup, "Alles gut, danke"));
+
+    // Counts stay exact in both files.
+    let verified = demo.chorus(&["verify"]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    let copy = chorus::warehouse::Warehouse::open(&backup).unwrap();
+    assert!(copy
+        .verify(&chorus::dates::DateRange::default(), false, |_| {})
+        .unwrap()
+        .is_clean());
+}

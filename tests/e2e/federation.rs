@@ -489,3 +489,117 @@ async fn nothing_is_lost_or_doubled_through_crashes_and_outages() {
     let at_hq = hq.cube_totals();
     assert_eq!(at_hq, west.cube_totals());
 }
+
+/// The comments of every record that the messages in the JetStream stream carry.
+async fn texts_in_stream(nats: &Nats) -> Vec<String> {
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js.get_stream("CHORUS_E2E").await.unwrap();
+    let state = stream.info().await.unwrap().state.clone();
+    let mut texts = Vec::new();
+    for seq in state.first_sequence..=state.last_sequence {
+        let Ok(message) = stream.get_raw_message(seq).await else {
+            continue; // erased
+        };
+        let change = chorus::federation::message::Change::decode_own(&message.payload).unwrap();
+        texts.extend(change.records.into_iter().filter_map(|r| r.text));
+    }
+    texts
+}
+
+/// A record of France (a global market: its redacted records travel to headquarters).
+fn global_record(id: &str, customer: &str, text: &str) -> Value {
+    json!({"external_id": id, "occurred_at": "2026-03-02T10:00:00Z", "nps": 4, "text": text,
+           "attributes": {"customer_id": customer}})
+}
+
+/// Erasure reaches everything a region shipped: headquarters' copy and file, the JetStream
+/// stream, and messages still waiting in the outbox while NATS was down.
+#[tokio::test]
+async fn erased_records_leave_headquarters_and_the_stream_and_unsent_ones_never_arrive() {
+    use crate::helpers::{file_holds, stop_cleanly};
+    let dir = tempfile::tempdir().unwrap();
+    let mut nats = Nats::start(dir.path());
+    let url = nats.url();
+    let mut hq = Node::new(dir.path(), "hq", &config("hq", "hq", &url, None));
+    let mut west = Node::new(
+        dir.path(),
+        "west",
+        &config("regional", "west", &url, Some(Some("west"))),
+    );
+    let (shipped, unsent, kept) = (
+        "Wombat-Lieferung komplett verloren",
+        "Capybara-Paket nie angekommen",
+        "Tout est parfait",
+    );
+
+    // Shipped, applied at headquarters, then erased in the region.
+    west.push(
+        "fr-web",
+        &[
+            global_record("g-1", "cust-wombat", shipped),
+            global_record("g-2", "cust-other", kept),
+        ],
+    )
+    .await;
+    converged(&hq, &[("west", &west)]).await;
+    assert!(texts_in_stream(&nats).await.iter().any(|t| t == shipped));
+    let (_, at_hq) = hq.get("/api/v1/records?markets=FR&limit=500").await;
+    assert!(at_hq.to_string().contains("Wombat"), "{at_hq}");
+    west.erase("customer_id", "cust-wombat").await;
+
+    // Pushed and erased while NATS is down: the message waiting in the outbox loses it.
+    nats.stop();
+    west.push("fr-web", &[global_record("g-3", "cust-capybara", unsent)])
+        .await;
+    west.erase("customer_id", "cust-capybara").await;
+    nats.restart();
+    converged(&hq, &[("west", &west)]).await;
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let texts = texts_in_stream(&nats).await;
+        assert!(
+            !texts.iter().any(|t| t == unsent),
+            "the unsent record was shipped"
+        );
+        if !texts.iter().any(|t| t == shipped) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the erased record stays in the stream: {texts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, at_hq) = hq.get("/api/v1/records?markets=FR&limit=500").await;
+    let shown = at_hq.to_string();
+    assert!(
+        !shown.contains("Wombat") && !shown.contains("Capybara"),
+        "{shown}"
+    );
+    assert!(shown.contains(kept), "{shown}");
+
+    // The files, after clean stops, and the stream's store on disk.
+    for node in [&mut hq, &mut west] {
+        stop_cleanly(node.process.take().unwrap());
+        for text in [shipped, unsent] {
+            assert!(
+                !file_holds(&node.database, text),
+                "{text} is in {}",
+                node.database.display()
+            );
+        }
+    }
+    nats.stop();
+    let mut files = vec![nats.store.clone()];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            for text in [shipped, unsent, "Wombat", "Capybara"] {
+                assert!(!file_holds(&path, text), "{text} is in {}", path.display());
+            }
+        }
+    }
+}

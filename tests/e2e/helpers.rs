@@ -142,10 +142,20 @@ pub fn copy_demo_exports(dir: &Path) {
     copy(&repo_root().join("config/demo/exports"), dir);
 }
 
-/// A value of the server's `/metrics` (0 when the line is absent).
+/// The scrape token of `/metrics` every test app gets (`CHORUS_METRICS_TOKEN`).
+pub const METRICS_TOKEN: &str = "e2e-scrape-token";
+
+/// A value of the server's `/metrics`, read with the scrape token (0 when the line is absent).
 pub async fn metric(client: &reqwest::Client, address: &str, name: &str) -> u64 {
     let url = format!("{address}/metrics");
-    let text = client.get(url).send().await.unwrap().text().await.unwrap();
+    let response = client
+        .get(url)
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the scrape token is refused");
+    let text = response.text().await.unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(name))
         .map_or(0, |v| v.trim().parse().unwrap())
@@ -185,6 +195,7 @@ pub async fn spawn_app_with(mut settings: Settings, dir: &Path) -> TestApp {
     settings.plugins.dir = Some(built_artifacts().to_path_buf());
     settings.plugins.host_binary = Some(chorus_binary());
     settings.plugins.isolation = isolation();
+    settings.server.metrics_token = Some(chorus::config::SecretText(METRICS_TOKEN.into()));
     let keys = AuthKeys::hs256(SECRET, &settings.auth);
     let app = Application::build(settings, SECRET)
         .await
@@ -303,6 +314,37 @@ impl TestApp {
     }
 }
 
+/// Stops a `chorus serve` process as a supervisor does (SIGTERM) and waits for it to exit:
+/// what it does on a clean stop (checkpoint, the rewrite after erasures) is done then.
+pub fn stop_cleanly(mut child: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            assert!(exit.success(), "chorus serve exited with {exit}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chorus serve did not stop within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether the file at `path` holds `needle` anywhere in its bytes (false when it is absent).
+pub fn file_holds(path: &Path, needle: &str) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| {
+        bytes
+            .windows(needle.len())
+            .any(|window| window == needle.as_bytes())
+    })
+}
+
 /// Starts the real `chorus serve` with `config` and extra environment variables; returns
 /// the process and its address, read from its first output line.
 pub fn start_server(config: &Path, env: &[(&str, String)]) -> (Child, String) {
@@ -310,6 +352,7 @@ pub fn start_server(config: &Path, env: &[(&str, String)]) -> (Child, String) {
         .args(["serve", "--config"])
         .arg(config)
         .env("CHORUS_JWT_SECRET", std::str::from_utf8(SECRET).unwrap())
+        .env("CHORUS_METRICS_TOKEN", METRICS_TOKEN)
         .env("RUST_LOG", "warn")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
@@ -333,7 +376,7 @@ pub fn start_server(config: &Path, env: &[(&str, String)]) -> (Child, String) {
 pub struct DemoFiles {
     pub config: PathBuf,
     pub database: PathBuf,
-    env: Vec<(&'static str, String)>,
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl DemoFiles {

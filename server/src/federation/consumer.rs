@@ -100,6 +100,7 @@ async fn consume(
                     incoming.push(Incoming {
                         node,
                         seq,
+                        stream_seq: message.info().ok().map(|info| info.stream_sequence),
                         change: Change::decode(&message.payload, expect),
                     });
                     placed.push(true);
@@ -128,8 +129,44 @@ async fn consume(
                 .await
                 .map_err(|e| anyhow::anyhow!("ack: {e}"))?;
         }
+        erase_obsolete_messages(&stream, warehouse).await?;
         status.set_healthy();
     }
+}
+
+/// Stream messages erased per round at most.
+const ERASE_BATCH: usize = 1_000;
+
+/// Erases from the stream the messages whose replicated records were all erased since, so
+/// the erased text is not kept in JetStream (NATS overwrites an erased message's bytes).
+async fn erase_obsolete_messages(
+    stream: &jetstream::stream::Stream,
+    warehouse: &Arc<Warehouse>,
+) -> anyhow::Result<()> {
+    let w = warehouse.clone();
+    let due = spawn_blocking_with_tracing(move || w.stream_erasures(ERASE_BATCH)).await??;
+    if due.is_empty() {
+        return Ok(());
+    }
+    let mut erased = Vec::with_capacity(due.len());
+    for seq in due {
+        match stream.delete_message(seq).await {
+            Ok(_) => erased.push(seq),
+            // Already gone (erased before a crash of ours, or aged out of the stream).
+            Err(e) if e.to_string().contains("no message found") => erased.push(seq),
+            Err(e) => {
+                tracing::warn!(seq, error = %e, "federation: cannot erase a stream message yet");
+                break;
+            }
+        }
+    }
+    tracing::info!(
+        messages = erased.len(),
+        "federation: erased obsolete stream messages"
+    );
+    let w = warehouse.clone();
+    spawn_blocking_with_tracing(move || w.stream_erased(&erased)).await??;
+    Ok(())
 }
 
 /// `(node, seq)` from the message id, when it matches the subject's node.

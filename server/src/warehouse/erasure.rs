@@ -7,6 +7,7 @@ use duckdb::{params, params_from_iter, Transaction};
 use serde::Serialize;
 
 use super::cubes::{CubeChanges, COUNTED_COLUMNS};
+use super::rewrite::RewriteReason;
 use super::{Committed, Warehouse, WarehouseError};
 use crate::federation::message::{Change, ChangeKind};
 
@@ -27,6 +28,10 @@ pub enum Erasure {
         instance: Option<String>,
         external_id: String,
     },
+    /// Records whose keys another warehouse file erased (its tombstones, loaded by
+    /// [`Warehouse::replay_tombstones`]): how a backup catches up with the erasures made
+    /// after it was taken.
+    Tombstones,
 }
 
 impl Erasure {
@@ -38,6 +43,7 @@ impl Erasure {
         let (value, key) = match self {
             Erasure::Attribute { key, value } => (value, Some(key)),
             Erasure::ExternalId { external_id, .. } => (external_id, None),
+            Erasure::Tombstones => return Ok(()),
         };
         if value.trim().is_empty()
             || value.chars().count() > MAX_VALUE_CHARS
@@ -69,6 +75,7 @@ impl Erasure {
                 ..
             } => format!("external id in {instance}"),
             Erasure::ExternalId { instance: None, .. } => "external id".into(),
+            Erasure::Tombstones => "tombstones of the live warehouse".into(),
         }
     }
 
@@ -90,6 +97,11 @@ impl Erasure {
                 instance: None,
                 external_id,
             } => ("external_id = ?", vec![external_id.clone()]),
+            Erasure::Tombstones => (
+                "sha256(source_instance || chr(31) || external_id) IN \
+                 (SELECT key_hash FROM replayed_tombstones)",
+                Vec::new(),
+            ),
         }
     }
 }
@@ -147,6 +159,8 @@ impl Warehouse {
             }
             changes.apply(&tx)?;
             if outbox.is_some() {
+                // Messages not sent yet must not carry the erased records to headquarters.
+                super::outbox::scrub_records(&tx, &replicated_keys)?;
                 let mut change = Change::new(ChangeKind::Erasure, erased_at);
                 (change.scores, change.topics) = changes.rows();
                 change.deleted = replicated_keys;
@@ -187,7 +201,16 @@ impl Warehouse {
                 |r| r.get(0),
             )?;
             remember(&tx, &keys, id)?;
+            if *erasure == Erasure::Tombstones {
+                // Also the keys of records this file never held: no connector brings them.
+                tx.execute(
+                    "INSERT INTO erased_records SELECT key_hash, ? FROM replayed_tombstones \
+                     ON CONFLICT DO NOTHING",
+                    params![id],
+                )?;
+            }
             super::cases::close_erased(&tx, &keys, erased_at)?;
+            super::rewrite::ask_for_rewrite(&tx, RewriteReason::Erasure, erased_at)?;
             tx.commit()?;
             self.notifier
                 .publish(Committed::Records(changes.cell_changes()));
@@ -200,6 +223,30 @@ impl Warehouse {
                 markets,
             })
         })
+    }
+
+    /// Erases here every record that the warehouse file `live` erased (its tombstones), for a
+    /// backup taken before those erasures. Run it on the backup, with both files closed to
+    /// every other process; then rewrite the backup ([`super::rewrite_file`]).
+    ///
+    /// # Errors
+    /// When `live` cannot be read or on a database error; then nothing is erased.
+    pub fn replay_tombstones(
+        &self,
+        live: &std::path::Path,
+        requested_by: &str,
+    ) -> Result<ErasureEntry, WarehouseError> {
+        self.write(|connection| {
+            connection.execute_batch(&format!(
+                "ATTACH '{}' AS chorus_live (READ_ONLY); \
+                 CREATE OR REPLACE TEMP TABLE replayed_tombstones AS \
+                   SELECT DISTINCT key_hash FROM chorus_live.erased_records; \
+                 DETACH chorus_live;",
+                live.display().to_string().replace('\'', "''")
+            ))?;
+            Ok(())
+        })?;
+        self.erase(&Erasure::Tombstones, requested_by)
     }
 
     /// The erasure log, newest first.

@@ -9,13 +9,18 @@ use duckdb::{params, Transaction};
 use serde::Serialize;
 
 use super::{Warehouse, WarehouseError};
-use crate::federation::message::{parse_timestamp, Change, InvalidMessage, ReplicaRecord};
+use crate::federation::message::{
+    parse_timestamp, Change, ChangeKind, InvalidMessage, ReplicaRecord,
+};
 
 /// One message as headquarters received it.
 #[derive(Debug)]
 pub struct Incoming {
     pub node: String,
     pub seq: i64,
+    /// Its sequence in the JetStream stream, where known: the message is erased from the
+    /// stream once every record it carried is erased.
+    pub stream_seq: Option<u64>,
     pub change: Result<Change, InvalidMessage>,
 }
 
@@ -109,6 +114,7 @@ impl Warehouse {
                         }
                         Ok(change) => {
                             appended += apply_change(&tx, change)?;
+                            track_carriers(&tx, change, message.stream_seq)?;
                             for market in change.markets() {
                                 as_of.insert(
                                     market.to_owned(),
@@ -258,6 +264,76 @@ fn save_nodes(
     Ok(())
 }
 
+/// Notes inside `tx` which stream message carried the change's records, and which stream
+/// messages its erased records make obsolete (the text they carried must go with them).
+fn track_carriers(
+    tx: &Transaction<'_>,
+    change: &Change,
+    stream_seq: Option<u64>,
+) -> Result<(), WarehouseError> {
+    if change.kind == ChangeKind::Erasure {
+        let mut obsolete = tx.prepare(
+            "INSERT INTO stream_erasures SELECT DISTINCT stream_seq FROM replica_carriers \
+             WHERE source_instance = ? AND external_id = ? ON CONFLICT DO NOTHING",
+        )?;
+        let mut forget = tx.prepare(
+            "DELETE FROM replica_carriers WHERE source_instance = ? AND external_id = ?",
+        )?;
+        for (instance, id) in &change.deleted {
+            obsolete.execute(params![instance, id])?;
+            forget.execute(params![instance, id])?;
+        }
+    }
+    if let Some(stream_seq) = stream_seq.filter(|_| !change.records.is_empty()) {
+        let mut appender = tx.appender("replica_carriers")?;
+        for record in &change.records {
+            appender.append_row(params![
+                record.source_instance,
+                record.external_id,
+                stream_seq as i64
+            ])?;
+        }
+        appender.flush()?;
+    }
+    Ok(())
+}
+
+impl Warehouse {
+    /// Stream messages (JetStream sequences) waiting to be erased, oldest first.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn stream_erasures(&self, limit: usize) -> Result<Vec<u64>, WarehouseError> {
+        self.read(|c| {
+            let mut statement =
+                c.prepare("SELECT stream_seq FROM stream_erasures ORDER BY stream_seq LIMIT ?")?;
+            let rows = statement.query_map(params![limit as i64], |r| r.get::<_, i64>(0))?;
+            Ok(rows
+                .map(|r| r.map(|s| s as u64))
+                .collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Forgets stream messages JetStream has erased.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn stream_erased(&self, sequences: &[u64]) -> Result<(), WarehouseError> {
+        self.write(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut statement =
+                    tx.prepare("DELETE FROM stream_erasures WHERE stream_seq = ?")?;
+                for seq in sequences {
+                    statement.execute(params![*seq as i64])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
+
 /// Applies one checked change inside `tx`; returns the cube rows it appended.
 fn apply_change(tx: &Transaction<'_>, change: &Change) -> Result<u64, WarehouseError> {
     let mut appender = tx.appender("score_counts")?;
@@ -287,6 +363,14 @@ fn apply_change(tx: &Transaction<'_>, change: &Change) -> Result<u64, WarehouseE
     let deleted = change.deleted.iter().map(|(i, e)| (i.as_str(), e.as_str()));
     for (instance, id) in deleted.chain(replaced) {
         delete.execute(params![instance, id])?;
+    }
+    if change.kind == ChangeKind::Erasure && !change.deleted.is_empty() {
+        // An erased record's text stays in free blocks until the file is rewritten.
+        super::rewrite::ask_for_rewrite(
+            tx,
+            super::rewrite::RewriteReason::ReplicaDeleted,
+            change.committed_at,
+        )?;
     }
     if !change.records.is_empty() {
         store_replicas(tx, &change.records)?;

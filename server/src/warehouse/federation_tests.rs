@@ -77,6 +77,7 @@ fn messages(region: &Warehouse) -> Vec<Incoming> {
         .map(|(seq, payload)| Incoming {
             node: "central".into(),
             seq,
+            stream_seq: Some(seq as u64),
             change: Change::decode(&payload, &expect()),
         })
         .collect()
@@ -86,6 +87,7 @@ fn again(message: &Incoming) -> Incoming {
     Incoming {
         node: message.node.clone(),
         seq: message.seq,
+        stream_seq: message.stream_seq,
         change: message.change.clone(),
     }
 }

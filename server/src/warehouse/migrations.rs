@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/006_closed_loop.sql")),
     (7, include_str!("migrations/007_federation.sql")),
     (8, include_str!("migrations/008_staging_in_memory.sql")),
+    (9, include_str!("migrations/009_rewrite_after_erasure.sql")),
 ];
 
 /// Where a batch waits inside its transaction before it moves into `records`: a temporary

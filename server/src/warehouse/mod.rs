@@ -21,6 +21,7 @@ mod notify;
 mod outbox;
 pub mod queries;
 pub mod records;
+mod rewrite;
 mod runs;
 mod timestamp;
 pub mod topics;
@@ -40,6 +41,7 @@ pub use federated::{Applied, Incoming, NodeState};
 use notify::Notifier;
 pub use notify::{CellChange, Committed};
 pub use outbox::{OutboxPolicy, OutboxState};
+pub use rewrite::{rewrite_file, Rewritten};
 pub use runs::{RunStatus, RunSummary, StoredRejection};
 pub use verify::VerifyReport;
 
@@ -70,6 +72,9 @@ pub enum WarehouseError {
     /// Stored data breaks an invariant the schema should have enforced.
     #[error("warehouse data is inconsistent: {0}")]
     Corrupt(String),
+    /// The file could not be rewritten without its free blocks.
+    #[error("rewrite: {0}")]
+    Rewrite(String),
 }
 
 /// A validated, normalised record ready to store.
@@ -152,6 +157,8 @@ pub struct BatchOutcome {
 /// The warehouse. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Warehouse {
+    /// The DuckDB file.
+    path: std::path::PathBuf,
     /// The one connection that writes.
     writer: Mutex<Connection>,
     /// Seed for reader connections; locked only to clone it.
@@ -178,15 +185,28 @@ impl Warehouse {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(parent);
         }
-        let mut writer = Connection::open(path).map_err(|source| WarehouseError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let open = || {
+            Connection::open(path).map_err(|source| WarehouseError::Open {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        let mut writer = open()?;
         migrations::apply(&mut writer)?;
+        if rewrite::is_pending(&writer)? {
+            // Erased data left in free blocks by a process that stopped before rewriting.
+            drop(writer);
+            if let Err(e) = rewrite::rewrite_file(path, false) {
+                tracing::error!(error = %e, file = %path.display(),
+                    "erased data is still in the file's free blocks; run `chorus compact`");
+            }
+            writer = open()?;
+        }
         writer.execute_batch(migrations::CREATE_STAGING)?;
         runs::mark_interrupted(&writer)?;
         let reader_seed = writer.try_clone()?;
         Ok(Warehouse {
+            path: path.to_owned(),
             writer: Mutex::new(writer),
             reader_seed: Mutex::new(reader_seed),
             cube_nanos: std::sync::atomic::AtomicU64::new(0),
@@ -195,6 +215,20 @@ impl Warehouse {
             outbox: std::sync::OnceLock::new(),
             ingest_runs: Mutex::new(0),
         })
+    }
+
+    /// The DuckDB file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether deleted personal data waits in the file's free blocks for a rewrite
+    /// ([`rewrite_file`], once every connection is closed).
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn rewrite_pending(&self) -> Result<bool, WarehouseError> {
+        self.read(rewrite::is_pending)
     }
 
     /// Runs `f` on a fresh read connection.

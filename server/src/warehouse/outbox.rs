@@ -75,6 +75,44 @@ pub(super) fn write_outbox(
     Ok(())
 }
 
+/// Takes the records `keys` names out of every message not sent yet, inside `tx`: an erasure
+/// must not reach headquarters as the very text it erased. Their counts stay in the messages;
+/// the erasure's own message takes them back. Returns the messages rewritten.
+pub(super) fn scrub_records(
+    tx: &Transaction<'_>,
+    keys: &[(String, String)],
+) -> Result<u64, WarehouseError> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let erased: std::collections::HashSet<(&str, &str)> =
+        keys.iter().map(|(i, e)| (i.as_str(), e.as_str())).collect();
+    let mut rewritten = Vec::new();
+    {
+        let mut statement =
+            tx.prepare("SELECT seq, payload FROM federation_outbox ORDER BY seq")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let (seq, payload): (i64, Vec<u8>) = (row.get(0)?, row.get(1)?);
+            let mut change = Change::decode_own(&payload).map_err(|e| {
+                WarehouseError::Corrupt(format!("outbox message {seq} does not decode: {e}"))
+            })?;
+            let before = change.records.len();
+            change.records.retain(|r| {
+                !erased.contains(&(r.source_instance.as_str(), r.external_id.as_str()))
+            });
+            if change.records.len() != before {
+                rewritten.push((seq, change.encode()));
+            }
+        }
+    }
+    let mut update = tx.prepare("UPDATE federation_outbox SET payload = ? WHERE seq = ?")?;
+    for (seq, payload) in &rewritten {
+        update.execute(params![payload, seq])?;
+    }
+    Ok(rewritten.len() as u64)
+}
+
 /// The cubes' current sums (a snapshot), or `recount − kept` of the topic cube (what a
 /// retag changes), as signed rows.
 fn cube_rows(tx: &Transaction<'_>, sql: &str, topic: bool) -> Result<Vec<Row>, WarehouseError> {
