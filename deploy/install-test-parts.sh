@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Installs the system parts the tests need and that cargo cannot fetch: Chromium and its
-# WebDriver (the dashboard's browser tests) and nats-server (the federation tests). Does
-# nothing when they are already there, so README's test command and .ci/run call it every
-# time. Debian/Ubuntu packages only.
+# WebDriver (the dashboard's browser tests), nats-server (the federation tests), promtool
+# (Prometheus' check of /metrics) and openapi-spec-validator (the OpenAPI document's check).
+# Does nothing when they are already there, so README's test command and .ci/run call it
+# every time. Debian/Ubuntu packages and PyPI only.
 set -euo pipefail
+
+# Python tools, pinned; pip reaches PyPI.
+python_tools=("openapi-spec-validator==0.9.0")
+if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
+    echo "installing test parts: ${python_tools[*]}" >&2
+    python3 -m pip install --quiet --disable-pip-version-check "${python_tools[@]}"
+fi
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
@@ -29,4 +38,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v nats-server >/dev/null
+command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v nats-server >/dev/null \
+    && command -v promtool >/dev/null

@@ -225,3 +225,55 @@ mod tests {
         }
     }
 }
+
+/// Serde writers for the UTC `NaiveDateTime`s the warehouse stores: RFC 3339 with its offset
+/// (`2026-10-31T23:34:00Z`), as the OpenAPI document's `date-time` promises. Without them,
+/// chrono writes a naive time, which a client must guess the zone of.
+pub mod rfc3339 {
+    use std::collections::BTreeMap;
+
+    use chrono::{NaiveDateTime, SecondsFormat};
+    use serde::ser::SerializeMap;
+    use serde::Serializer;
+
+    fn text(time: &NaiveDateTime) -> String {
+        time.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    }
+
+    /// One time.
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(time: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&text(time))
+    }
+
+    /// An optional time (`null` when absent).
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn option<S: Serializer>(time: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        match time {
+            Some(time) => s.serialize_str(&text(time)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// An optional map of times (`as_of` per market).
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn map<S: Serializer>(
+        times: &Option<BTreeMap<String, NaiveDateTime>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let Some(times) = times else {
+            return s.serialize_none();
+        };
+        let mut map = s.serialize_map(Some(times.len()))?;
+        for (key, time) in times {
+            map.serialize_entry(key, &text(time))?;
+        }
+        map.end()
+    }
+}

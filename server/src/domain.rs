@@ -54,14 +54,20 @@ impl<'de> Deserialize<'de> for MarketCode {
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
+// The command line names roles as the API and README do (`regional_lead`); the kebab-case
+// spelling is accepted too.
+#[value(rename_all = "snake_case")]
 pub enum Role {
     /// Everything.
     Admin,
     /// Reads every market.
+    #[value(alias = "hq-analyst")]
     HqAnalyst,
     /// Reads the markets of the regions in the token.
+    #[value(alias = "regional-lead")]
     RegionalLead,
     /// Reads the markets in the token.
+    #[value(alias = "market-lead")]
     MarketLead,
     /// Manages connectors; reads no feedback.
     Integrator,
@@ -128,5 +134,24 @@ impl Programme {
         [Programme::Relational, Programme::Transactional]
             .into_iter()
             .find(|p| p.name() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_names_roles_as_the_api_does() {
+        use clap::ValueEnum;
+        for role in Role::value_variants() {
+            let api = serde_json::to_value(role).unwrap();
+            let name = api.as_str().unwrap();
+            assert_eq!(Role::from_str(name, false).unwrap(), *role, "{name}");
+            assert_eq!(
+                Role::from_str(&name.replace('_', "-"), false).unwrap(),
+                *role
+            );
+        }
     }
 }

@@ -21,7 +21,8 @@
 //!   [`escalation`]: the job that moves overdue cases along their chain; [`alerting`]: the job
 //!   that looks for significant changes; [`webhooks`]: signed event deliveries from the
 //!   warehouse's outbox.
-//! - [`startup`], [`telemetry`], [`counters`]: wiring, logging, `/metrics`.
+//! - [`startup`], [`telemetry`], [`counters`], [`process_metrics`]: wiring, logging,
+//!   `/metrics`.
 //! - [`bench`]: the ingest and query benchmarks behind `chorus bench ingest|queries`;
 //!   [`eval`]: accuracy of language detection and tagging behind `chorus eval`.
 
@@ -48,6 +49,7 @@ pub mod login;
 pub mod operations;
 pub mod permission;
 pub mod plugins;
+pub mod process_metrics;
 pub mod routes;
 pub mod sso;
 pub mod startup;

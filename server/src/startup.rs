@@ -159,10 +159,16 @@ impl Application {
                 })
                 .wrap_fn(move |req, service| {
                     let counters = counters_for_requests.clone();
+                    // The route's template, so the histogram has one series per route.
+                    let route = req
+                        .match_pattern()
+                        .unwrap_or_else(|| "unmatched".to_owned());
+                    let started = std::time::Instant::now();
                     let response = service.call(req);
                     async move {
                         let response = response.await?;
                         counters.count_response(response.status().as_u16());
+                        counters.observe_request(&route, started.elapsed());
                         Ok(response)
                     }
                 })

@@ -365,6 +365,29 @@ async fn cases_are_worked_in_scope_through_checked_transitions() {
     assert_eq!(status, 400);
     let (status, _) = app.get("/api/v1/cases?limit=0", Some(&admin)).await;
     assert_eq!(status, 400);
+
+    // With a resolved case, /metrics (business figures included) is what Prometheus accepts,
+    // and has the request histogram, webhook deliveries and process metrics.
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .bearer_auth(crate::helpers::METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "chorus_cases_resolve_median_seconds{market=\"DE\"}",
+        "chorus_cases_first_response_median_seconds{market=\"DE\"}",
+        "chorus_http_request_duration_seconds_bucket{route=\"/api/v1/cases/{id}\",le=\"+Inf\"}",
+        "chorus_webhook_deliveries{state=\"pending\"}",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(text.contains(name), "{name} is missing:\n{text}");
+    }
+    crate::helpers::promtool_accepts(&text);
 }
 
 #[tokio::test]

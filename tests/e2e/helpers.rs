@@ -336,6 +336,36 @@ pub fn stop_cleanly(mut child: Child) {
     }
 }
 
+/// Fails unless `promtool check metrics` (Prometheus' own linter, from Debian's `prometheus`
+/// package) accepts `exposition`.
+pub fn promtool_accepts(exposition: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run promtool ({e}): run `bash deploy/install-test-parts.sh` \
+                 (README's test command does; apt-get install prometheus)"
+            )
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics refuses /metrics:\n{}{}\n{exposition}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Whether the file at `path` holds `needle` anywhere in its bytes (false when it is absent).
 pub fn file_holds(path: &Path, needle: &str) -> bool {
     std::fs::read(path).is_ok_and(|bytes| {

@@ -72,7 +72,10 @@ pub fn validate(method: &str, path: &str, status: u16, body: &Value) {
     };
     let mut root = schema;
     root["components"] = DOCUMENT["components"].clone();
-    let validator = jsonschema::validator_for(&root)
+    // Formats too: a `date-time` without its offset is not one.
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&root)
         .unwrap_or_else(|e| panic!("{method} {template} {status}: unusable schema: {e}"));
     let errors: Vec<String> = validator
         .iter_errors(body)
@@ -104,6 +107,54 @@ async fn the_served_document_is_the_generated_openapi_3_1_one() {
     }
     assert_eq!(template("/api/v1/records"), Some("/api/v1/records"));
     assert_eq!(template("/api/v1/csat"), Some("/api/v1/{measure}"));
+}
+
+/// Runs a Python tool the tests need (`deploy/install-test-parts.sh` installs them), or fails
+/// saying how to get it.
+pub fn python_tool(module: &str, args: &[&str]) -> std::process::Output {
+    let present = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        present,
+        "the Python module {module} is not installed: run `bash deploy/install-test-parts.sh` \
+         (README's test command does) and try again"
+    );
+    std::process::Command::new("python3")
+        .args(["-m", module])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_document_passes_openapi_spec_validator() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&*DOCUMENT).unwrap()).unwrap();
+    let out = python_tool("openapi_spec_validator", &[file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_date_time_without_its_offset_is_caught() {
+    let naive = serde_json::json!({"records": [{"occurred_at": "2026-10-31T23:34:00"}]});
+    let mut schema = serde_json::json!({"type": "object", "properties": {"records": {"type": "array",
+        "items": {"type": "object", "properties": {"occurred_at": {"type": "string", "format": "date-time"}}}}}});
+    schema["components"] = serde_json::json!({});
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    assert!(!validator.is_valid(&naive));
+    assert!(validator
+        .is_valid(&serde_json::json!({"records": [{"occurred_at": "2026-10-31T23:34:00Z"}]})));
 }
 
 #[test]

@@ -31,7 +31,7 @@ struct AlertList {
     alerts: Vec<AlertView>,
 }
 
-/// Handler.
+/// Significant changes found in the caller's markets, newest first.
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "cases", params(AlertParams),
     responses(
         (status = 200, body = AlertList),

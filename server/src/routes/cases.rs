@@ -163,7 +163,7 @@ fn no_case(id: i64) -> ApiError {
 }
 
 /// `GET /api/v1/cases`: cases in the caller's markets, newest first, filtered.
-#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(CaseParams),
+#[utoipa::path(get, operation_id = "list_cases", path = "/api/v1/cases", tag = "cases", params(CaseParams),
     responses(
         (status = 200, body = CaseList),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),

@@ -100,7 +100,10 @@ struct Answer {
     privacy_floor: u64,
     markets: Vec<MarketAnswer>,
     /// On headquarters: per market, when its region committed the last change applied.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::dates::rfc3339::map"
+    )]
     as_of: Option<std::collections::BTreeMap<String, chrono::NaiveDateTime>>,
 }
 
@@ -128,7 +131,7 @@ struct Counts {
     baseline: BTreeMap<CellKey, Histogram>,
 }
 
-/// Handler.
+/// Markets compared on one reference channel mix (direct standardisation), with tests.
 #[utoipa::path(get, path = "/api/v1/compare", tag = "analysis", params(CompareParams),
     responses(
         (status = 200, body = Answer),

@@ -52,7 +52,7 @@ struct RejectionList {
 }
 
 /// `GET /api/v1/connectors`: every instance with its latest run.
-#[utoipa::path(get, path = "/api/v1/connectors", tag = "connectors",
+#[utoipa::path(get, operation_id = "list_connectors", path = "/api/v1/connectors", tag = "connectors",
     responses(
         (status = 200, body = ConnectorList),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

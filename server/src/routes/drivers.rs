@@ -135,7 +135,7 @@ struct Answer {
     all_markets: Option<MarketDrivers>,
 }
 
-/// Handler.
+/// Key drivers of a score per market: which topics and attributes move it, with intervals.
 #[utoipa::path(get, path = "/api/v1/drivers", tag = "analysis", params(DriverParams),
     responses(
         (status = 200, body = Answer),

@@ -100,7 +100,7 @@ pub async fn erase(
 }
 
 /// `GET /api/v1/erasures`: the erasure log, newest first.
-#[utoipa::path(get, path = "/api/v1/erasures", tag = "erasures",
+#[utoipa::path(get, operation_id = "list_erasures", path = "/api/v1/erasures", tag = "erasures",
     responses(
         (status = 200, body = ErasureList),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

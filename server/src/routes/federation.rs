@@ -29,6 +29,7 @@ struct Outbox {
     /// Messages not yet acknowledged by JetStream.
     depth: u64,
     /// When the oldest of them was committed.
+    #[serde(serialize_with = "crate::dates::rfc3339::option")]
     oldest: Option<NaiveDateTime>,
     /// The last sequence acknowledged.
     published_seq: i64,
@@ -49,7 +50,7 @@ struct Federation {
     outbox: Option<Outbox>,
 }
 
-/// Handler.
+/// Federation state: the regional nodes headquarters applies, or this region's outbox.
 #[utoipa::path(get, path = "/api/v1/federation", tag = "operations",
     responses(
         (status = 200, body = Federation),

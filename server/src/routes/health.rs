@@ -116,10 +116,11 @@ pub async fn metrics(
     let business = access.business_figures(&request)?;
     let warehouse = warehouse.get_ref().clone();
     let role = federation.role();
-    let (stored, cases, outbox, nodes) = spawn_blocking_with_tracing(move || {
+    let (stored, webhooks, cases, outbox, nodes) = spawn_blocking_with_tracing(move || {
         let now = chrono::Utc::now().naive_utc();
         (
             warehouse.record_count().ok(),
+            warehouse.webhook_delivery_states().ok(),
             business
                 .then(|| warehouse.case_figures(None, now).ok())
                 .flatten(),
@@ -133,6 +134,9 @@ pub async fn metrics(
     })
     .await?;
     let mut text = counters.render(stored);
+    if let Some(webhooks) = webhooks {
+        text.push_str(&Counters::render_webhooks(&webhooks));
+    }
     if let Some(cases) = cases {
         text.push_str(&Counters::render_cases(&cases));
     }

@@ -41,7 +41,9 @@ struct Answer {
     outcome: PushOutcome,
 }
 
-/// Handler. Credentials are checked before anything reveals whether the instance exists: an
+/// Pushes records into a push instance.
+///
+/// Credentials are checked before anything reveals whether the instance exists: an
 /// anonymous caller gets the same 401 for every instance id.
 #[utoipa::path(post, path = "/api/v1/ingest/{instance}", tag = "ingest",
     params(

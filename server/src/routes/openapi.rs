@@ -82,7 +82,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-/// Handler.
+/// This OpenAPI document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
     responses((status = 200, description = "This document", body = Object)))]
 pub async fn openapi_json() -> HttpResponse {
@@ -104,5 +104,25 @@ mod tests {
             .map(String::as_str)
             .collect();
         assert_eq!(paths.len(), 25, "{paths:?}");
+    }
+
+    #[test]
+    fn every_operation_has_its_own_id_and_a_summary_that_says_what_it_does() {
+        let json = serde_json::to_value(document()).unwrap();
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"].as_str().unwrap_or_default();
+                assert!(
+                    ids.insert(id.to_owned()),
+                    "{method} {path}: operationId {id} twice"
+                );
+                let summary = operation["summary"].as_str().unwrap_or_default();
+                assert!(
+                    summary.len() > 12 && !summary.starts_with("Handler"),
+                    "{method} {path}: summary {summary:?}"
+                );
+            }
+        }
     }
 }

@@ -56,7 +56,7 @@ struct Answer {
     next_cursor: Option<String>,
 }
 
-/// Handler.
+/// Redacted records of the caller's markets, newest first, a page at a time.
 #[utoipa::path(get, path = "/api/v1/records", tag = "feedback", params(RecordParams),
     responses(
         (status = 200, body = Answer),

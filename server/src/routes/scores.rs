@@ -77,11 +77,16 @@ struct Answer {
     privacy_floor: u64,
     cells: Vec<Cell>,
     /// On headquarters: per market, when its region committed the last change applied.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::dates::rfc3339::map"
+    )]
     as_of: Option<std::collections::BTreeMap<String, chrono::NaiveDateTime>>,
 }
 
-/// Handler; the measure comes from the route's app data.
+/// Score cells (NPS, CSAT, CES or stars) per market and channel, never pooled.
+///
+/// The measure comes from the route's app data.
 #[utoipa::path(get, path = "/api/v1/{measure}", tag = "analysis",
     params(("measure" = Measure, Path, description = "nps, csat, ces or stars"), ScoreParams),
     responses(

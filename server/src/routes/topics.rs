@@ -89,11 +89,14 @@ struct Answer {
     privacy_floor: u64,
     topics: Vec<TopicRow>,
     /// On headquarters: per market, when its region committed the last change applied.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::dates::rfc3339::map"
+    )]
     as_of: Option<std::collections::BTreeMap<String, chrono::NaiveDateTime>>,
 }
 
-/// Handler.
+/// Topics per market and channel: mentions, and the score of those who mention them.
 #[utoipa::path(get, path = "/api/v1/topics", tag = "feedback", params(TopicParams),
     responses(
         (status = 200, body = Answer),

@@ -110,11 +110,14 @@ struct Answer {
     privacy_floor: u64,
     series: Vec<Series>,
     /// On headquarters: per market, when its region committed the last change applied.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::dates::rfc3339::map"
+    )]
     as_of: Option<std::collections::BTreeMap<String, chrono::NaiveDateTime>>,
 }
 
-/// Handler.
+/// Monthly series per market and channel, each month against its trailing baseline.
 #[utoipa::path(get, path = "/api/v1/trends", tag = "analysis", params(TrendParams),
     responses(
         (status = 200, body = Answer),

@@ -32,7 +32,7 @@ struct DeliveryList {
     deliveries: Vec<DeliveryView>,
 }
 
-/// Handler.
+/// Webhook deliveries and their state, newest event first (admins).
 #[utoipa::path(get, path = "/api/v1/webhooks/deliveries", tag = "webhooks",
     params(DeliveryParams),
     responses(

@@ -42,11 +42,14 @@ pub struct NodeState {
     /// The last sequence applied.
     pub last_seq: i64,
     /// When headquarters applied it.
+    #[serde(serialize_with = "crate::dates::rfc3339::serialize")]
     pub applied_at: NaiveDateTime,
     /// When the region committed it.
+    #[serde(serialize_with = "crate::dates::rfc3339::serialize")]
     pub committed_at: NaiveDateTime,
     /// The sequence headquarters waits for because a later one arrived first.
     pub waiting_for: Option<i64>,
+    #[serde(serialize_with = "crate::dates::rfc3339::option")]
     pub waiting_since: Option<NaiveDateTime>,
     /// Why the awaited message was refused, if it was.
     pub refused: Option<String>,

@@ -42,6 +42,7 @@ pub struct StoredRecord {
     pub market: String,
     pub channel: String,
     pub touchpoint: Option<String>,
+    #[serde(serialize_with = "crate::dates::rfc3339::serialize")]
     pub occurred_at: NaiveDateTime,
     pub nps: Option<u8>,
     pub csat: Option<u8>,

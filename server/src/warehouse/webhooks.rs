@@ -64,6 +64,30 @@ pub(super) fn record_all(
     Ok(())
 }
 
+impl Warehouse {
+    /// Deliveries by state: pending (to be tried or retried), delivered, dead.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn webhook_delivery_states(&self) -> Result<[(&'static str, u64); 3], WarehouseError> {
+        self.read(|c| {
+            let (pending, delivered, dead): (i64, i64, i64) = c.query_row(
+                "SELECT count(*) FILTER (delivered_at IS NULL AND dead_at IS NULL), \
+                        count(*) FILTER (delivered_at IS NOT NULL), \
+                        count(*) FILTER (dead_at IS NOT NULL) \
+                 FROM webhook_deliveries",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            Ok([
+                ("pending", pending as u64),
+                ("delivered", delivered as u64),
+                ("dead", dead as u64),
+            ])
+        })
+    }
+}
+
 /// A delivery whose time has come.
 #[derive(Debug, Clone)]
 pub struct DueDelivery {
