@@ -287,7 +287,7 @@ async fn hostile_input_gets_a_json_4xx_and_every_record_stays_readable() {
         )
         .await;
     assert_eq!(
-        early["records"][0]["occurred_at"], "1969-12-31T23:59:59.500",
+        early["records"][0]["occurred_at"], "1969-12-31T23:59:59.500Z",
         "{early}"
     );
     let (status, trends) = app
