@@ -165,8 +165,13 @@ async fn the_simpson_example_ranks_b_above_a_when_standardised() {
     assert_eq!(cells.len(), 2);
     close(&cells[0]["value"], 70.0, 1e-9);
     assert_eq!(cells[0]["n"], 200);
-    // Nothing before March: no baseline test.
+    // Nothing before March: no baseline test, and the answer says why.
     assert!(b["vs_baseline"].is_null());
+    let why = b["vs_baseline_reason"].as_str().unwrap();
+    assert!(
+        why.starts_with("no value in the baseline period: no responses in"),
+        "{why}"
+    );
     // The interval is the standardised estimate ± 1.96 SE.
     close(&b["ci95"]["low"], 40.0 - 1.96 * 2.70, 0.02);
 
@@ -423,6 +428,7 @@ async fn csat_has_its_own_cells_and_comparison_never_mixed_with_nps() {
     close(&italy["value"], 90.0, 1e-9);
     close(&italy["vs_baseline"]["baseline_value"], 40.0, 1e-9);
     assert_eq!(italy["vs_baseline"]["significant"], true);
+    assert!(italy["vs_baseline_reason"].is_null());
     assert_eq!(compared["baseline"]["from"], "2025-01-01");
 
     let (status, body) = app

@@ -83,6 +83,20 @@ async fn a_regional_lead_compares_exactly_the_markets_of_the_region() {
         json!(west)
     );
     browser.screenshot("compare-regional-lead").await;
+    // The demo has nothing before August: the page says no baseline test was possible, and
+    // why, instead of promising tests that did not happen.
+    let note = browser
+        .eval(
+            "return document.querySelector('#baseline-note').innerText",
+            json!([]),
+        )
+        .await;
+    assert!(
+        note.as_str()
+            .unwrap()
+            .starts_with("No market could be tested against its baseline"),
+        "{note}"
+    );
 
     // The table toggle shows the same numbers as text: exactly the API's, for west only.
     browser.click("#ranking-toggle").await;

@@ -34,6 +34,29 @@ async fn malformed_requests_get_a_json_error_with_a_stable_code() {
             "invalid_group_by",
         ),
         ("/api/v1/nps?markets=Germany", 400, "invalid_market"),
+        // Values nobody configured are mistakes to name, not empty answers.
+        ("/api/v1/nps?markets=DE,XX", 400, "unknown_market"),
+        (
+            "/api/v1/trends?from=2026-08&to=2026-10&markets=XX",
+            400,
+            "unknown_market",
+        ),
+        (
+            "/api/v1/compare?from=2026-08-01&to=2026-10-31&against=XX",
+            400,
+            "unknown_market",
+        ),
+        ("/api/v1/cases?markets=XX", 400, "unknown_market"),
+        ("/api/v1/alerts?markets=XX", 400, "unknown_market"),
+        ("/api/v1/records?markets=XX", 400, "unknown_market"),
+        ("/api/v1/nps?channels=nope", 400, "unknown_channel"),
+        (
+            "/api/v1/trends?from=2026-08&to=2026-10&channels=nope",
+            400,
+            "unknown_channel",
+        ),
+        ("/api/v1/records?channels=nope", 400, "unknown_channel"),
+        ("/api/v1/records?topic=nope", 400, "unknown_topic"),
         ("/api/v1/connectors/nope/runs", 404, "not_found"),
         (
             "/api/v1/connectors/de-service/runs?limit=many",
@@ -59,8 +82,24 @@ async fn malformed_requests_get_a_json_error_with_a_stable_code() {
             (status, Some(code)),
             "{path}: {body}"
         );
-        assert!(!body["message"].as_str().unwrap().is_empty(), "{path}");
+        let message = body["message"].as_str().unwrap();
+        assert!(!message.is_empty(), "{path}");
+        if code.starts_with("unknown_") {
+            let value = if path.contains("XX") { "XX" } else { "nope" };
+            assert!(
+                message.contains(value),
+                "{path}: the value is named: {message}"
+            );
+        }
     }
+    // A known market outside the caller's scope stays a 403.
+    let lead = app.token(chorus::domain::Role::MarketLead, &[], &["DE"]);
+    let (status, body) = app.get("/api/v1/nps?markets=FR", Some(&lead)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("market_out_of_scope")),
+        "{body}"
+    );
     let (status, body) = app.post("/api/v1/connectors/nope/run", Some(&admin)).await;
     assert_eq!(
         (status, body["code"].as_str()),

@@ -86,8 +86,17 @@ function draw(answer, f, channelNames, onToggle) {
   if (answer.against) {
     parts.push(h('p', { class: 'note' }, `Each market is tested against ${answer.against}.`));
   }
-  parts.push(h('p', { class: 'note' }, `Each market is also tested against its baseline, ${answer.baseline.from} to ${answer.baseline.to}. `,
-    '▲/▼ and "significant" mark differences with p < 0.05', answer.adjust === 'holm' ? ' after Holm\'s correction.' : '.'));
+  const untested = ranked.filter((m) => !m.vs_baseline);
+  if (untested.length === ranked.length && ranked.length > 0) {
+    // Say so instead of promising tests that did not happen.
+    parts.push(h('p', { class: 'note', id: 'baseline-note' },
+      `No market could be tested against its baseline, ${answer.baseline.from} to ${answer.baseline.to}: `,
+      `${untested[0].vs_baseline_reason || 'no value in the baseline period'}. Choose another baseline above.`));
+  } else {
+    parts.push(h('p', { class: 'note', id: 'baseline-note' }, `Each market is also tested against its baseline, ${answer.baseline.from} to ${answer.baseline.to}`,
+      untested.length > 0 ? ` (not ${untested.map(label).join(', ')}: no value there). ` : '. ',
+      '▲/▼ and "significant" mark differences with p < 0.05', answer.adjust === 'holm' ? ' after Holm\'s correction.' : '.'));
+  }
   if (unranked.length > 0) {
     parts.push(h('section', { class: 'panel', id: 'unranked' },
       h('h2', {}, 'Markets without a value'),

@@ -70,6 +70,8 @@ pub struct MarketAnswer {
     pub cells: Vec<ChannelAnswer>,
     pub vs_market: Option<AgainstMarket>,
     pub vs_baseline: Option<AgainstBaseline>,
+    /// Why `vs_baseline` is absent: no value now, or none in the baseline period (and why).
+    pub vs_baseline_reason: Option<String>,
 }
 
 /// What every market of one answer is computed with.
@@ -133,17 +135,26 @@ pub fn market_answer(
         ),
     };
     let estimate = result.estimate();
-    let vs_baseline = estimate.and_then(|now| {
-        let before = standardised(previous, footing).estimate()?;
-        Some(AgainstBaseline {
+    let before = standardised(previous, footing);
+    let vs_baseline = estimate
+        .zip(before.estimate())
+        .map(|(now, before)| AgainstBaseline {
             baseline_value: before.value,
             baseline_se: before.standard_error,
             test: Test {
                 difference: difference(now, before),
                 p_adjusted: None,
             },
-        })
-    });
+        });
+    let vs_baseline_reason = match (estimate, &before) {
+        (_, _) if vs_baseline.is_some() => None,
+        (None, _) => Some("no value in the period to test".to_owned()),
+        (Some(_), Standardised::Unavailable { missing, too_small }) => Some(format!(
+            "no value in the baseline period: {}",
+            describe(missing, too_small, thresholds.n_min)
+        )),
+        (Some(_), _) => Some("no value in the baseline period".to_owned()),
+    };
     MarketAnswer {
         market: market.to_owned(),
         name,
@@ -164,6 +175,7 @@ pub fn market_answer(
             .collect(),
         vs_market: None,
         vs_baseline,
+        vs_baseline_reason,
     }
 }
 
@@ -306,6 +318,7 @@ mod tests {
             cells: Vec::new(),
             vs_market: None,
             vs_baseline: None,
+            vs_baseline_reason: None,
         }
     }
 

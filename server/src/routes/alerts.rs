@@ -41,6 +41,7 @@ struct AlertList {
     security(("bearer" = [])))]
 pub async fn alerts(
     caller: FeedbackReader,
+    catalog: web::Data<Arc<crate::catalog::Catalog>>,
     params: web::Query<AlertParams>,
     warehouse: web::Data<Arc<Warehouse>>,
 ) -> Result<HttpResponse, ApiError> {
@@ -53,7 +54,7 @@ pub async fn alerts(
     }
     let markets = caller
         .scope
-        .filter(params::markets(params.markets.as_deref())?)?;
+        .filter(params::markets(params.markets.as_deref(), &catalog)?)?;
     let warehouse = warehouse.get_ref().clone();
     let alerts =
         spawn_blocking_with_tracing(move || warehouse.alerts(markets.as_deref(), limit)).await??;

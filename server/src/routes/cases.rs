@@ -172,6 +172,7 @@ fn no_case(id: i64) -> ApiError {
     security(("bearer" = [])))]
 pub async fn list(
     caller: FeedbackReader,
+    catalog: web::Data<Arc<crate::catalog::Catalog>>,
     params: web::Query<CaseParams>,
     warehouse: web::Data<Arc<Warehouse>>,
 ) -> Result<HttpResponse, ApiError> {
@@ -200,7 +201,7 @@ pub async fn list(
     let query = CaseQuery {
         markets: caller
             .scope
-            .filter(params::markets(params.markets.as_deref())?)?,
+            .filter(params::markets(params.markets.as_deref(), &catalog)?)?,
         status,
         active,
         overdue: params.overdue,

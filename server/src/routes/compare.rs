@@ -177,7 +177,7 @@ pub async fn compare(
 
     let mut markets = match caller
         .scope
-        .filter(params::markets(params.markets.as_deref())?)?
+        .filter(params::markets(params.markets.as_deref(), &catalog)?)?
     {
         Some(markets) => markets,
         None => catalog
@@ -185,7 +185,7 @@ pub async fn compare(
             .map(|m| m.as_str().to_owned())
             .collect(),
     };
-    let against = params::markets(params.against.as_deref())?
+    let against = params::markets(params.against.as_deref(), &catalog)?
         .map(|list| match <[MarketCode; 1]>::try_from(list) {
             Ok([one]) => Ok(one),
             Err(_) => Err(ApiError::bad_request(

@@ -176,6 +176,7 @@ pub async fn drivers(
         from: params.from.as_deref(),
         to: params.to.as_deref(),
         dates: &dates,
+        catalog: &catalog,
     }
     .query(&caller, measure, false)?;
     query.channels = Some(channels.into_iter().collect());

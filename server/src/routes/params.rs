@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 
 use crate::analysis::scale::Measure;
 use crate::auth::Caller;
+use crate::catalog::Catalog;
 use crate::dates::{parse_day, DateRange};
 use crate::domain::{MarketCode, Programme};
 use crate::error::ApiError;
@@ -19,13 +20,16 @@ pub struct CellFilters<'a> {
     pub to: Option<&'a str>,
     /// The dates `from` and `to` may name.
     pub dates: &'a DateRange,
+    /// The configured markets and channels they may name.
+    pub catalog: &'a Catalog,
 }
 
 impl CellFilters<'_> {
     /// The query for `measure`, with the caller's scope applied to the markets.
     ///
     /// # Errors
-    /// `400` for malformed markets or dates or a reversed range, `403` outside the scope.
+    /// `400` for malformed or unknown markets, unknown channels, malformed dates or a
+    /// reversed range; `403` for a known market outside the scope.
     pub fn query(
         self,
         caller: &Caller,
@@ -35,8 +39,8 @@ impl CellFilters<'_> {
         let query = CellQuery {
             measure,
             by_month,
-            markets: caller.scope.filter(markets(self.markets)?)?,
-            channels: list(self.channels),
+            markets: caller.scope.filter(markets(self.markets, self.catalog)?)?,
+            channels: channels(self.channels, self.catalog)?,
             from: date("from", self.from, self.dates)?,
             to: date("to", self.to, self.dates)?,
         };
@@ -76,20 +80,51 @@ pub fn list(text: Option<&str>) -> Option<Vec<String>> {
     text.map(comma_list).filter(|items| !items.is_empty())
 }
 
-/// `markets=DE,FR` as market codes; blank as [`list`].
+/// `markets=DE,FR` as configured market codes; blank as [`list`]. A market nobody configured
+/// is a mistake to say, not an empty answer.
 ///
 /// # Errors
-/// `400 invalid_market`.
-pub fn markets(text: Option<&str>) -> Result<Option<Vec<MarketCode>>, ApiError> {
-    list(text)
-        .map(|codes| {
-            codes
-                .iter()
-                .map(|c| MarketCode::parse(c))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_market", e))
+/// `400 invalid_market` for a malformed code, `400 unknown_market` naming one that is not
+/// configured.
+pub fn markets(text: Option<&str>, catalog: &Catalog) -> Result<Option<Vec<MarketCode>>, ApiError> {
+    let Some(codes) = list(text) else {
+        return Ok(None);
+    };
+    let codes = codes
+        .iter()
+        .map(|c| MarketCode::parse(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::bad_request("invalid_market", e))?;
+    if let Some(unknown) = codes.iter().find(|c| catalog.market(c).is_none()) {
+        let known: Vec<&str> = catalog.market_codes().map(MarketCode::as_str).collect();
+        return Err(ApiError::bad_request(
+            "unknown_market",
+            format!(
+                "market {unknown} is not configured; the markets are {}",
+                known.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(codes))
+}
+
+/// `channels=a,b` as configured channel ids; blank as [`list`].
+///
+/// # Errors
+/// `400 unknown_channel` naming a channel that is not configured.
+pub fn channels(text: Option<&str>, catalog: &Catalog) -> Result<Option<Vec<String>>, ApiError> {
+    let channels = list(text);
+    if let Some(unknown) = channels.iter().flatten().find(|c| !catalog.has_channel(c)) {
+        let known: Vec<&str> = catalog.channels().map(|(id, _, _)| id).collect();
+        return Err(ApiError::bad_request(
+            "unknown_channel",
+            format!(
+                "channel {unknown:?} is not configured; the channels are {}",
+                known.join(", ")
+            ),
+        ));
+    }
+    Ok(channels)
 }
 
 /// A `YYYY-MM-DD` date parameter inside the accepted dates.
@@ -154,14 +189,49 @@ mod tests {
 
     use super::*;
 
+    fn catalog() -> Catalog {
+        let settings = crate::config::Settings::from_toml(
+            crate::config::tests::MINIMAL,
+            [],
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        Catalog::new(&settings)
+    }
+
     #[test]
     fn blank_lists_are_no_filter() {
+        let catalog = catalog();
         for blank in ["", " ", ",", " , ,", "\t"] {
             assert_eq!(list(Some(blank)), None, "{blank:?}");
-            assert!(markets(Some(blank)).unwrap().is_none(), "{blank:?}");
+            assert!(
+                markets(Some(blank), &catalog).unwrap().is_none(),
+                "{blank:?}"
+            );
+            assert!(
+                channels(Some(blank), &catalog).unwrap().is_none(),
+                "{blank:?}"
+            );
         }
         assert_eq!(list(Some(" a, ,b ")), Some(vec!["a".into(), "b".into()]));
         assert_eq!(list(None), None);
+    }
+
+    #[test]
+    fn unknown_markets_and_channels_are_400s_naming_them() {
+        let catalog = catalog();
+        let error = markets(Some("FR,XX"), &catalog).unwrap_err();
+        assert_eq!(error.code(), "unknown_market");
+        assert!(error.to_string().contains("XX") && error.to_string().contains("FR"));
+        assert_eq!(
+            markets(Some("fr!"), &catalog).unwrap_err().code(),
+            "invalid_market"
+        );
+        assert_eq!(markets(Some("FR"), &catalog).unwrap().unwrap().len(), 1);
+        let error = channels(Some("survey.relational,nope"), &catalog).unwrap_err();
+        assert_eq!(error.code(), "unknown_channel");
+        assert!(error.to_string().contains("\"nope\""));
+        assert!(channels(Some("survey.relational"), &catalog).is_ok());
     }
 
     #[test]
@@ -185,7 +255,7 @@ mod tests {
             if let Some(items) = list(Some(&text)) {
                 prop_assert!(items.iter().all(|i| !i.is_empty() && i.trim() == i));
             }
-            if let Ok(Some(codes)) = markets(Some(&text)) {
+            if let Ok(Some(codes)) = markets(Some(&text), &catalog()) {
                 prop_assert!(!codes.is_empty());
             }
             let dates = DateRange::default();

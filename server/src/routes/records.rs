@@ -64,6 +64,8 @@ struct Answer {
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
     ),
     security(("bearer" = [])))]
+// Extractors: one argument per thing the route reads.
+#[allow(clippy::too_many_arguments)]
 pub async fn records(
     caller: FeedbackReader,
     params: web::Query<RecordParams>,
@@ -71,9 +73,18 @@ pub async fn records(
     text: web::Data<TextSettings>,
     dates: web::Data<DateRange>,
     catalog: web::Data<Arc<Catalog>>,
+    topics: web::Data<super::topics::TopicList>,
     federation: web::Data<Arc<FederationStatus>>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
+    if let Some(topic) = params.topic.as_deref() {
+        if !topics.0.iter().any(|(id, _)| id == topic) {
+            return Err(ApiError::bad_request(
+                "unknown_topic",
+                format!("no topic {topic:?} in the taxonomy"),
+            ));
+        }
+    }
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -87,6 +98,7 @@ pub async fn records(
         from: params.from.as_deref(),
         to: params.to.as_deref(),
         dates: &dates,
+        catalog: &catalog,
     }
     .query(&caller, params::measure(params.measure.as_deref())?, false)?;
     if federation.role() == NodeRole::Hq {

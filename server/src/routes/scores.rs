@@ -95,8 +95,11 @@ struct Answer {
         (status = 403, body = ErrorBody),
     ),
     security(("bearer" = [])))]
+// Extractors: one argument per thing the route reads.
+#[allow(clippy::too_many_arguments)]
 pub async fn cells(
     caller: FeedbackReader,
+    catalog: web::Data<Arc<crate::catalog::Catalog>>,
     measure: web::Data<Measure>,
     params: web::Query<ScoreParams>,
     warehouse: web::Data<Arc<Warehouse>>,
@@ -112,6 +115,7 @@ pub async fn cells(
         from: params.from.as_deref(),
         to: params.to.as_deref(),
         dates: &dates,
+        catalog: &catalog,
     }
     .query(&caller, **measure, group_by.contains(&"month"))?;
     let warehouse = warehouse.get_ref().clone();

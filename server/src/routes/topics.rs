@@ -104,8 +104,11 @@ struct Answer {
         (status = 403, body = ErrorBody),
     ),
     security(("bearer" = [])))]
+// Extractors: one argument per thing the route reads.
+#[allow(clippy::too_many_arguments)]
 pub async fn topics(
     caller: FeedbackReader,
+    catalog: web::Data<Arc<crate::catalog::Catalog>>,
     params: web::Query<TopicParams>,
     warehouse: web::Data<Arc<Warehouse>>,
     analysis: web::Data<AnalysisSettings>,
@@ -136,6 +139,7 @@ pub async fn topics(
         from: params.from.as_deref(),
         to: params.to.as_deref(),
         dates: &dates,
+        catalog: &catalog,
     }
     .query(&caller, Measure::Nps, group_by.contains(&"month"))?;
     let warehouse = warehouse.get_ref().clone();

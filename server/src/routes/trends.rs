@@ -127,6 +127,7 @@ struct Answer {
     security(("bearer" = [])))]
 pub async fn trends(
     caller: FeedbackReader,
+    catalog: web::Data<Arc<crate::catalog::Catalog>>,
     params: web::Query<TrendParams>,
     warehouse: web::Data<Arc<Warehouse>>,
     analysis: web::Data<AnalysisSettings>,
@@ -158,8 +159,8 @@ pub async fn trends(
         by_month: true,
         markets: caller
             .scope
-            .filter(params::markets(params.markets.as_deref())?)?,
-        channels: params::list(params.channels.as_deref()),
+            .filter(params::markets(params.markets.as_deref(), &catalog)?)?,
+        channels: params::channels(params.channels.as_deref(), &catalog)?,
         from: first_day(from.plus(-12)),
         to: first_day(to.plus(1)).and_then(|d| d.pred_opt()),
     };
