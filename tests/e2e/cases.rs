@@ -365,6 +365,11 @@ async fn cases_are_worked_in_scope_through_checked_transitions() {
     assert_eq!(status, 400);
     let (status, _) = app.get("/api/v1/cases?limit=0", Some(&admin)).await;
     assert_eq!(status, 400);
+    let (status, body) = app.get("/api/v1/cases?before=-1", Some(&admin)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_cursor"))
+    );
 
     // With a resolved case, /metrics (business figures included) is what Prometheus accepts,
     // and has the request histogram, webhook deliveries and process metrics.

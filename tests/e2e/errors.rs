@@ -64,6 +64,16 @@ async fn malformed_requests_get_a_json_error_with_a_stable_code() {
             "invalid_query",
         ),
         (
+            "/api/v1/connectors/de-service/runs?limit=0",
+            400,
+            "invalid_limit",
+        ),
+        (
+            "/api/v1/connectors/de-service/runs?limit=501",
+            400,
+            "invalid_limit",
+        ),
+        (
             "/api/v1/connectors/de-service/runs/abc/rejections",
             400,
             "invalid_path",

@@ -22,6 +22,8 @@ const DEFAULT_LIMIT: u32 = 100;
 pub struct AlertParams {
     /// Comma list of market codes (within your scope).
     markets: Option<String>,
+    /// Most items in one answer (1-1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 

@@ -37,7 +37,10 @@ pub struct CaseParams {
     /// A token subject.
     assignee: Option<String>,
     /// `next_before` of the previous page.
+    #[param(minimum = 1)]
     before: Option<i64>,
+    /// Most items in one answer (1-1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -182,6 +185,12 @@ pub async fn list(
         return Err(ApiError::bad_request(
             "invalid_limit",
             format!("limit must be 1-{MAX_CASES_PER_PAGE}"),
+        ));
+    }
+    if params.before.is_some_and(|before| before < 1) {
+        return Err(ApiError::bad_request(
+            "invalid_cursor",
+            "before is the next_before of a previous page: a positive case id",
         ));
     }
     let active = params.status.as_deref() == Some("active");

@@ -140,8 +140,12 @@ pub async fn run(
 #[serde(deny_unknown_fields)]
 pub struct RunsParams {
     /// Most runs returned, newest first (default 20, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
+
+/// Most runs one answer lists.
+const MAX_RUNS: u32 = 500;
 
 /// `GET /api/v1/connectors/{id}/runs`: run history, newest first.
 #[utoipa::path(get, path = "/api/v1/connectors/{id}/runs", tag = "connectors",
@@ -161,7 +165,14 @@ pub async fn runs(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     known_instance(&ingestor, &id)?;
-    let limit = params.limit.unwrap_or(20).clamp(1, 500);
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=MAX_RUNS).contains(&limit) {
+        // As every other route: a limit out of range is said, not silently changed.
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be 1-{MAX_RUNS}"),
+        ));
+    }
     let warehouse = warehouse.get_ref().clone();
     let runs = spawn_blocking_with_tracing(move || warehouse.runs(&id, limit)).await??;
     Ok(HttpResponse::Ok().json(RunList { runs }))

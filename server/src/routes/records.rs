@@ -44,6 +44,8 @@ pub struct RecordParams {
     q: Option<String>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Most items in one answer (1-500).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 

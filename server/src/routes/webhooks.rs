@@ -23,6 +23,8 @@ const MAX_LIMIT: u32 = 1000;
 pub struct DeliveryParams {
     /// pending, delivered or dead; default: all.
     state: Option<DeliveryState>,
+    /// Most items in one answer (1-1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
