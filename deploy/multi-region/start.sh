@@ -9,6 +9,7 @@ target="${CARGO_TARGET_DIR:-target}"
 bin="${CHORUS_BIN:-$target/release/chorus}"
 command -v nats-server >/dev/null || { echo "nats-server is missing: bash deploy/install-test-parts.sh" >&2; exit 1; }
 [ -x "$bin" ] || { echo "$bin is missing: cargo build --release" >&2; exit 1; }
+python3 -c "import tomli_w" 2>/dev/null || { echo "tomli-w is missing: pip install tomli-w" >&2; exit 1; }
 
 export CHORUS_JWT_SECRET="${CHORUS_JWT_SECRET:-dev-secret-dev-secret-dev-secret-0123}"
 export CHORUS_NATS_USER=chorus CHORUS_NATS_PASSWORD="${CHORUS_NATS_PASSWORD:-chorus-demo}"

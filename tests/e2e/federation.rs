@@ -603,3 +603,73 @@ async fn erased_records_leave_headquarters_and_the_stream_and_unsent_ones_never_
         }
     }
 }
+
+/// Waits until every connector instance of `node` has finished a run.
+async fn runs_finished(node: &Node) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (status, body) = node.get("/api/v1/connectors").await;
+        assert_eq!(status, 200, "{body}");
+        let done =
+            body["connectors"].as_array().unwrap().iter().all(|c| {
+                !c["running"].as_bool().unwrap() && c["last_run"]["finished_at"].is_string()
+            });
+        if done {
+            return;
+        }
+        assert!(Instant::now() < deadline, "runs did not finish: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The shipped demo, split by `deploy/multi-region/make-configs.py` into two regions and
+/// headquarters, answers at headquarters exactly as one node holding the whole demo does
+/// (instances that serve markets of both regions included).
+#[tokio::test]
+async fn the_multi_region_demo_headquarters_answers_as_one_node_with_all_the_demo_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(dir.path());
+    let configs = dir.path().join("configs");
+    let made = Command::new("python3")
+        .arg(repo_root().join("deploy/multi-region/make-configs.py"))
+        .arg(&configs)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        made.status.success(),
+        "make-configs.py failed (it needs tomli-w: bash deploy/install-test-parts.sh): {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let config = |node: &str| {
+        std::fs::read_to_string(configs.join(format!("{node}.toml")))
+            .unwrap()
+            .replace("nats://127.0.0.1:4222", &nats.url())
+            // The test's nats-server asks for no credentials.
+            .replace("user_env = \"CHORUS_NATS_USER\"\n", "")
+            .replace("password_env = \"CHORUS_NATS_PASSWORD\"\n", "")
+    };
+    let hq = Node::new(dir.path(), "hq", &config("hq"));
+    let central = Node::new(dir.path(), "central", &config("central"));
+    let west = Node::new(dir.path(), "west", &config("west"));
+    let root = repo_root();
+    let demo = std::fs::read_to_string(root.join("config/chorus.toml"))
+        .unwrap()
+        .replace("\"config/", &format!("\"{}/config/", root.display()));
+    let all = Node::new(dir.path(), "all", &demo);
+
+    for node in [&central, &west, &all] {
+        runs_finished(node).await;
+    }
+    converged(&hq, &[("central", &central), ("west", &west)]).await;
+    for path in [
+        "/api/v1/compare?from=2026-08-01&to=2026-10-31",
+        "/api/v1/compare?programme=relational&from=2026-08-01&to=2026-10-31",
+        "/api/v1/nps?group_by=market,channel",
+        "/api/v1/csat?group_by=market,channel,month",
+    ] {
+        let (status, at_hq) = hq.get(path).await;
+        assert_eq!(status, 200, "{path}: {at_hq}");
+        let (_, standalone) = all.get(path).await;
+        assert_eq!(without_as_of(at_hq), standalone, "{path}");
+    }
+}
