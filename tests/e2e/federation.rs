@@ -406,6 +406,17 @@ async fn headquarters_holds_exactly_the_sum_of_the_regions() {
     assert_eq!(warehouse.original_texts().unwrap(), 0);
 }
 
+/// Headquarters and the west region (France, global; Spain) on `url`'s NATS.
+fn hq_and_west(dir: &Path, url: &str) -> (Node, Node) {
+    let hq = Node::new(dir, "hq", &config("hq", "hq", url, None));
+    let west = Node::new(
+        dir,
+        "west",
+        &config("regional", "west", url, Some(Some("west"))),
+    );
+    (hq, west)
+}
+
 /// Outages and crashes on the way: NATS stopped while a region ingests, the region killed
 /// with messages still in its outbox, headquarters killed while it applies.
 #[tokio::test]
@@ -413,12 +424,7 @@ async fn nothing_is_lost_or_doubled_through_crashes_and_outages() {
     let dir = tempfile::tempdir().unwrap();
     let mut nats = Nats::start(dir.path());
     let url = nats.url();
-    let mut hq = Node::new(dir.path(), "hq", &config("hq", "hq", &url, None));
-    let mut west = Node::new(
-        dir.path(),
-        "west",
-        &config("regional", "west", &url, Some(Some("west"))),
-    );
+    let (mut hq, mut west) = hq_and_west(dir.path(), &url);
     west.push("fr-web", &records("FR", 2_000, 1, "a-")).await;
     converged(&hq, &[("west", &west)]).await;
 
@@ -521,12 +527,7 @@ async fn erased_records_leave_headquarters_and_the_stream_and_unsent_ones_never_
     let dir = tempfile::tempdir().unwrap();
     let mut nats = Nats::start(dir.path());
     let url = nats.url();
-    let mut hq = Node::new(dir.path(), "hq", &config("hq", "hq", &url, None));
-    let mut west = Node::new(
-        dir.path(),
-        "west",
-        &config("regional", "west", &url, Some(Some("west"))),
-    );
+    let (mut hq, mut west) = hq_and_west(dir.path(), &url);
     let (shipped, unsent, kept) = (
         "Wombat-Lieferung komplett verloren",
         "Capybara-Paket nie angekommen",

@@ -12,10 +12,10 @@ use crate::helpers::{checked, demo_settings, metric, spawn_app_with, TestApp, SE
 
 const SECRET_ENV: &str = "CHORUS_E2E_HOSTILE_SECRET";
 
-async fn app(dir: &std::path::Path) -> TestApp {
+/// A push instance for DE that also takes HMAC-signed pushes.
+fn signed_push_instance() -> ConnectorConfig {
     std::env::set_var(SECRET_ENV, "hostile-secret");
-    let mut settings = demo_settings(None);
-    let push: ConnectorConfig = toml::from_str(&format!(
+    toml::from_str(&format!(
         r#"
         id = "webhook"
         plugin = "push"
@@ -24,8 +24,12 @@ async fn app(dir: &std::path::Path) -> TestApp {
         settings = {{ hmac_secret_env = "{SECRET_ENV}" }}
         "#
     ))
-    .unwrap();
-    settings.connectors.push(push);
+    .unwrap()
+}
+
+async fn app(dir: &std::path::Path) -> TestApp {
+    let mut settings = demo_settings(None);
+    settings.connectors.push(signed_push_instance());
     let app = spawn_app_with(settings, dir).await;
     app.wait_for_startup_runs().await;
     app
@@ -391,23 +395,12 @@ async fn trickle(address: &str, head: &str) -> String {
 
 #[tokio::test]
 async fn bodies_sent_a_byte_at_a_time_are_cut_off_with_a_408() {
-    std::env::set_var(SECRET_ENV, "hostile-secret");
     let mut settings = demo_settings(None);
     for connector in &mut settings.connectors {
         connector.run_on_start = false;
     }
     settings.server.body_timeout_seconds = 2;
-    let push: ConnectorConfig = toml::from_str(&format!(
-        r#"
-        id = "webhook"
-        plugin = "push"
-        market = "DE"
-        channel = "survey.digital"
-        settings = {{ hmac_secret_env = "{SECRET_ENV}" }}
-        "#
-    ))
-    .unwrap();
-    settings.connectors.push(push);
+    settings.connectors.push(signed_push_instance());
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_app_with(settings, dir.path()).await;
     let now = chrono::Utc::now().timestamp();
