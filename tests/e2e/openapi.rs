@@ -142,6 +142,51 @@ fn the_document_passes_openapi_spec_validator() {
     );
 }
 
+/// A client generated from the document by a tool nobody on the project wrote reads every
+/// GET route of the demo: the document is one that real clients can use.
+#[tokio::test]
+async fn a_generated_python_client_reads_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(demo_settings(None), dir.path()).await;
+    app.wait_for_startup_runs().await;
+    let document = dir.path().join("openapi.json");
+    std::fs::write(&document, serde_json::to_string(&*DOCUMENT).unwrap()).unwrap();
+    let client = dir.path().join("client");
+    let generated = python_tool(
+        "openapi_python_client",
+        &[
+            "generate",
+            "--path",
+            document.to_str().unwrap(),
+            "--output-path",
+            client.to_str().unwrap(),
+            "--overwrite",
+        ],
+    );
+    let said = String::from_utf8_lossy(&generated.stdout).into_owned()
+        + &String::from_utf8_lossy(&generated.stderr);
+    assert!(generated.status.success(), "{said}");
+    assert!(
+        !said.contains("Warning"),
+        "the generator left something out:\n{said}"
+    );
+    let token = app.token(chorus::domain::Role::Admin, &[], &[]);
+    let read = std::process::Command::new("python3")
+        .arg(crate::helpers::repo_root().join("tests/client/read_every_route.py"))
+        .arg(&client)
+        .arg(&app.address)
+        .arg(&token)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&read.stdout);
+    assert!(
+        read.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert!(said.contains("20 passed, 0 failed"), "{said}");
+}
+
 #[test]
 fn a_date_time_without_its_offset_is_caught() {
     let naive = serde_json::json!({"records": [{"occurred_at": "2026-10-31T23:34:00"}]});

@@ -32,8 +32,10 @@ use crate::warehouse::Warehouse;
 #[serde(deny_unknown_fields)]
 pub struct CompareParams {
     /// First day of the period, `YYYY-MM-DD` (required).
+    #[param(required = true)]
     from: Option<String>,
     /// Last day of the period, included (required).
+    #[param(required = true)]
     to: Option<String>,
     /// Comma list of markets; default: every market in the caller's scope.
     markets: Option<String>,

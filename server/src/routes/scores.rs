@@ -34,9 +34,8 @@ pub struct ScoreParams {
     to: Option<String>,
 }
 
-/// One cell of the answer.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(as = ScoreCell)]
+/// One cell of the answer (documented as [`CellDoc`]).
+#[derive(Debug, Serialize)]
 pub struct Cell {
     pub market: String,
     pub channel: String,
@@ -68,6 +67,86 @@ impl Cell {
     }
 }
 
+/// A cell as the OpenAPI document describes it: one object per measure's figures, each with
+/// the common fields. (The flattened enum would be `allOf` of a `oneOf`, which generated
+/// clients cannot read.) Documentation only: answers serialise [`Cell`].
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[schema(as = ScoreCell)]
+#[allow(dead_code)]
+enum CellDoc {
+    Nps(NpsCellDoc),
+    ShareAndMean(ShareCellDoc),
+    Mean(MeanCellDoc),
+}
+
+/// Fields every cell has.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct CommonCellDoc {
+    market: String,
+    channel: String,
+    /// `YYYY-MM`, with `group_by` month.
+    month: Option<String>,
+    n: u64,
+    /// n below `n_min`: read with care.
+    low_n: bool,
+    /// n below the privacy floor: values withheld (null), n still shown.
+    suppressed: bool,
+}
+
+/// An NPS cell: counts by class, NPS, SE and adjusted-Wald interval.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct NpsCellDoc {
+    #[serde(flatten)]
+    common: CommonCellDoc,
+    #[schema(required = true)]
+    promoters: Option<u64>,
+    #[schema(required = true)]
+    passives: Option<u64>,
+    #[schema(required = true)]
+    detractors: Option<u64>,
+    #[schema(required = true)]
+    nps: Option<f64>,
+    #[schema(required = true)]
+    se: Option<f64>,
+    #[schema(required = true)]
+    ci95: Option<crate::analysis::estimate::Interval>,
+}
+
+/// A CSAT or stars cell: share of 4-5 with Wilson interval, and the mean.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ShareCellDoc {
+    #[serde(flatten)]
+    common: CommonCellDoc,
+    #[schema(required = true)]
+    share_4_5: Option<f64>,
+    #[schema(required = true)]
+    share_4_5_ci95: Option<crate::analysis::estimate::Interval>,
+    #[schema(required = true)]
+    mean: Option<f64>,
+    #[schema(required = true)]
+    mean_se: Option<f64>,
+    #[schema(required = true)]
+    mean_ci95: Option<crate::analysis::estimate::Interval>,
+}
+
+/// A CES cell: the mean with SE and interval.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct MeanCellDoc {
+    #[serde(flatten)]
+    common: CommonCellDoc,
+    #[schema(required = true)]
+    mean: Option<f64>,
+    #[schema(required = true)]
+    se: Option<f64>,
+    #[schema(required = true)]
+    ci95: Option<crate::analysis::estimate::Interval>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = ScoreCells)]
 struct Answer {
@@ -75,6 +154,7 @@ struct Answer {
     group_by: Vec<&'static str>,
     n_min: u64,
     privacy_floor: u64,
+    #[schema(value_type = Vec<CellDoc>)]
     cells: Vec<Cell>,
     /// On headquarters: per market, when its region committed the last change applied.
     #[serde(
