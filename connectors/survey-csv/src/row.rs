@@ -1,7 +1,8 @@
 //! One CSV row to one record.
 
 use chorus_plugin_api::SourceRecord;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono_tz::Tz;
 use csv::StringRecord;
 use serde_json::{Map, Value};
 
@@ -91,8 +92,12 @@ impl Layout {
 
         let external_id = cell(self.id).ok_or("missing response id")?.to_owned();
         let raw_time = cell(self.timestamp).ok_or("missing timestamp")?;
-        let occurred_at = parse_timestamp(raw_time, settings.timestamp_format.as_deref())
-            .ok_or_else(|| format!("unparsable timestamp {raw_time:?}"))?;
+        let occurred_at = parse_timestamp(
+            raw_time,
+            settings.timestamp_format.as_deref(),
+            settings.time_zone,
+        )
+        .ok_or_else(|| format!("unparsable timestamp {raw_time:?}"))?;
         let score = |column: Option<usize>, field: &str, scale: std::ops::RangeInclusive<i64>| {
             let Some(raw) = column.and_then(cell) else {
                 return Ok(None);
@@ -148,26 +153,53 @@ impl Layout {
     }
 }
 
-fn parse_timestamp(raw: &str, format: Option<&str>) -> Option<DateTime<Utc>> {
+/// The instant a timestamp names: with its own offset when it has one (RFC 3339, or
+/// `YYYY-MM-DD HH:MM:SS` followed by an offset), else read in `zone` (UTC without one).
+pub(crate) fn parse_timestamp(
+    raw: &str,
+    format: Option<&str>,
+    zone: Option<Tz>,
+) -> Option<DateTime<Utc>> {
     if let Some(format) = format {
+        if let Ok(with_offset) = DateTime::parse_from_str(raw, format) {
+            return Some(with_offset.with_timezone(&Utc));
+        }
         return NaiveDateTime::parse_from_str(raw, format)
             .ok()
-            .map(|t| t.and_utc());
+            .and_then(|t| in_zone(t, zone));
     }
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
+    let with_offset = DateTime::parse_from_rfc3339(raw).ok().or_else(|| {
+        ["%Y-%m-%d %H:%M:%S%#z", "%Y-%m-%d %H:%M:%S %#z"]
+            .iter()
+            .find_map(|f| DateTime::parse_from_str(raw, f).ok())
+    });
+    if let Some(time) = with_offset {
+        return Some(time.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S")
         .ok()
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S")
-                .ok()
-                .map(|t| t.and_utc())
-        })
         .or_else(|| {
             NaiveDate::parse_from_str(raw, "%Y-%m-%d")
                 .ok()
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|t| t.and_utc())
         })
+        .and_then(|t| in_zone(t, zone))
+}
+
+/// A wall-clock time of `zone` as an instant. In the hour a clock turns back (it happens
+/// twice) the first; in the hour it skips (it never happens: a clock that was not moved
+/// yet), the instant an hour later, as the clock would have shown after the change.
+fn in_zone(local: NaiveDateTime, zone: Option<Tz>) -> Option<DateTime<Utc>> {
+    let Some(zone) = zone else {
+        return Some(local.and_utc());
+    };
+    let instant = match zone.from_local_datetime(&local) {
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t,
+        LocalResult::None => zone
+            .from_local_datetime(&(local + chrono::Duration::hours(1)))
+            .earliest()?,
+    };
+    Some(instant.with_timezone(&Utc))
 }
 
 fn parse_bool(raw: &str) -> Option<bool> {
@@ -175,5 +207,93 @@ fn parse_bool(raw: &str) -> Option<bool> {
         "yes" | "y" | "true" | "1" | "ja" | "oui" | "si" | "sí" | "tak" => Some(true),
         "no" | "n" | "false" | "0" | "nein" | "non" | "nie" => Some(false),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn utc(raw: &str, format: Option<&str>, zone: Option<&str>) -> String {
+        let zone = zone.map(|z| z.parse::<Tz>().unwrap());
+        parse_timestamp(raw, format, zone)
+            .unwrap_or_else(|| panic!("{raw} does not parse"))
+            .to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
+    #[test]
+    fn an_offset_in_the_data_counts_whatever_the_instance_zone() {
+        for zone in [None, Some("Europe/Berlin")] {
+            assert_eq!(
+                utc("2026-03-29T01:30:00-07:00", None, zone),
+                "2026-03-29T08:30:00Z"
+            );
+            assert_eq!(
+                utc("2026-03-29 01:30:00 -07:00", None, zone),
+                "2026-03-29T08:30:00Z"
+            );
+            assert_eq!(
+                utc("2026-03-29 01:30:00+0200", None, zone),
+                "2026-03-28T23:30:00Z"
+            );
+            assert_eq!(
+                utc("29.03.2026 01:30 -0700", Some("%d.%m.%Y %H:%M %z"), zone),
+                "2026-03-29T08:30:00Z"
+            );
+        }
+    }
+
+    #[test]
+    fn times_without_an_offset_are_read_in_the_instance_zone_across_daylight_saving() {
+        let berlin = Some("Europe/Berlin");
+        assert_eq!(
+            utc("2026-03-29 01:30:00", None, None),
+            "2026-03-29T01:30:00Z"
+        );
+        // Before and after the spring change (CET +1, then CEST +2).
+        assert_eq!(
+            utc("2026-03-29 01:30:00", None, berlin),
+            "2026-03-29T00:30:00Z"
+        );
+        assert_eq!(
+            utc("2026-03-29 03:30:00", None, berlin),
+            "2026-03-29T01:30:00Z"
+        );
+        // 02:30 never happened that night: read as the clock after the change showed it.
+        assert_eq!(
+            utc("2026-03-29 02:30:00", None, berlin),
+            "2026-03-29T01:30:00Z"
+        );
+        // 02:30 happened twice in October: the first.
+        assert_eq!(
+            utc("2026-10-25 02:30:00", None, berlin),
+            "2026-10-25T00:30:00Z"
+        );
+        // A date alone is its local midnight.
+        assert_eq!(utc("2026-07-01", None, berlin), "2026-06-30T22:00:00Z");
+        assert_eq!(
+            utc(
+                "07/01/2026 09:00:00 AM",
+                Some("%m/%d/%Y %I:%M:%S %p"),
+                Some("America/Los_Angeles")
+            ),
+            "2026-07-01T16:00:00Z"
+        );
+    }
+
+    proptest! {
+        /// Any text in any zone: an instant or nothing, never a panic.
+        #[test]
+        fn any_timestamp_text_parses_or_is_refused(
+            raw in "\\PC{0,32}|[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}( ?[+-][0-9]{2}:?[0-9]{2}|Z)?",
+            zone in prop::sample::select(vec!["UTC", "Europe/Berlin", "America/Los_Angeles", "Pacific/Chatham", "Asia/Kolkata"]),
+            format in prop::option::of(prop::sample::select(vec!["%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M %z", "%s"])),
+        ) {
+            let zone: Tz = zone.parse().unwrap();
+            let _ = parse_timestamp(&raw, format, Some(zone));
+            let _ = parse_timestamp(&raw, format, None);
+        }
     }
 }

@@ -19,9 +19,14 @@ pub struct Settings {
     #[serde(default = "default_extension")]
     pub extension: String,
     /// `chrono` format of the timestamp column when it is neither RFC 3339 nor
-    /// `YYYY-MM-DD HH:MM:SS` / `YYYY-MM-DD`; read as UTC.
+    /// `YYYY-MM-DD HH:MM:SS[±hh:mm]` / `YYYY-MM-DD`. With `%z` or `%:z` the offset in the data
+    /// counts; without, the time is read in `time_zone`.
     #[serde(default)]
     pub timestamp_format: Option<String>,
+    /// IANA time zone (e.g. `Europe/Berlin`) of timestamps written without an offset; UTC when
+    /// absent. A timestamp with an offset is always read with its own offset.
+    #[serde(default, deserialize_with = "time_zone")]
+    pub time_zone: Option<chrono_tz::Tz>,
     /// Which header names hold which canonical field.
     pub columns: Columns,
     /// Export layout: `plain` (one header row), `qualtrics` (column ids, then question
@@ -140,6 +145,20 @@ impl Settings {
     }
 }
 
+/// An IANA zone name, refused with the reason when the database does not know it.
+fn time_zone<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<chrono_tz::Tz>, D::Error> {
+    let Some(name) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    name.parse::<chrono_tz::Tz>().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "time_zone {name:?} is not an IANA time zone such as \"Europe/Berlin\""
+        ))
+    })
+}
+
 /// JSON Schema of [`Settings`], published in the manifest.
 pub fn json_schema() -> serde_json::Value {
     let column = json!({"type": "string"});
@@ -153,6 +172,7 @@ pub fn json_schema() -> serde_json::Value {
             "delimiter": {"type": "string", "minLength": 1, "maxLength": 1, "default": ","},
             "extension": {"type": "string", "default": "csv"},
             "timestamp_format": {"type": "string"},
+            "time_zone": {"type": "string", "description": "IANA zone of timestamps without an offset; default UTC"},
             "format": {"enum": ["plain", "qualtrics", "surveymonkey"], "default": "plain"},
             "value_labels": {
                 "type": "object",

@@ -258,3 +258,36 @@ fn an_unknown_label_is_a_row_rejection_and_labels_only_map_scores() {
     }))
     .is_err());
 }
+
+#[test]
+fn an_instance_in_a_time_zone_reads_local_times_and_keeps_offsets_in_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.csv");
+    write(
+        &path,
+        "id,at,nps\n1,2026-03-29 01:30:00,9\n2,2026-03-29 03:30:00,9\n\
+         3,2026-03-29T01:30:00-07:00,9\n",
+    );
+    let mut connector = SurveyCsv::open(json!({
+        "path": path, "time_zone": "Europe/Berlin",
+        "columns": {"id": "id", "timestamp": "at", "nps": "nps"}
+    }))
+    .unwrap();
+    let mut cursor = None;
+    let all = drain(&mut connector, &mut cursor, 10);
+    let times: Vec<&str> = all.records.iter().map(|r| r.occurred_at.as_str()).collect();
+    assert_eq!(
+        times,
+        [
+            "2026-03-29T00:30:00Z",
+            "2026-03-29T01:30:00Z",
+            "2026-03-29T08:30:00Z"
+        ]
+    );
+    let wrong = SurveyCsv::open(json!({
+        "path": path, "time_zone": "Berlin",
+        "columns": {"id": "id", "timestamp": "at"}
+    }))
+    .unwrap_err();
+    assert!(format!("{wrong:?}").contains("IANA"), "{wrong:?}");
+}
