@@ -409,6 +409,11 @@ pub struct MarketConfig {
     /// Whether redacted records may leave the region (`global`) or only counts (`regional`).
     #[serde(default)]
     pub residency: crate::federation::Residency,
+    /// The zone whose calendar days, weeks and months the market's figures count in (IANA
+    /// name; UTC when unset). Changing it recounts the market's stored records at the next
+    /// start.
+    #[serde(default)]
+    pub time_zone: crate::market_days::MarketZone,
 }
 
 /// A feedback channel.
@@ -483,6 +488,15 @@ pub enum ConfigError {
 }
 
 impl Settings {
+    /// The calendar each configured market counts its days in.
+    pub fn market_zones(&self) -> crate::market_days::MarketZones {
+        crate::market_days::MarketZones::new(
+            self.markets
+                .iter()
+                .map(|m| (m.code.to_string(), m.time_zone)),
+        )
+    }
+
     /// Reads `path`, applies `CHORUS_…__…` overrides from the process environment, validates.
     ///
     /// # Errors

@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`config`]: settings from `config/chorus.toml` and `CHORUS_…__…` variables.
-//! - [`dates`]: the one range of dates accepted at every edge.
+//! - [`dates`]: the one range of dates accepted at every edge; [`market_days`]: the calendar
+//!   (time zone) each market counts its days in.
 //! - [`domain`]: small validated types (`MarketCode`, `Role`, `Programme`); [`catalog`]: markets, regions
 //!   and channels indexed from the config.
 //! - [`analysis`]: pure math and text functions (NPS, CSAT/CES/stars, intervals, direct
@@ -46,6 +47,7 @@ pub mod federation;
 mod fuzz;
 pub mod ingest;
 pub mod login;
+pub mod market_days;
 pub mod operations;
 pub mod permission;
 pub mod plugins;

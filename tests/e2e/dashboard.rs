@@ -56,7 +56,7 @@ async fn push(app: &TestApp, records: Value) {
 
 /// A pushed comment, newer than every demo record, so it heads the latest comments.
 fn comment(id: &str, nps: u8, text: &str) -> Value {
-    json!({"external_id": id, "occurred_at": "2026-10-31T23:30:00Z", "nps": nps, "text": text})
+    json!({"external_id": id, "occurred_at": "2026-10-31T21:30:00Z", "nps": nps, "text": text})
 }
 
 #[tokio::test]

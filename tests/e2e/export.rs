@@ -54,11 +54,11 @@ async fn parquet_export_round_trips_records_and_score_counts() {
           WHERE measure = 'nps')",
         out.display()
     );
-    let stored = "(SELECT *, strftime(occurred_at, '%Y-%m') AS month FROM records \
+    let stored = "(SELECT *, strftime(day, '%Y-%m') AS month FROM records \
                   WHERE market IN ('DE', 'FR'))";
     let columns = "source_instance, external_id, market, month, channel, touchpoint, \
                    occurred_at, nps, csat, ces, stars, text, language";
-    let recounted = "(SELECT market, strftime(occurred_at, '%Y-%m') AS month, channel, \
+    let recounted = "(SELECT market, strftime(day, '%Y-%m') AS month, channel, \
                      'nps' AS measure, nps AS score, count(*) AS responses FROM records \
                      WHERE market IN ('DE', 'FR') AND nps IS NOT NULL GROUP BY ALL)";
     let number = |sql: String| {

@@ -286,7 +286,8 @@ async fn hostile_input_gets_a_json_4xx_and_every_record_stays_readable() {
     assert!(seen.contains("\"webhook\"/\"before-1970\""), "{seen:?}");
     let (_, early) = app
         .get(
-            "/api/v1/records?from=1969-12-31&to=1969-12-31",
+            // Its market's calendar (Berlin) already says 1 January 1970.
+            "/api/v1/records?from=1970-01-01&to=1970-01-01",
             Some(&admin),
         )
         .await;

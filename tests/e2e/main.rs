@@ -29,4 +29,5 @@ mod scheduling;
 mod session;
 mod sso;
 mod text;
+mod time_zones;
 mod webhooks;

@@ -243,7 +243,7 @@ async fn measure(args: &IngestArgs, dir: &Path, export: &Path) -> anyhow::Result
         (
             "nps by market,channel,month",
             CellQuery {
-                by_month: true,
+                period: Some(crate::warehouse::queries::Period::Month),
                 ..CellQuery::all(Measure::Nps)
             },
             "/api/v1/nps?group_by=market,channel,month",

@@ -14,7 +14,7 @@ use super::{peak_memory, report, time_against_sql, BenchServer, Statement};
 use crate::analysis::scale::Measure;
 use crate::config::Settings;
 use crate::domain::Role;
-use crate::warehouse::queries::CellQuery;
+use crate::warehouse::queries::{CellQuery, Period};
 use crate::warehouse::Warehouse;
 
 /// Options of `chorus bench queries`.
@@ -165,7 +165,7 @@ async fn measure(args: &QueryArgs, path: &Path) -> anyhow::Result<()> {
     all_markets.sort();
     let all_markets = Some(all_markets);
     let by_month = |measure| CellQuery {
-        by_month: true,
+        period: Some(Period::Month),
         ..CellQuery::all(measure)
     };
     // What /compare runs for a half year of the transactional programme: the mix over all
@@ -201,7 +201,7 @@ async fn measure(args: &QueryArgs, path: &Path) -> anyhow::Result<()> {
     // /trends for a year reads its 12 months and the 12 before.
     // An HQ caller asks for no markets: no market filter, as on /nps.
     let trend = CellQuery {
-        by_month: true,
+        period: Some(Period::Month),
         from: date("2025-01-01"),
         to: date("2026-12-31"),
         ..CellQuery::all(Measure::Nps)

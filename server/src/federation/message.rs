@@ -47,6 +47,8 @@ pub enum ChangeKind {
     Retag,
     /// Misdated records moved aside by `chorus verify --quarantine`.
     Quarantine,
+    /// A market's records recounted on the days of its newly configured time zone.
+    Redated,
 }
 
 /// One message: part or all of one committed change.

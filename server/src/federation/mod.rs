@@ -90,6 +90,7 @@ fn open(
             &settings.dates,
         )?;
     }
+    warehouse.use_market_zones(settings.market_zones())?;
     Ok(warehouse)
 }
 

@@ -407,7 +407,7 @@ fn count(
 ) -> Result<Counts, ApiError> {
     let in_period = |(from, to): (NaiveDate, NaiveDate), channels: Vec<String>| CellQuery {
         measure: request.measure,
-        by_month: false,
+        period: None,
         markets: Some(request.markets.clone()),
         channels: Some(channels),
         from: Some(from),
@@ -451,6 +451,7 @@ fn channel_cells(
                 market: market.to_owned(),
                 channel: channel.clone(),
                 month: None,
+                day: None,
             };
             cells.get(&key).map(|h| (channel.clone(), h.clone()))
         })

@@ -178,7 +178,7 @@ pub async fn drivers(
         dates: &dates,
         catalog: &catalog,
     }
-    .query(&caller, measure, false)?;
+    .query(&caller, measure, None)?;
     query.channels = Some(channels.into_iter().collect());
     let topics: Vec<String> = list.0.iter().map(|(id, _)| id.clone()).collect();
     let numeric: Vec<String> = analysis.numeric_drivers.keys().cloned().collect();

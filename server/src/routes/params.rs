@@ -9,7 +9,7 @@ use crate::catalog::Catalog;
 use crate::dates::{parse_day, DateRange};
 use crate::domain::{MarketCode, Programme};
 use crate::error::ApiError;
-use crate::warehouse::queries::CellQuery;
+use crate::warehouse::queries::{CellQuery, Period};
 
 /// The filters every grouped route takes, as sent.
 #[derive(Debug, Clone, Copy)]
@@ -34,11 +34,11 @@ impl CellFilters<'_> {
         self,
         caller: &Caller,
         measure: Measure,
-        by_month: bool,
+        period: Option<Period>,
     ) -> Result<CellQuery, ApiError> {
         let query = CellQuery {
             measure,
-            by_month,
+            period,
             markets: caller.scope.filter(markets(self.markets, self.catalog)?)?,
             channels: channels(self.channels, self.catalog)?,
             from: date("from", self.from, self.dates)?,

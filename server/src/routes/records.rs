@@ -102,7 +102,7 @@ pub async fn records(
         dates: &dates,
         catalog: &catalog,
     }
-    .query(&caller, params::measure(params.measure.as_deref())?, false)?;
+    .query(&caller, params::measure(params.measure.as_deref())?, None)?;
     if federation.role() == NodeRole::Hq {
         // Headquarters holds only the records of global markets.
         let named = params.markets.is_some();

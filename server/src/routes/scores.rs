@@ -14,7 +14,7 @@ use crate::dates::DateRange;
 use crate::error::ApiError;
 use crate::permission::FeedbackReader;
 use crate::telemetry::spawn_blocking_with_tracing;
-use crate::warehouse::queries::CellKey;
+use crate::warehouse::queries::{CellKey, Period};
 use crate::warehouse::Warehouse;
 
 /// Query string of the score routes.
@@ -22,7 +22,8 @@ use crate::warehouse::Warehouse;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ScoreParams {
-    /// Comma list of `market`, `channel`, `month`; `market` and `channel` are required.
+    /// Comma list of `market`, `channel` and at most one of `month`, `day` (the market's
+    /// calendar day); `market` and `channel` are required.
     group_by: Option<String>,
     /// Comma list of market codes.
     markets: Option<String>,
@@ -41,6 +42,8 @@ pub struct Cell {
     pub channel: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub month: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
     pub n: u64,
     #[serde(flatten)]
     pub figures: Figures,
@@ -59,6 +62,7 @@ impl Cell {
             market: key.market,
             channel: key.channel,
             month: key.month,
+            day: key.day,
             n,
             figures: Figures::of(histogram, disclosure.suppressed),
             low_n: disclosure.low_n,
@@ -88,6 +92,8 @@ struct CommonCellDoc {
     channel: String,
     /// `YYYY-MM`, with `group_by` month.
     month: Option<String>,
+    /// `YYYY-MM-DD`, with `group_by` day: the market's calendar day (`markets.time_zone`).
+    day: Option<String>,
     n: u64,
     /// n below `n_min`: read with care.
     low_n: bool,
@@ -197,7 +203,7 @@ pub async fn cells(
         dates: &dates,
         catalog: &catalog,
     }
-    .query(&caller, **measure, group_by.contains(&"month"))?;
+    .query(&caller, **measure, period(&group_by))?;
     let warehouse = warehouse.get_ref().clone();
     let reading = warehouse.clone();
     let cells = spawn_blocking_with_tracing(move || reading.score_cells(&query)).await??;
@@ -216,7 +222,18 @@ pub async fn cells(
     }))
 }
 
-/// `group_by` with market and channel required and month optional.
+/// The calendar period a parsed `group_by` splits cells by.
+pub fn period(group_by: &[&str]) -> Option<Period> {
+    if group_by.contains(&"day") {
+        Some(Period::Day)
+    } else if group_by.contains(&"month") {
+        Some(Period::Month)
+    } else {
+        None
+    }
+}
+
+/// `group_by` with market and channel required and one of month or day optional.
 ///
 /// # Errors
 /// `400 invalid_group_by` or `400 pooling_not_allowed`.
@@ -228,11 +245,20 @@ pub fn parse_group_by(text: Option<&str>) -> Result<Vec<&'static str>, ApiError>
     for key in &asked {
         match key.as_str() {
             "market" | "channel" => {}
+            "month" | "day" if group_by.len() > 2 => {
+                return Err(ApiError::bad_request(
+                    "invalid_group_by",
+                    "group by one period at most: month or day",
+                ))
+            }
             "month" => group_by.push("month"),
+            "day" => group_by.push("day"),
             other => {
                 return Err(ApiError::bad_request(
                     "invalid_group_by",
-                    format!("cannot group by {other:?}; use market, channel and optionally month"),
+                    format!(
+                        "cannot group by {other:?}; use market, channel and optionally month or day"
+                    ),
                 ))
             }
         }

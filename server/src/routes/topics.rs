@@ -30,7 +30,7 @@ pub struct TopicList(pub Vec<(String, String)>);
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TopicParams {
-    /// `market,channel` (default) or `market,channel,month`.
+    /// `market,channel` (default), `market,channel,month` or `market,channel,day`.
     group_by: Option<String>,
     markets: Option<String>,
     channels: Option<String>,
@@ -70,6 +70,9 @@ struct TopicRow {
     channel: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     month: Option<String>,
+    /// `YYYY-MM-DD`, with `group_by` day (the market's calendar day).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    day: Option<String>,
     /// Records with a text in the cell.
     records_with_text: u64,
     mentions: u64,
@@ -141,7 +144,7 @@ pub async fn topics(
         dates: &dates,
         catalog: &catalog,
     }
-    .query(&caller, Measure::Nps, group_by.contains(&"month"))?;
+    .query(&caller, Measure::Nps, super::scores::period(&group_by))?;
     let warehouse = warehouse.get_ref().clone();
     let reading = warehouse.clone();
     let counts =
@@ -189,6 +192,7 @@ fn row(
         market: key.market,
         channel: key.channel,
         month: key.month,
+        day: key.day,
         records_with_text: counts.with_text,
         mentions: counts.mentions,
         share: (counts.with_text > 0)

@@ -20,7 +20,7 @@ use crate::dates::DateRange;
 use crate::error::ApiError;
 use crate::permission::FeedbackReader;
 use crate::telemetry::spawn_blocking_with_tracing;
-use crate::warehouse::queries::CellQuery;
+use crate::warehouse::queries::{CellQuery, Period};
 use crate::warehouse::Warehouse;
 
 /// Query string of `/api/v1/trends`.
@@ -156,7 +156,7 @@ pub async fn trends(
     // The 12 months before `from` feed its trailing windows and its baseline.
     let query = CellQuery {
         measure,
-        by_month: true,
+        period: Some(Period::Month),
         markets: caller
             .scope
             .filter(params::markets(params.markets.as_deref(), &catalog)?)?,

@@ -14,6 +14,7 @@ use super::outbox;
 use super::timestamp::UtcTimestamp;
 use super::{runs, BatchOutcome, BatchWrite, Committed, OnChange, Warehouse, WarehouseError};
 use crate::federation::message::{Change, ChangeKind};
+use crate::market_days::MarketZones;
 
 /// Cube rows appended between two compactions: enough to amortise a compaction (a scan of
 /// the cubes), few enough that queries never sum many redundant rows.
@@ -46,7 +47,7 @@ impl Warehouse {
         let now = chrono::Utc::now().naive_utc();
         self.write(|connection| {
             let tx = connection.transaction()?;
-            stage(&tx, batch, now)?;
+            stage(&tx, batch, now, &self.market_zones())?;
             // Hashing every staged key costs; only pay it once something was erased.
             let any_erased: bool =
                 tx.query_row("SELECT EXISTS (FROM erased_records)", [], |r| r.get(0))?;
@@ -178,6 +179,7 @@ fn stage(
     tx: &Transaction<'_>,
     batch: &BatchWrite<'_>,
     now: chrono::NaiveDateTime,
+    zones: &MarketZones,
 ) -> Result<(), WarehouseError> {
     tx.execute("DELETE FROM ingest_staging", [])?;
     let mut appender = tx.appender("ingest_staging")?;
@@ -205,6 +207,7 @@ fn stage(
             r.text.as_ref().map(|_| r.topics.join("|")),
             r.text.as_ref().map(|_| r.redactions.join("|")),
             r.text_original,
+            zones.day_of(&r.market, r.occurred_at),
         ])?;
     }
     appender.flush()?;

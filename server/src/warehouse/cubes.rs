@@ -18,7 +18,7 @@ use crate::federation::message::{ScoreRow, TopicRow};
 /// The columns of `records` (or of a `RETURNING` clause) that `CubeChanges` counts.
 /// Topics travel '|'-joined; an empty list is '' (`array_to_string` alone would make it NULL,
 /// which means "no text").
-pub(super) const COUNTED_COLUMNS: &str = "market, channel, occurred_at::DATE, nps, csat, ces, \
+pub(super) const COUNTED_COLUMNS: &str = "market, channel, day, nps, csat, ces, \
      stars, CASE WHEN topics IS NOT NULL THEN coalesce(array_to_string(topics, '|'), '') END";
 /// How many columns `COUNTED_COLUMNS` names.
 pub(super) const COUNTED_COLUMN_COUNT: usize = 8;

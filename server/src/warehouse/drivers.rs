@@ -3,7 +3,7 @@
 
 use duckdb::params_from_iter;
 
-use super::queries::{CellQuery, Dated};
+use super::queries::CellQuery;
 use super::{Warehouse, WarehouseError};
 
 /// Largest magnitude of a numeric driver value (sub-ratings are small numbers).
@@ -85,7 +85,7 @@ pub fn driver_patterns_sql(
     } else {
         mask.join(" + ")
     };
-    let (filters, params) = cells.filters(Dated::Records);
+    let (filters, params) = cells.filters();
     let column = cells.measure.name();
     let values: String = numeric
         .iter()

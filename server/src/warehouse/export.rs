@@ -53,15 +53,15 @@ impl Warehouse {
             None => String::new(),
         };
         let records_sql = format!(
-            "COPY (SELECT *, strftime(occurred_at, '%Y-%m') AS month FROM records {filter} \
+            "COPY (SELECT *, strftime(day, '%Y-%m') AS month FROM records {filter} \
              ORDER BY market, month, occurred_at) \
              TO {} (FORMAT parquet, PARTITION_BY (market, month))",
             quoted(&records_dir)
         );
         let counts_sql = format!(
-            "COPY (SELECT market, strftime(occurred_at, '%Y-%m') AS month, channel, measure, \
+            "COPY (SELECT market, strftime(day, '%Y-%m') AS month, channel, measure, \
                           score, count(*) AS responses \
-                   FROM (UNPIVOT (SELECT market, occurred_at, channel, nps, csat, ces, stars \
+                   FROM (UNPIVOT (SELECT market, day, channel, nps, csat, ces, stars \
                                   FROM records {filter}) \
                          ON nps, csat, ces, stars INTO NAME measure VALUE score) \
                    GROUP BY ALL ORDER BY ALL) \

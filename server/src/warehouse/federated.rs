@@ -12,6 +12,7 @@ use super::{Warehouse, WarehouseError};
 use crate::federation::message::{
     parse_timestamp, Change, ChangeKind, InvalidMessage, ReplicaRecord,
 };
+use crate::market_days::MarketZones;
 
 /// One message as headquarters received it.
 #[derive(Debug)]
@@ -63,6 +64,7 @@ impl Warehouse {
     /// On a database error; then nothing of them is applied.
     pub fn apply_federated(&self, messages: &[Incoming]) -> Result<Vec<Applied>, WarehouseError> {
         let now = chrono::Utc::now().naive_utc();
+        let zones = self.market_zones();
         self.write(|connection| {
             let tx = connection.transaction()?;
             let mut nodes = load_nodes(&tx)?;
@@ -116,7 +118,7 @@ impl Warehouse {
                             Applied::Waiting
                         }
                         Ok(change) => {
-                            appended += apply_change(&tx, change)?;
+                            appended += apply_change(&tx, change, &zones)?;
                             track_carriers(&tx, change, message.stream_seq)?;
                             for market in change.markets() {
                                 as_of.insert(
@@ -338,7 +340,11 @@ impl Warehouse {
 }
 
 /// Applies one checked change inside `tx`; returns the cube rows it appended.
-fn apply_change(tx: &Transaction<'_>, change: &Change) -> Result<u64, WarehouseError> {
+fn apply_change(
+    tx: &Transaction<'_>,
+    change: &Change,
+    zones: &MarketZones,
+) -> Result<u64, WarehouseError> {
     let mut appender = tx.appender("score_counts")?;
     for (market, channel, day, measure, s) in &change.scores {
         appender.append_row(params![
@@ -376,13 +382,21 @@ fn apply_change(tx: &Transaction<'_>, change: &Change) -> Result<u64, WarehouseE
         )?;
     }
     if !change.records.is_empty() {
-        store_replicas(tx, &change.records)?;
+        store_replicas(tx, &change.records, zones)?;
     }
     Ok((change.scores.len() + change.topics.len()) as u64)
 }
 
+/// The `run_id` of records replicated from a region: headquarters counts them through the
+/// region's cube rows, never from the records themselves.
+pub(super) const REPLICA_RUN: i64 = 0;
+
 /// Stores replicated records through `ingest_staging` (its lists are '|'-joined text).
-fn store_replicas(tx: &Transaction<'_>, records: &[ReplicaRecord]) -> Result<(), WarehouseError> {
+fn store_replicas(
+    tx: &Transaction<'_>,
+    records: &[ReplicaRecord],
+    zones: &MarketZones,
+) -> Result<(), WarehouseError> {
     tx.execute("DELETE FROM ingest_staging", [])?;
     let mut appender = tx.appender("ingest_staging")?;
     for r in records {
@@ -407,10 +421,11 @@ fn store_replicas(tx: &Transaction<'_>, records: &[ReplicaRecord]) -> Result<(),
             r.language_decided_by,
             r.consent_contact,
             r.attributes,
-            0i64,
+            REPLICA_RUN,
             r.topics.as_ref().map(|t| t.join("|")),
             r.redactions.as_ref().map(|t| t.join("|")),
             None::<String>,
+            zones.day_of(&r.market, at(&r.occurred_at)),
         ])?;
     }
     appender.flush()?;

@@ -226,9 +226,10 @@ fn a_file_with_misdated_records_joins_only_after_quarantine() {
             old.write(|c| {
                 c.execute(
                     "INSERT INTO records (source_instance, external_id, market, region, \
-                     channel, occurred_at, ingested_at, nps, run_id) \
-                     VALUES ('de', ?, 'DE', 'central', 's', ?::TIMESTAMP, now()::TIMESTAMP, 9, 0)",
-                    duckdb::params![id, at],
+                     channel, occurred_at, day, ingested_at, nps, run_id) \
+                     VALUES ('de', ?, 'DE', 'central', 's', ?::TIMESTAMP, ?::TIMESTAMP::DATE, \
+                             now()::TIMESTAMP, 9, 0)",
+                    duckdb::params![id, at, at],
                 )?;
                 Ok(())
             })

@@ -16,6 +16,7 @@ mod export;
 mod federated;
 mod ingest_threads;
 mod inspection;
+mod market_zones;
 mod migrations;
 mod notify;
 mod outbox;
@@ -32,12 +33,15 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use chrono::NaiveDateTime;
+
+use crate::market_days::MarketZones;
 use duckdb::{params, Connection};
 
 pub use drivers::{driver_patterns_sql, DriverPattern};
 pub use erasure::{Erasure, ErasureEntry};
 pub use export::ExportSummary;
 pub use federated::{Applied, Incoming, NodeState};
+pub use market_zones::Redated;
 use notify::Notifier;
 pub use notify::{CellChange, Committed};
 pub use outbox::{OutboxPolicy, OutboxState};
@@ -173,6 +177,8 @@ pub struct Warehouse {
     outbox: std::sync::OnceLock<OutboxPolicy>,
     /// Connector runs writing now (see `ingest_threads`).
     ingest_runs: Mutex<usize>,
+    /// The calendar each market's records are dated in (see `market_days`).
+    zones: std::sync::RwLock<std::sync::Arc<MarketZones>>,
 }
 
 impl Warehouse {
@@ -214,6 +220,7 @@ impl Warehouse {
             notifier: Notifier::default(),
             outbox: std::sync::OnceLock::new(),
             ingest_runs: Mutex::new(0),
+            zones: std::sync::RwLock::default(),
         })
     }
 

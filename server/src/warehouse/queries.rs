@@ -10,14 +10,23 @@ use duckdb::params_from_iter;
 use super::{Warehouse, WarehouseError};
 use crate::analysis::scale::{Histogram, Measure};
 
+/// A calendar period cells are split by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// `YYYY-MM`.
+    Month,
+    /// `YYYY-MM-DD`.
+    Day,
+}
+
 /// Which cells to count. Cells are always per market and channel: pooling either would
 /// produce a number that means nothing (server/DESIGN.md).
 #[derive(Debug, Clone)]
 pub struct CellQuery {
     /// The score counted.
     pub measure: Measure,
-    /// Also split by calendar month of `occurred_at`.
-    pub by_month: bool,
+    /// Also split by calendar month or day (each market's calendar, `market_days`).
+    pub period: Option<Period>,
     /// Markets to include; `None` for every market (only for callers scoped to all).
     pub markets: Option<Vec<String>>,
     /// Channels to include; `None` for all.
@@ -33,7 +42,7 @@ impl CellQuery {
     pub fn all(measure: Measure) -> CellQuery {
         CellQuery {
             measure,
-            by_month: false,
+            period: None,
             markets: None,
             channels: None,
             from: None,
@@ -44,8 +53,8 @@ impl CellQuery {
     /// The SQL over the score cube and its parameters: one row per cell with the responses
     /// per score slot `s0..s10`.
     pub fn to_sql(&self) -> (String, Vec<String>) {
-        let (filters, params) = self.filters(Dated::Cube);
-        let month = self.month_of("day");
+        let (filters, params) = self.filters();
+        let month = self.period_of("day");
         let slots = SLOT_SUMS;
         let sql = format!(
             "SELECT market, channel, {month} AS month, {slots} FROM score_counts \
@@ -58,8 +67,8 @@ impl CellQuery {
     /// The same cells as plain SQL over `records`, one row per (cell, score): what the cube
     /// replaces, kept so the benchmark can time both in one run.
     pub fn records_sql(&self) -> (String, Vec<String>) {
-        let (filters, params) = self.filters(Dated::Records);
-        let month = self.month_of("occurred_at");
+        let (filters, params) = self.filters();
+        let month = self.period_of("day");
         let column = self.measure.name();
         let sql = format!(
             "SELECT market, channel, {month} AS month, {column} AS score, count(*) AS n \
@@ -75,7 +84,7 @@ impl CellQuery {
             markets: None,
             ..self.clone()
         };
-        let (filters, params) = unscoped.filters(Dated::Cube);
+        let (filters, params) = unscoped.filters();
         let sql =
             format!(
             "SELECT channel, sum({})::BIGINT AS n FROM score_counts WHERE measure = '{}'{filters} \
@@ -92,7 +101,7 @@ impl CellQuery {
             markets: None,
             ..self.clone()
         };
-        let (filters, params) = unscoped.filters(Dated::Records);
+        let (filters, params) = unscoped.filters();
         let column = self.measure.name();
         let sql = format!(
             "SELECT channel, count(*) AS n FROM records WHERE {column} IS NOT NULL{filters} \
@@ -101,16 +110,17 @@ impl CellQuery {
         (sql, params)
     }
 
-    fn month_of(&self, column: &str) -> String {
-        if self.by_month {
-            format!("strftime({column}, '%Y-%m')")
-        } else {
-            "NULL::VARCHAR".to_owned()
+    /// The SQL of the period `column` (a date) falls in, as text; NULL when not split.
+    pub(crate) fn period_of(&self, column: &str) -> String {
+        match self.period {
+            Some(Period::Month) => format!("strftime({column}, '%Y-%m')"),
+            Some(Period::Day) => format!("strftime({column}, '%Y-%m-%d')"),
+            None => "NULL::VARCHAR".to_owned(),
         }
     }
 
     /// ` AND …` conditions for markets, channels and dates, with their parameters.
-    pub(crate) fn filters(&self, dated: Dated) -> (String, Vec<String>) {
+    pub(crate) fn filters(&self) -> (String, Vec<String>) {
         let mut filters = String::new();
         let mut params = Vec::new();
         let mut list = |column: &str, values: &[String], filters: &mut String| {
@@ -123,19 +133,13 @@ impl CellQuery {
         if let Some(channels) = &self.channels {
             list("channel", channels, &mut filters);
         }
-        let (first, last) = match dated {
-            Dated::Records => (
-                " AND occurred_at >= ?::DATE",
-                " AND occurred_at < ?::DATE + INTERVAL 1 DAY",
-            ),
-            Dated::Cube => (" AND day >= ?::DATE", " AND day <= ?::DATE"),
-        };
+        // Records and cube rows both carry their market's calendar day.
         if let Some(from) = self.from {
-            filters.push_str(first);
+            filters.push_str(" AND day >= ?::DATE");
             params.push(from.to_string());
         }
         if let Some(to) = self.to {
-            filters.push_str(last);
+            filters.push_str(" AND day <= ?::DATE");
             params.push(to.to_string());
         }
         (filters, params)
@@ -145,15 +149,6 @@ impl CellQuery {
         self.markets.as_ref().is_some_and(Vec::is_empty)
             || self.channels.as_ref().is_some_and(Vec::is_empty)
     }
-}
-
-/// Which table a query's dates apply to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dated {
-    /// `records.occurred_at`, a timestamp.
-    Records,
-    /// A cube's `day` (`occurred_at::DATE`).
-    Cube,
 }
 
 /// `sum(s0) AS s0, …, sum(s10) AS s10`.
@@ -189,6 +184,29 @@ pub struct CellKey {
     pub channel: String,
     /// `YYYY-MM` when split by month.
     pub month: Option<String>,
+    /// `YYYY-MM-DD` when split by day.
+    pub day: Option<String>,
+}
+
+impl CellKey {
+    /// The key of a cell whose period (of kind `period`) is `text`.
+    pub(crate) fn new(
+        market: String,
+        channel: String,
+        period: Option<Period>,
+        text: Option<String>,
+    ) -> CellKey {
+        let (month, day) = match period {
+            Some(Period::Day) => (None, text),
+            _ => (text, None),
+        };
+        CellKey {
+            market,
+            channel,
+            month,
+            day,
+        }
+    }
 }
 
 impl Warehouse {
@@ -208,11 +226,7 @@ impl Warehouse {
         let rows: Vec<(CellKey, [i64; 11])> = self.read(|c| {
             let mut statement = c.prepare(&sql)?;
             let rows = statement.query_map(params_from_iter(params.iter()), |r| {
-                let key = CellKey {
-                    market: r.get(0)?,
-                    channel: r.get(1)?,
-                    month: r.get(2)?,
-                };
+                let key = CellKey::new(r.get(0)?, r.get(1)?, query.period, r.get(2)?);
                 Ok((key, slots_at(r, 3)?))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)

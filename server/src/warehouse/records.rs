@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use duckdb::params_from_iter;
 use serde::Serialize;
 
-use super::queries::{CellQuery, Dated};
+use super::queries::CellQuery;
 use super::timestamp::UtcTimestamp;
 use super::{Warehouse, WarehouseError};
 
@@ -103,7 +103,7 @@ impl StoredRecord {
 impl RecordQuery {
     fn to_sql(&self) -> (String, Vec<String>) {
         let mut sql = format!("SELECT {STORED_RECORD_COLUMNS} FROM records WHERE true");
-        let (filters, mut params) = self.cells.filters(Dated::Records);
+        let (filters, mut params) = self.cells.filters();
         sql.push_str(&filters);
         if let Some(languages) = &self.languages {
             sql.push_str(&super::in_list("language", languages.len()));

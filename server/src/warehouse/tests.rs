@@ -194,7 +194,7 @@ fn score_cells_are_split_by_market_and_channel_and_filtered_by_scope() {
     let same_day = CellQuery {
         from: NaiveDate::from_ymd_opt(2026, 3, 1),
         to: NaiveDate::from_ymd_opt(2026, 3, 1),
-        by_month: true,
+        period: Some(super::queries::Period::Month),
         ..CellQuery::all(Measure::Nps)
     };
     let cells = warehouse.score_cells(&same_day).unwrap();
@@ -211,9 +211,10 @@ fn stored_at(warehouse: &Warehouse, id: &str, occurred_at: &str) {
         .write(|c| {
             c.execute(
                 "INSERT INTO records (source_instance, external_id, market, region, channel, \
-                 occurred_at, ingested_at, nps, run_id) \
-                 VALUES ('de-survey', ?, 'DE', 'r', 's', ?::TIMESTAMP, now()::TIMESTAMP, 9, 0)",
-                duckdb::params![id, occurred_at],
+                 occurred_at, day, ingested_at, nps, run_id) \
+                 VALUES ('de-survey', ?, 'DE', 'r', 's', ?::TIMESTAMP, ?::TIMESTAMP::DATE, \
+                         now()::TIMESTAMP, 9, 0)",
+                duckdb::params![id, occurred_at, occurred_at],
             )?;
             Ok(())
         })
@@ -410,4 +411,70 @@ fn driver_patterns_count_topics_and_numeric_attributes_of_commented_records() {
         values,
         vec![(3, vec![2.0], 2), (9, vec![4.0], 1), (9, vec![5.0], 1)]
     );
+}
+
+/// The cube days of `market`'s NPS responses, with how many on each.
+fn cube_days(warehouse: &Warehouse, market: &str) -> Vec<(String, i64)> {
+    warehouse
+        .read(|c| {
+            let mut statement = c.prepare(
+                "SELECT day::VARCHAR, sum(s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7 + s8 + s9 + s10)::BIGINT \
+                 FROM score_counts WHERE market = ? AND measure = 'nps' GROUP BY day \
+                 HAVING sum(s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7 + s8 + s9 + s10) <> 0 ORDER BY day",
+            )?;
+            let rows = statement.query_map([market], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .unwrap()
+}
+
+#[test]
+fn records_count_on_their_markets_days_and_move_when_the_zone_changes() {
+    use crate::market_days::{MarketZone, MarketZones};
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(&dir.path().join("w.duckdb")).unwrap();
+    let at = |text: &str| text.parse::<chrono::NaiveDateTime>().unwrap();
+    // 22:30Z on 29 March is 00:30 on the 30th in Berlin (summer time began that night).
+    let mut late = record("late", "DE", "s", 9);
+    late.occurred_at = at("2026-03-29T22:30:00");
+    let mut french = record("fr", "FR", "s", 9);
+    french.occurred_at = at("2026-03-29T22:30:00");
+    let run = warehouse.start_run("de-survey", "api").unwrap();
+    warehouse
+        .commit_batch(&batch(run, &[late.clone(), french.clone()], "c1"))
+        .unwrap();
+    assert_eq!(cube_days(&warehouse, "DE"), [("2026-03-29".to_owned(), 1)]);
+
+    let berlin = MarketZone::parse("Europe/Berlin").unwrap();
+    let redated = warehouse
+        .use_market_zones(MarketZones::new([("DE".to_owned(), berlin)]))
+        .unwrap();
+    assert_eq!(redated.len(), 1, "{redated:?}");
+    assert_eq!((redated[0].market.as_str(), redated[0].records), ("DE", 1));
+    assert_eq!(cube_days(&warehouse, "DE"), [("2026-03-30".to_owned(), 1)]);
+    assert_eq!(cube_days(&warehouse, "FR"), [("2026-03-29".to_owned(), 1)]);
+    let dates = crate::dates::DateRange::default();
+    assert!(warehouse.verify(&dates, false, |_| {}).unwrap().is_clean());
+
+    // New records are dated in the zone; the same zone again moves nothing.
+    let mut early = record("early", "DE", "s", 9);
+    early.occurred_at = at("2026-03-28T22:30:00");
+    let run = warehouse.start_run("de-survey", "api").unwrap();
+    warehouse.commit_batch(&batch(run, &[early], "c2")).unwrap();
+    assert_eq!(
+        cube_days(&warehouse, "DE"),
+        [("2026-03-28".to_owned(), 1), ("2026-03-30".to_owned(), 1)]
+    );
+    let again = warehouse
+        .use_market_zones(MarketZones::new([("DE".to_owned(), berlin)]))
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    // Back to UTC (the market's zone removed from the config).
+    let back = warehouse.use_market_zones(MarketZones::default()).unwrap();
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(
+        cube_days(&warehouse, "DE"),
+        [("2026-03-28".to_owned(), 1), ("2026-03-29".to_owned(), 1)]
+    );
+    assert!(warehouse.verify(&dates, false, |_| {}).unwrap().is_clean());
 }

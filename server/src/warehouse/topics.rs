@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use duckdb::params_from_iter;
 
-use super::queries::{add_slots, slots_at, CellKey, CellQuery, Dated, SLOT_SUMS};
+use super::queries::{add_slots, slots_at, CellKey, CellQuery, SLOT_SUMS};
 use super::{Warehouse, WarehouseError};
 use crate::analysis::nps::NpsCounts;
 use crate::analysis::scale::{Histogram, Measure};
@@ -55,15 +55,11 @@ impl Warehouse {
         if topics.is_empty() || !safe || cells.markets.as_ref().is_some_and(Vec::is_empty) {
             return Ok(counts);
         }
-        let (filters, params) = cells.filters(Dated::Cube);
+        let (filters, params) = cells.filters();
         let wanted: Vec<String> = std::iter::once("'*'".to_owned())
             .chain(topics.iter().map(|t| format!("'{t}'")))
             .collect();
-        let month = if cells.by_month {
-            "strftime(day, '%Y-%m')"
-        } else {
-            "NULL::VARCHAR"
-        };
+        let month = cells.period_of("day");
         let sql = format!(
             "SELECT topic, market, channel, {month} AS month, measure, {SLOT_SUMS} \
              FROM topic_counts WHERE measure IN ('commented', 'nps') \
@@ -74,11 +70,7 @@ impl Warehouse {
         let rows: Vec<Row> = self.read(|c| {
             let mut statement = c.prepare(&sql)?;
             let rows = statement.query_map(params_from_iter(params.iter()), |r| {
-                let key = CellKey {
-                    market: r.get(1)?,
-                    channel: r.get(2)?,
-                    month: r.get(3)?,
-                };
+                let key = CellKey::new(r.get(1)?, r.get(2)?, cells.period, r.get(3)?);
                 Ok((r.get(0)?, key, r.get(4)?, slots_at(r, 5)?))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)

@@ -109,7 +109,7 @@ impl Warehouse {
                 let reason = format!("occurred_at outside the dates Chorus accepts ({dates})");
                 let moved = tx.execute(
                     &format!(
-                        "INSERT INTO quarantined_records SELECT *, ?, \
+                        "INSERT INTO quarantined_records SELECT * EXCLUDE (day), ?, \
                          current_timestamp::TIMESTAMP FROM records WHERE {condition}"
                     ),
                     params![reason, bounds[0], bounds[1]],
