@@ -3,14 +3,15 @@
 # WebDriver (the dashboard's browser tests), nats-server (the federation tests), promtool
 # (Prometheus' check of /metrics), openapi-spec-validator (the OpenAPI document's check),
 # openapi-python-client (a client generated from the document must read every route) and
-# tomli-w (deploy/multi-region/make-configs.py writes TOML with it).
+# tomli-w (deploy/multi-region/make-configs.py writes TOML with it) and schemathesis (a
+# schema-driven fuzzer run against the server).
 # Does nothing when they are already there, so README's test command and .ci/run call it
 # every time. Debian/Ubuntu packages and PyPI only.
 set -euo pipefail
 
 # Python tools, pinned; pip reaches PyPI.
-python_tools=("openapi-spec-validator==0.9.0" "openapi-python-client==0.29.1" "tomli-w==1.2.0")
-if ! python3 -c "import openapi_spec_validator, openapi_python_client, tomli_w" >/dev/null 2>&1; then
+python_tools=("openapi-spec-validator==0.9.0" "openapi-python-client==0.29.1" "tomli-w==1.2.0" "schemathesis==4.32.5")
+if ! python3 -c "import openapi_spec_validator, openapi_python_client, tomli_w, schemathesis" >/dev/null 2>&1; then
     echo "installing test parts: ${python_tools[*]}" >&2
     python3 -m pip install --quiet --disable-pip-version-check "${python_tools[@]}"
 fi

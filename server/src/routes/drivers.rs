@@ -33,6 +33,8 @@ const VIF_LIMIT: u64 = 5;
 /// the most a caller may ask for.
 const DEFAULT_BOOTSTRAP: usize = 200;
 const MAX_BOOTSTRAP: usize = 1000;
+/// More mentions than any warehouse holds per topic and market.
+const MAX_MIN_MENTIONS: u64 = 1_000_000;
 
 /// Query string of `/api/v1/drivers`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -52,9 +54,11 @@ pub struct DriverParams {
     /// `nps` (default) or `csat`.
     measure: Option<String>,
     /// Topics mentioned fewer times are left out (default `n_min`; never below the privacy
-    /// floor).
+    /// floor, which it is raised to).
+    #[param(minimum = 0, maximum = 1_000_000)]
     min_mentions: Option<u64>,
-    /// Bootstrap resamples for the importance intervals, 0-1000 (default 200; 0: none).
+    /// Bootstrap resamples for the importance intervals (default 200; 0: none).
+    #[param(minimum = 0, maximum = 1000)]
     bootstrap: Option<usize>,
 }
 
@@ -165,10 +169,15 @@ pub async fn drivers(
         }
     };
     let programme = params::programme(params.programme.as_deref(), Programme::default())?;
-    let min_mentions = params
-        .min_mentions
-        .unwrap_or(analysis.n_min)
-        .clamp(analysis.privacy_floor.max(1), 1_000_000);
+    let min_mentions = params.min_mentions.unwrap_or(analysis.n_min);
+    if min_mentions > MAX_MIN_MENTIONS {
+        return Err(ApiError::bad_request(
+            "invalid_min_mentions",
+            format!("min_mentions must be 0-{MAX_MIN_MENTIONS}"),
+        ));
+    }
+    // A topic mentioned by fewer people than the privacy floor would disclose them.
+    let min_mentions = min_mentions.max(analysis.privacy_floor.max(1));
     let channels = programme_channels(&catalog, programme, params.channels.as_deref())?;
     let mut query = CellFilters {
         markets: params.markets.as_deref(),

@@ -10,12 +10,24 @@ use crate::events::{self, NoSlot, StreamSlots, MAX_STREAMS, MAX_STREAMS_PER_CALL
 use crate::permission::SignedIn;
 use crate::warehouse::Warehouse;
 
+/// One server-sent event as the stream's fields (documentation only).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct StreamEvent {
+    /// `ready`, `records`, `run`, `resync` or `expired`.
+    event: String,
+    /// A JSON object.
+    data: String,
+    /// Milliseconds a client waits before reconnecting (the first event only).
+    retry: Option<u64>,
+}
+
 /// Server-sent events: `ready` once, then `records` (cells of the caller's markets that gained
 /// or lost records), `run` (connector runs, for those who see connectors), `resync` (events
 /// were missed: reload), and `expired` when the token expires, which ends the stream.
 #[utoipa::path(get, path = "/api/v1/events", tag = "session",
     responses(
-        (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
+        (status = 200, description = "An event stream", content_type = "text/event-stream", body = StreamEvent),
         (status = 401, body = ErrorBody), (status = 429, body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),

@@ -178,7 +178,7 @@ struct Answer {
     responses(
         (status = 200, body = Answer),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ),
     security(("bearer" = [])))]
 // Extractors: one argument per thing the route reads.
