@@ -370,6 +370,35 @@ async fn headquarters_holds_exactly_the_sum_of_the_regions() {
         let (_, standalone) = all.get(path).await;
         assert_eq!(without_as_of(at_hq), standalone, "{path}");
     }
+    // Key drivers: a global market's, from its replicated records, are the standalone's;
+    // a regional market's are answered by its region, and headquarters says so by name.
+    let drivers = "/api/v1/drivers?bootstrap=0&min_mentions=5";
+    let (status, at_hq) = hq.get(&format!("{drivers}&markets=FR")).await;
+    assert_eq!(status, 200, "{at_hq}");
+    let (_, standalone) = all.get(&format!("{drivers}&markets=FR")).await;
+    assert_eq!(at_hq, standalone);
+    let (status, at_hq) = hq.get(&format!("{drivers}&markets=ES")).await;
+    assert_eq!(status, 200, "{at_hq}");
+    let spain = &at_hq["markets"][0];
+    assert_eq!(
+        (spain["market"].as_str(), spain["n"].as_u64()),
+        (Some("ES"), Some(0)),
+        "{at_hq}"
+    );
+    let why = spain["reason"].as_str().unwrap();
+    assert!(
+        why.starts_with("ES's records stay in its region") && why.contains("https://west.example"),
+        "{why}"
+    );
+    let (_, unnamed) = hq.get(drivers).await;
+    let named: Vec<&str> = unnamed["markets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["market"].as_str().unwrap())
+        .collect();
+    assert_eq!(named, ["DE", "ES", "FR", "PL"], "{unnamed}");
+
     // Records: global markets are replicated, redacted; the others stay in their region.
     let (status, body) = hq.get("/api/v1/records?markets=ES").await;
     assert_eq!(status, 409, "{body}");

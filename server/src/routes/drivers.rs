@@ -20,8 +20,9 @@ use crate::analysis::scale::Measure;
 use crate::catalog::Catalog;
 use crate::config::AnalysisSettings;
 use crate::dates::DateRange;
-use crate::domain::Programme;
+use crate::domain::{MarketCode, Programme};
 use crate::error::ApiError;
+use crate::federation::{FederationStatus, NodeRole, Residency};
 use crate::permission::FeedbackReader;
 use crate::telemetry::spawn_blocking_with_tracing;
 use crate::warehouse::{DriverPattern, Warehouse};
@@ -147,6 +148,7 @@ struct Answer {
         (status = 403, body = ErrorBody),
     ),
     security(("bearer" = [])))]
+// Extractors: one argument per thing the route reads.
 #[allow(clippy::too_many_arguments)]
 pub async fn drivers(
     caller: FeedbackReader,
@@ -156,6 +158,7 @@ pub async fn drivers(
     catalog: web::Data<Arc<Catalog>>,
     list: web::Data<TopicList>,
     dates: web::Data<DateRange>,
+    federation: web::Data<Arc<FederationStatus>>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let measure = match params.measure.as_deref().map(Measure::parse) {
@@ -189,6 +192,13 @@ pub async fn drivers(
     }
     .query(&caller, measure, None)?;
     query.channels = Some(channels.into_iter().collect());
+    let asked: Vec<MarketCode> = match &query.markets {
+        Some(codes) => codes
+            .iter()
+            .filter_map(|c| MarketCode::parse(c).ok())
+            .collect(),
+        None => catalog.markets().map(|(code, _)| code.clone()).collect(),
+    };
     let topics: Vec<String> = list.0.iter().map(|(id, _)| id.clone()).collect();
     let numeric: Vec<String> = analysis.numeric_drivers.keys().cloned().collect();
     let warehouse = warehouse.get_ref().clone();
@@ -261,6 +271,18 @@ pub async fn drivers(
                 });
         }
     }
+    // Every market asked for is in the answer: one without a model says why.
+    let at_headquarters = federation.role() == NodeRole::Hq;
+    for code in asked {
+        if markets.iter().all(|m| m.market != code.as_str()) {
+            let market = catalog.market(&code);
+            markets.push(MarketDrivers::without_model(
+                code.to_string(),
+                no_records_reason(market, at_headquarters),
+            ));
+        }
+    }
+    markets.sort_by(|a, b| a.market.cmp(&b.market));
     Ok(HttpResponse::Ok().json(Answer {
         measure,
         programme,
@@ -270,6 +292,38 @@ pub async fn drivers(
         markets,
         all_markets,
     }))
+}
+
+/// Why a market asked for has no records to model.
+fn no_records_reason(market: Option<&crate::catalog::Market>, at_headquarters: bool) -> String {
+    match market {
+        Some(market) if at_headquarters && market.residency == Residency::Regional => {
+            let node = market
+                .node_url
+                .as_deref()
+                .map_or(String::new(), |url| format!(" ({url})"));
+            format!(
+                "{}'s records stay in its region, which ships counts only; its key drivers are \
+                 answered by its regional node{node}",
+                market.name
+            )
+        }
+        _ => "no commented records with a score in the period".to_owned(),
+    }
+}
+
+impl MarketDrivers {
+    fn without_model(market: String, reason: String) -> MarketDrivers {
+        MarketDrivers {
+            market,
+            n: 0,
+            r2: None,
+            r2_adjusted: None,
+            reason: Some(reason),
+            drivers: Vec::new(),
+            left_out: Vec::new(),
+        }
+    }
 }
 
 fn observation(pattern: &DriverPattern, groups: Vec<String>) -> Observation {
