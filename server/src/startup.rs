@@ -93,6 +93,8 @@ impl Application {
             );
         }
         let catalog = Arc::new(Catalog::new(&settings));
+        let served_document =
+            web::Data::new(routes::served_document::ServedDocument::new(&catalog));
         let taxonomy = settings.text.load_taxonomy()?;
         if let Some(taxonomy) = &taxonomy {
             tracing::info!(topics = taxonomy.topics.len(), "topic taxonomy loaded");
@@ -184,6 +186,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(keys.clone())
                 .app_data(web::Data::new(catalog.clone()))
+                .app_data(served_document.clone())
                 .app_data(web::Data::new(warehouse_data.clone()))
                 .app_data(web::Data::new(ingestor_data.clone()))
                 .app_data(web::Data::new(counters.clone()))

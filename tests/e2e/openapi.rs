@@ -95,7 +95,18 @@ async fn the_served_document_is_the_generated_openapi_3_1_one() {
     let (status, served) = app.get("/api/v1/openapi.json", None).await;
     assert_eq!(status, 200);
     assert_eq!(served["openapi"], "3.1.0");
-    assert_eq!(served, *DOCUMENT);
+    // The compiled document with the configured markets and channels filled in.
+    let catalog = chorus::catalog::Catalog::new(&demo_settings(None));
+    let expected = chorus::routes::served_document::ServedDocument::new(&catalog);
+    assert_eq!(served, *expected.0);
+    assert_ne!(served, *DOCUMENT);
+    let markets = &served["paths"]["/api/v1/alerts"]["get"]["parameters"][0];
+    assert_eq!(markets["name"], "markets");
+    let pattern = markets["schema"]["pattern"].as_str().unwrap();
+    assert!(
+        pattern.contains("[Dd][Ee]") && pattern.contains("[Ee][Ss]"),
+        "{pattern}"
+    );
     for path in [
         "/api/v1/nps",
         "/api/v1/compare",
@@ -213,29 +224,30 @@ fn a_body_that_breaks_the_schema_is_caught() {
     assert!(undocumented.is_err(), "an undocumented status must fail");
 }
 
-/// Runs schemathesis against the served document as `token`; returns how many requests it
-/// generated. Fails on any failed check, with schemathesis' own report.
+/// Runs schemathesis against the served document as `token`, every check on (`tests/schemathesis.toml`
+/// says where one is off, and why); returns how many requests it generated. Fails on any
+/// failed check, with schemathesis' own report.
 fn schemathesis(address: &str, token: &str, max_examples: u32) -> u64 {
+    let config = crate::helpers::repo_root().join("tests/schemathesis.toml");
     let out = python_tool(
         "schemathesis.cli",
         &[
+            "--config-file",
+            config.to_str().unwrap(),
             "run",
             &format!("{address}/api/v1/openapi.json"),
             "--url",
             address,
             "-H",
             &format!("Authorization: Bearer {token}"),
-            "--checks",
-            "all",
-            // See the comment at the call.
-            "--exclude-checks",
-            "positive_data_acceptance",
             "--max-examples",
             &max_examples.to_string(),
             "--seed",
             "1",
+            // One thread: CPython 3.11's parser is not thread-safe where hypothesis describes
+            // its filters (SystemError: AST constructor recursion depth mismatch).
             "--workers",
-            "2",
+            "1",
             "--no-color",
         ],
     );
@@ -250,12 +262,10 @@ fn schemathesis(address: &str, token: &str, max_examples: u32) -> u64 {
 }
 
 /// A schema-driven fuzzer nobody on the project wrote, as an administrator and as a regional
-/// lead, over every operation (writes included): no server error, no answer outside the
-/// document (status, content type, headers, body), no request the document calls invalid
-/// accepted, no resource that vanishes after it was created. Left out: requests the document
-/// allows but the server refuses (`positive_data_acceptance`): rules across parameters
-/// (`from` after `to`), and configured markets and channels that the compiled document does
-/// not list, are 400s no static schema expresses.
+/// lead, over every operation of the served document (writes included): no server error, no
+/// answer outside the document (status, content type, headers, body), no request the document
+/// calls invalid accepted, no request it calls valid refused (except where
+/// `tests/schemathesis.toml` says why), no resource that vanishes after it was created.
 #[tokio::test]
 async fn schemathesis_finds_no_server_error_schema_violation_or_accepted_invalid_request() {
     let dir = tempfile::tempdir().unwrap();
@@ -265,7 +275,7 @@ async fn schemathesis_finds_no_server_error_schema_violation_or_accepted_invalid
     let lead = app.token(chorus::domain::Role::RegionalLead, &["west"], &[]);
     let address = app.address.clone();
     let generated = tokio::task::spawn_blocking(move || {
-        schemathesis(&address, &admin, 70) + schemathesis(&address, &lead, 15)
+        schemathesis(&address, &admin, 55) + schemathesis(&address, &lead, 15)
     })
     .await
     .unwrap();

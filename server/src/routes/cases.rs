@@ -29,12 +29,17 @@ const DEFAULT_LIMIT: u32 = 100;
 pub struct CaseParams {
     /// open, in_progress, resolved, closed or reopened; or `active` for open, in_progress and
     /// reopened together.
+    #[param(pattern = "^(open|in_progress|resolved|closed|reopened|active)$")]
     status: Option<String>,
     /// Comma list of market codes (within your scope).
     markets: Option<String>,
     /// true: only overdue cases; false: only cases that are not.
     overdue: Option<bool>,
-    /// A token subject.
+    /// A token subject: 1-256 characters, not only white space, no control characters.
+    #[param(
+        max_length = 256,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     assignee: Option<String>,
     /// `next_before` of the previous page.
     #[param(minimum = 1)]
@@ -112,11 +117,12 @@ impl CasePatch {
     }
 }
 
+/// Refuses what `CaseParams::assignee`'s documented pattern refuses: control characters
+/// (Unicode Cc), nothing but white space, more than 256 characters.
 fn check_assignee(assignee: &str) -> Result<(), ApiError> {
-    let trimmed = assignee.trim();
-    if trimmed.is_empty()
-        || trimmed.chars().count() > MAX_ASSIGNEE_CHARS
-        || trimmed.chars().any(char::is_control)
+    if assignee.trim().is_empty()
+        || assignee.chars().count() > MAX_ASSIGNEE_CHARS
+        || assignee.chars().any(char::is_control)
     {
         return Err(ApiError::bad_request(
             "invalid_assignee",
@@ -253,7 +259,7 @@ pub async fn summary(
 
 /// `GET /api/v1/cases/{id}`: one case with its record and history.
 #[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases",
-    params(("id" = i64, Path, description = "Case id")),
+    params(("id" = i64, Path, description = "Case id", minimum = 1)),
     responses(
         (status = 200, body = CaseView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -276,7 +282,7 @@ pub async fn show(
 
 /// `PATCH /api/v1/cases/{id}`: move the case on, reassign it, or add a note.
 #[utoipa::path(patch, path = "/api/v1/cases/{id}", tag = "cases",
-    params(("id" = i64, Path, description = "Case id")),
+    params(("id" = i64, Path, description = "Case id", minimum = 1)),
     request_body = CasePatch,
     responses(
         (status = 200, body = CaseView),

@@ -41,11 +41,13 @@ pub struct CompareParams {
     markets: Option<String>,
     /// `transactional` or `relational`: which programme's channels are compared. Default:
     /// the programme of the configured reference mix, else transactional.
+    #[param(pattern = "^(transactional|relational)$")]
     programme: Option<String>,
     /// Restrict the comparison to these channels of the programme (the reference mix is
     /// renormalised).
     channels: Option<String>,
     /// `nps` (default), `csat`, `ces` or `stars`.
+    #[param(pattern = "^(nps|csat|ces|stars)$")]
     measure: Option<String>,
     /// Test every market against this one.
     against: Option<String>,

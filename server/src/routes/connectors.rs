@@ -182,7 +182,7 @@ pub async fn runs(
 #[utoipa::path(get, path = "/api/v1/connectors/{id}/runs/{run_id}/rejections", tag = "connectors",
     params(
         ("id" = String, Path, description = "Connector instance id"),
-        ("run_id" = i64, Path, description = "Run id"),
+        ("run_id" = i64, Path, description = "Run id", minimum = 1),
     ),
     responses(
         (status = 200, body = RejectionList),

@@ -47,12 +47,14 @@ pub struct DriverParams {
     /// Comma list of channels of the programme (default: all of them).
     channels: Option<String>,
     /// `transactional` (default) or `relational`.
+    #[param(pattern = "^(transactional|relational)$")]
     programme: Option<String>,
     /// First day, `YYYY-MM-DD`.
     from: Option<String>,
     /// Last day included, `YYYY-MM-DD`.
     to: Option<String>,
     /// `nps` (default) or `csat`.
+    #[param(pattern = "^(nps|csat)$")]
     measure: Option<String>,
     /// Topics mentioned fewer times are left out (default `n_min`; never below the privacy
     /// floor, which it is raised to).

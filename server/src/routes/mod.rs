@@ -15,6 +15,7 @@ pub mod openapi;
 mod params;
 mod records;
 mod scores;
+pub mod served_document;
 mod session;
 mod topics;
 mod trends;

@@ -85,8 +85,10 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// This OpenAPI document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
     responses((status = 200, description = "This document", body = Object)))]
-pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(document())
+pub async fn openapi_json(
+    served: actix_web::web::Data<super::served_document::ServedDocument>,
+) -> HttpResponse {
+    HttpResponse::Ok().json(&*served.0)
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ pub struct RecordParams {
     /// A topic id.
     topic: Option<String>,
     /// The measure `score_min`/`score_max` apply to (default nps).
+    #[param(pattern = "^(nps|csat|ces|stars)$")]
     measure: Option<String>,
     score_min: Option<u8>,
     score_max: Option<u8>,

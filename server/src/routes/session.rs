@@ -21,6 +21,7 @@ const MAX_CODE_LENGTH: usize = 128;
 #[serde(deny_unknown_fields)]
 pub struct CodeExchange {
     /// The code from the URL that `chorus serve` printed.
+    #[schema(min_length = 1, max_length = 128)]
     code: String,
 }
 
@@ -43,7 +44,7 @@ pub async fn exchange(
     codes: web::Data<Arc<LoginCodes>>,
 ) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().code;
-    if code.is_empty() || code.len() > MAX_CODE_LENGTH {
+    if code.is_empty() || code.chars().count() > MAX_CODE_LENGTH {
         return Err(ApiError::bad_request(
             "invalid_code",
             format!("a sign-in code has 1 to {MAX_CODE_LENGTH} characters"),

@@ -37,6 +37,7 @@ pub struct TrendParams {
     /// Comma list of channels; default: all.
     channels: Option<String>,
     /// `nps` (default), `csat`, `ces` or `stars`.
+    #[param(pattern = "^(nps|csat|ces|stars)$")]
     measure: Option<String>,
 }
 
