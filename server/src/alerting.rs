@@ -41,7 +41,8 @@ pub fn spawn(
 /// On a database error.
 pub fn run_once(warehouse: &Warehouse, thresholds: Thresholds) -> Result<u64, WarehouseError> {
     let now = chrono::Utc::now().naive_utc();
-    let periods = last_complete_periods(now.date());
+    // A week or month is judged once it has ended in every market's calendar.
+    let periods = last_complete_periods(warehouse.market_zones().earliest_day(now));
     let (scores, topics) = warehouse.alert_inputs(&periods)?;
     let findings = detect(&scores, &topics, thresholds);
     warehouse.store_alerts(&periods, &findings, now)

@@ -75,6 +75,15 @@ impl MarketZones {
         self.zone(market).day_of(at)
     }
 
+    /// The earliest calendar day of any market (UTC included) at the UTC instant `at`: a
+    /// period before it has ended in every market.
+    pub fn earliest_day(&self, at: NaiveDateTime) -> NaiveDate {
+        self.0
+            .values()
+            .map(|zone| zone.day_of(at))
+            .fold(at.date(), NaiveDate::min)
+    }
+
     /// Every market named, with its zone.
     pub fn iter(&self) -> impl Iterator<Item = (&str, MarketZone)> {
         self.0.iter().map(|(market, zone)| (market.as_str(), *zone))
@@ -118,6 +127,27 @@ mod tests {
     fn unknown_names_are_refused_with_the_name() {
         let reason = MarketZone::parse("Europe/Atlantis").unwrap_err();
         assert!(reason.contains("Europe/Atlantis"), "{reason}");
+    }
+
+    #[test]
+    fn the_earliest_day_is_the_one_of_the_market_furthest_behind() {
+        let zones = MarketZones::new([
+            (
+                "US".to_owned(),
+                MarketZone::parse("America/Los_Angeles").unwrap(),
+            ),
+            ("JP".to_owned(), MarketZone::parse("Asia/Tokyo").unwrap()),
+        ]);
+        // Monday 02:00Z: still Sunday in Los Angeles.
+        assert_eq!(
+            zones.earliest_day(at("2026-11-30T02:00:00")).to_string(),
+            "2026-11-29"
+        );
+        let east = MarketZones::new([("JP".to_owned(), MarketZone::parse("Asia/Tokyo").unwrap())]);
+        assert_eq!(
+            east.earliest_day(at("2026-11-29T20:00:00")).to_string(),
+            "2026-11-29"
+        );
     }
 
     #[test]
