@@ -66,6 +66,9 @@ pub struct Change {
     pub scores: Vec<ScoreRow>,
     #[serde(default)]
     pub topics: Vec<TopicRow>,
+    /// Rows of the driver cube: the topic field holds a topic set ('|'-joined, sorted).
+    #[serde(default)]
+    pub drivers: Vec<TopicRow>,
     /// Records of global markets to store (replacing a stored one with the same key).
     #[serde(default)]
     pub records: Vec<ReplicaRecord>,
@@ -128,6 +131,10 @@ pub struct Expectations {
 
 /// Longest id, channel, topic or timestamp text accepted.
 const MAX_NAME: usize = 256;
+/// Longest topic set accepted (a comment mentions a few of some dozen topics).
+const MAX_TOPIC_SET: usize = 8 * 1024;
+/// The measures of driver rows.
+const DRIVEN: [&str; 2] = ["nps", "csat"];
 /// Longest comment text accepted (the ingest bound is lower).
 const MAX_TEXT: usize = 100_000;
 
@@ -141,6 +148,7 @@ impl Change {
             committed_at,
             scores: Vec::new(),
             topics: Vec::new(),
+            drivers: Vec::new(),
             records: Vec::new(),
             deleted: Vec::new(),
         }
@@ -150,6 +158,7 @@ impl Change {
     pub fn is_empty(&self) -> bool {
         self.scores.is_empty()
             && self.topics.is_empty()
+            && self.drivers.is_empty()
             && self.records.is_empty()
             && self.deleted.is_empty()
     }
@@ -181,6 +190,11 @@ impl Change {
             let strings = row.0.len() + row.1.len() + row.3.len() + row.4.len();
             room(&mut parts, 2 * strings + ROW_OVERHEAD);
             parts.last_mut().expect("one part").topics.push(row);
+        }
+        for row in self.drivers {
+            let strings = row.0.len() + row.1.len() + row.3.len() + row.4.len();
+            room(&mut parts, 2 * strings + ROW_OVERHEAD);
+            parts.last_mut().expect("one part").drivers.push(row);
         }
         for key in self.deleted {
             room(&mut parts, 2 * (key.0.len() + key.1.len()) + 16);
@@ -264,6 +278,15 @@ impl Change {
                 return fail(format!("topic of {} bytes", topic.len()));
             }
         }
+        for (market, channel, _, set, m, _) in &change.drivers {
+            cell(market, channel)?;
+            if !DRIVEN.contains(&m.as_str()) {
+                return fail(format!("driver rows of measure {m:?}"));
+            }
+            if set.len() > MAX_TOPIC_SET {
+                return fail(format!("a topic set of {} bytes", set.len()));
+            }
+        }
         for (instance, id) in &change.deleted {
             if instance.len() > MAX_NAME || id.len() > MAX_NAME {
                 return fail("a deleted key over 256 bytes".to_owned());
@@ -295,6 +318,7 @@ impl Change {
             .iter()
             .map(|r| r.0.as_str())
             .chain(self.topics.iter().map(|r| r.0.as_str()))
+            .chain(self.drivers.iter().map(|r| r.0.as_str()))
             .chain(self.records.iter().map(|r| r.market.as_str()))
             .collect()
     }

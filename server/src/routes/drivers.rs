@@ -3,7 +3,7 @@
 //! (and market) fixed effects, HC3 intervals, Holm-adjusted p-values and LMG importance
 //! (`analysis::drivers`). Scoped like `/topics`; one programme at a time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
@@ -25,6 +25,7 @@ use crate::error::ApiError;
 use crate::federation::{FederationStatus, NodeRole, Residency};
 use crate::permission::FeedbackReader;
 use crate::telemetry::spawn_blocking_with_tracing;
+use crate::warehouse::queries::CellQuery;
 use crate::warehouse::{DriverPattern, Warehouse};
 
 /// A driver is flagged as collinear above this variance inflation factor.
@@ -203,10 +204,54 @@ pub async fn drivers(
     };
     let topics: Vec<String> = list.0.iter().map(|(id, _)| id.clone()).collect();
     let numeric: Vec<String> = analysis.numeric_drivers.keys().cloned().collect();
+    let at_headquarters = federation.role() == NodeRole::Hq;
+    // Headquarters holds no records of a regional market: it models its region's counts.
+    let counted: BTreeSet<String> = asked
+        .iter()
+        .filter(|code| {
+            at_headquarters
+                && catalog
+                    .market(code)
+                    .is_some_and(|m| m.residency == Residency::Regional)
+        })
+        .map(MarketCode::to_string)
+        .collect();
+    let from_counts = CellQuery {
+        markets: Some(counted.iter().cloned().collect()),
+        ..query.clone()
+    };
+    if at_headquarters {
+        query.markets = Some(
+            asked
+                .iter()
+                .map(MarketCode::to_string)
+                .filter(|code| !counted.contains(code))
+                .collect(),
+        );
+    }
     let warehouse = warehouse.get_ref().clone();
     let (wanted, attributes) = (topics.clone(), numeric.clone());
     let patterns = spawn_blocking_with_tracing(move || {
-        warehouse.driver_patterns(&query, &wanted, &attributes)
+        let mut patterns = warehouse.driver_patterns(&query, &wanted, &attributes)?;
+        let shipped = warehouse.driver_patterns_from_counts(&from_counts, &wanted)?;
+        if !shipped.is_empty() {
+            patterns.extend(shipped);
+            // In the records' order (theirs is SQL's ORDER BY ALL), so that sums over
+            // markets add up in the same order as on a node holding every record.
+            patterns.sort_by(|a, b| {
+                (&a.market, &a.channel, a.score, a.mentions, a.n)
+                    .cmp(&(&b.market, &b.channel, b.score, b.mentions, b.n))
+                    .then_with(|| {
+                        a.values
+                            .iter()
+                            .zip(&b.values)
+                            .map(|(x, y)| x.total_cmp(y))
+                            .find(|o| o.is_ne())
+                            .unwrap_or(std::cmp::Ordering::Equal)
+                    })
+            });
+        }
+        Ok::<_, crate::warehouse::WarehouseError>(patterns)
     })
     .await??;
     let bootstrap = params.bootstrap.unwrap_or(DEFAULT_BOOTSTRAP);
@@ -240,19 +285,44 @@ pub async fn drivers(
                 .push(observation(pattern, vec![pattern.channel.clone()]));
         }
         // Markets are independent: their models (and bootstraps) use every core.
+        // Numeric answers stay in the region: a counted market is modelled on topics alone.
+        let numeric_of = |market: &str| match counted.contains(market) {
+            true => &[][..],
+            false => &numeric[..],
+        };
         let markets: Vec<(String, DriverAnalysis)> = by_market
             .par_iter()
             .map(|(market, rows)| {
-                let analysis = analyse(rows, &topics, &numeric, &rules);
+                let mut analysis = analyse(rows, &topics, numeric_of(market), &rules);
+                if counted.contains(*market) {
+                    analysis.left_out.extend(
+                        numeric
+                            .iter()
+                            .map(|key| (key.clone(), NUMERIC_STAY.to_owned())),
+                    );
+                }
                 ((*market).to_owned(), analysis)
             })
             .collect();
+        // Together, markets share one model: topics alone once any of them is counted.
+        let topics_only = !counted.is_empty();
         let all = (by_market.len() > 1).then(|| {
             let rows: Vec<Observation> = patterns
                 .iter()
-                .map(|p| observation(p, vec![p.market.clone(), p.channel.clone()]))
+                .map(|p| {
+                    let mut row = observation(p, vec![p.market.clone(), p.channel.clone()]);
+                    if topics_only {
+                        row.values.clear();
+                    }
+                    row
+                })
                 .collect();
-            analyse(&rows, &topics, &numeric, &rules)
+            analyse(
+                &rows,
+                &topics,
+                if topics_only { &[] } else { &numeric },
+                &rules,
+            )
         });
         (markets, all)
     })
@@ -296,7 +366,7 @@ pub async fn drivers(
     }))
 }
 
-/// Why a market asked for has no records to model.
+/// Why a market asked for has nothing to model.
 fn no_records_reason(market: Option<&crate::catalog::Market>, at_headquarters: bool) -> String {
     match market {
         Some(market) if at_headquarters && market.residency == Residency::Regional => {
@@ -305,14 +375,18 @@ fn no_records_reason(market: Option<&crate::catalog::Market>, at_headquarters: b
                 .as_deref()
                 .map_or(String::new(), |url| format!(" ({url})"));
             format!(
-                "{}'s records stay in its region, which ships counts only; its key drivers are \
-                 answered by its regional node{node}",
+                "{}'s region{node} has sent no counts of commented records with a score in the \
+                 period (its records stay in the region)",
                 market.name
             )
         }
         _ => "no commented records with a score in the period".to_owned(),
     }
 }
+
+/// Why a numeric driver is left out of a regional market's model at headquarters.
+const NUMERIC_STAY: &str =
+    "numeric answers stay in the region: modelled by the market's regional node";
 
 impl MarketDrivers {
     fn without_model(market: String, reason: String) -> MarketDrivers {

@@ -118,6 +118,7 @@ impl Warehouse {
             if outbox.is_some() {
                 let mut change = Change::new(ChangeKind::Batch, now);
                 (change.scores, change.topics) = changes.rows();
+                change.drivers = changes.driver_rows();
                 change.records = replicas;
                 outbox::write_outbox(&tx, change, now)?;
             }

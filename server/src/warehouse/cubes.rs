@@ -23,6 +23,8 @@ pub(super) const COUNTED_COLUMNS: &str = "market, channel, day, nps, csat, ces, 
 /// How many columns `COUNTED_COLUMNS` names.
 pub(super) const COUNTED_COLUMN_COUNT: usize = 8;
 
+/// Measures 0..DRIVEN_MEASURES (NPS and CSAT) are counted in the driver cube.
+const DRIVEN_MEASURES: u8 = 2;
 /// The topic under which every commented record is counted (see the migration).
 const ANY_TOPIC: &str = "*";
 /// Measures in the order of `COUNTED_COLUMNS` (nps, csat, ces, stars), then the
@@ -51,6 +53,9 @@ pub(super) struct CubeChanges {
     topics: Vec<String>,
     scores: HashMap<ScoreKey, [i64; SLOTS]>,
     topic_rows: HashMap<TopicKey, [i64; SLOTS]>,
+    /// (cell, day, topic set, measure): the key-driver cube (`011_driver_counts.sql`); the
+    /// set is interned with the topics.
+    driver_rows: HashMap<TopicKey, [i64; SLOTS]>,
 }
 
 impl CubeChanges {
@@ -90,6 +95,20 @@ impl CubeChanges {
         let Some(joined) = text(row, 7)? else {
             return Ok(());
         };
+        // The driver cube: NPS and CSAT answers by the set of topics mentioned.
+        let driven: Vec<(u8, usize)> = scores
+            .iter()
+            .copied()
+            .filter(|&(measure, _)| measure < DRIVEN_MEASURES)
+            .collect();
+        if !driven.is_empty() {
+            let set = self.topic(&topic_set(joined));
+            for (measure, slot) in driven {
+                self.driver_rows
+                    .entry((cell, day, set, measure))
+                    .or_insert([0; SLOTS])[slot] += sign;
+            }
+        }
         let mut topics: Vec<u32> = std::iter::once(ANY_TOPIC)
             .chain(joined.split('|').filter(|t| !t.is_empty()))
             .map(|t| self.topic(t))
@@ -180,6 +199,26 @@ impl CubeChanges {
         (scores, topics)
     }
 
+    /// The driver cube's signed rows, for the federation outbox.
+    pub(super) fn driver_rows(&self) -> Vec<TopicRow> {
+        self.driver_rows
+            .iter()
+            .filter(|(_, s)| nonzero(s))
+            .map(|(&(c, day, set, m), &s)| {
+                let (market, channel) = self.cells[c as usize].clone();
+                let set = self.topics[set as usize].clone();
+                (
+                    market,
+                    channel,
+                    day,
+                    set,
+                    MEASURES[usize::from(m)].to_owned(),
+                    s,
+                )
+            })
+            .collect()
+    }
+
     /// Appends the changes to the cubes inside `tx`; returns how many cube rows it added.
     pub(super) fn apply(&self, tx: &Transaction<'_>) -> Result<u64, WarehouseError> {
         let mut appender = tx.appender("score_counts")?;
@@ -203,8 +242,31 @@ impl CubeChanges {
             ])?;
         }
         appender.flush()?;
-        Ok((self.scores.len() + self.topic_rows.len()) as u64)
+        let mut appender = tx.appender("driver_counts")?;
+        for ((cell, day, set, measure), s) in self.driver_rows.iter().filter(|(_, s)| nonzero(s)) {
+            let (market, channel) = &self.cells[*cell as usize];
+            let set = &self.topics[*set as usize];
+            let measure = MEASURES[usize::from(*measure)];
+            appender.append_row(params![
+                market, channel, day, set, measure, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
+                s[8], s[9], s[10]
+            ])?;
+        }
+        appender.flush()?;
+        Ok((self.scores.len() + self.topic_rows.len() + self.driver_rows.len()) as u64)
     }
+}
+
+/// The sorted, distinct topics of a '|'-joined list, '|'-joined (what the driver cube keys by).
+fn topic_set(joined: &str) -> std::borrow::Cow<'_, str> {
+    let mut topics: Vec<&str> = joined.split('|').filter(|t| !t.is_empty()).collect();
+    // Usually stored sorted already: then the text itself is the key.
+    if topics.len() == joined.split('|').count() && topics.windows(2).all(|w| w[0] < w[1]) {
+        return std::borrow::Cow::Borrowed(joined);
+    }
+    topics.sort_unstable();
+    topics.dedup();
+    std::borrow::Cow::Owned(topics.join("|"))
 }
 
 /// Whether a change moves any count (a record replaced by an identical count does not).
@@ -213,9 +275,10 @@ fn nonzero(slots: &[i64; SLOTS]) -> bool {
 }
 
 /// The cubes with their key columns.
-const CUBES: [(&str, &str); 2] = [
+const CUBES: [(&str, &str); 3] = [
     ("score_counts", "market, channel, day, measure"),
     ("topic_counts", "market, channel, day, topic, measure"),
+    ("driver_counts", "market, channel, day, topic_set, measure"),
 ];
 
 /// Merges the rows of each key into one and drops keys that sum to nothing, inside `tx`.
@@ -242,15 +305,17 @@ pub(super) fn slot_list(f: impl Fn(&str) -> String) -> String {
         .join(", ")
 }
 
-/// Rebuilds the topic cube from `records` inside `tx` (after re-tagging every record).
+/// Rebuilds the cubes that count topics (topics, driver topic sets) from `records` inside
+/// `tx` (after re-tagging every record).
 pub(super) fn rebuild_topics(tx: &Transaction<'_>) -> Result<(), WarehouseError> {
     tx.execute_batch(
-        "DELETE FROM topic_counts; INSERT INTO topic_counts SELECT * FROM topic_counts_recount;",
+        "DELETE FROM topic_counts; INSERT INTO topic_counts SELECT * FROM topic_counts_recount; \
+         DELETE FROM driver_counts; INSERT INTO driver_counts SELECT * FROM driver_counts_recount;",
     )?;
     Ok(())
 }
 
-/// Rebuilds both cubes from `records` inside `tx`.
+/// Rebuilds every cube from `records` inside `tx`.
 pub(super) fn rebuild(tx: &Transaction<'_>) -> Result<(), WarehouseError> {
     tx.execute_batch(
         "DELETE FROM score_counts; INSERT INTO score_counts SELECT * FROM score_counts_recount;",

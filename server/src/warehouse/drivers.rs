@@ -1,9 +1,11 @@
 //! Rows for key driver analysis: commented records collapsed to (market, channel, score,
 //! topics mentioned) with their count, so a million records become a few thousand rows.
 
+use std::collections::BTreeMap;
+
 use duckdb::params_from_iter;
 
-use super::queries::CellQuery;
+use super::queries::{slots_at, CellQuery, SLOT_SUMS};
 use super::{Warehouse, WarehouseError};
 
 /// Largest magnitude of a numeric driver value (sub-ratings are small numbers).
@@ -109,4 +111,65 @@ pub fn driver_patterns_sql(
          GROUP BY ALL ORDER BY ALL"
     );
     (sql, params)
+}
+
+impl Warehouse {
+    /// The same patterns as [`Warehouse::driver_patterns`], from the driver cube instead of
+    /// the records: what headquarters models regional markets on, whose records stay in their
+    /// region. The cube holds no numeric driver answers, so `values` is empty.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn driver_patterns_from_counts(
+        &self,
+        cells: &CellQuery,
+        topics: &[String],
+    ) -> Result<Vec<DriverPattern>, WarehouseError> {
+        if topics.len() > 32 || cells.markets.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let (filters, filter_params) = cells.filters();
+        let sql = format!(
+            "SELECT market, channel, topic_set, {SLOT_SUMS} FROM driver_counts \
+             WHERE measure = ?{filters} GROUP BY ALL"
+        );
+        let params: Vec<String> = std::iter::once(cells.measure.name().to_owned())
+            .chain(filter_params)
+            .collect();
+        let rows: Vec<(String, String, String, [i64; 11])> = self.read(|c| {
+            let mut statement = c.prepare(&sql)?;
+            let rows = statement.query_map(params_from_iter(params.iter()), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, slots_at(r, 3)?))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
+        // (market, channel, score, mentions) → n, in the order the records' query sorts.
+        let mut patterns: BTreeMap<(String, String, u8, u32), u64> = BTreeMap::new();
+        for (market, channel, set, slots) in rows {
+            let mentioned: Vec<&str> = set.split('|').collect();
+            let mentions = topics
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| mentioned.contains(&t.as_str()))
+                .fold(0u32, |mask, (i, _)| mask | (1 << i));
+            for (score, &n) in (0u8..).zip(slots.iter()) {
+                if let Ok(n @ 1..) = u64::try_from(n) {
+                    *patterns
+                        .entry((market.clone(), channel.clone(), score, mentions))
+                        .or_default() += n;
+                }
+            }
+        }
+        Ok(patterns
+            .into_iter()
+            .map(|((market, channel, score, mentions), n)| DriverPattern {
+                market,
+                channel,
+                score,
+                mentions,
+                values: Vec::new(),
+                n,
+            })
+            .collect())
+    }
 }

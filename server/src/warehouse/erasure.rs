@@ -163,6 +163,7 @@ impl Warehouse {
                 super::outbox::scrub_records(&tx, &replicated_keys)?;
                 let mut change = Change::new(ChangeKind::Erasure, erased_at);
                 (change.scores, change.topics) = changes.rows();
+                change.drivers = changes.driver_rows();
                 change.deleted = replicated_keys;
                 super::outbox::write_outbox(&tx, change, erased_at)?;
             }

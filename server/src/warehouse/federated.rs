@@ -363,6 +363,15 @@ fn apply_change(
     }
     appender.flush()?;
     drop(appender);
+    let mut appender = tx.appender("driver_counts")?;
+    for (market, channel, day, set, measure, s) in &change.drivers {
+        appender.append_row(params![
+            market, channel, day, set, measure, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
+            s[8], s[9], s[10]
+        ])?;
+    }
+    appender.flush()?;
+    drop(appender);
     let mut delete =
         tx.prepare("DELETE FROM records WHERE source_instance = ? AND external_id = ?")?;
     let replaced = change
@@ -384,7 +393,7 @@ fn apply_change(
     if !change.records.is_empty() {
         store_replicas(tx, &change.records, zones)?;
     }
-    Ok((change.scores.len() + change.topics.len()) as u64)
+    Ok((change.scores.len() + change.topics.len() + change.drivers.len()) as u64)
 }
 
 /// The `run_id` of records replicated from a region: headquarters counts them through the

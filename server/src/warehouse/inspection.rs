@@ -18,6 +18,7 @@ impl Warehouse {
             for (cube, keys) in [
                 ("score_counts", "market, channel, day, measure"),
                 ("topic_counts", "market, channel, day, topic, measure"),
+                ("driver_counts", "market, channel, day, topic_set, measure"),
             ] {
                 let sums = slot_list(|s| format!("sum({s})::BIGINT"));
                 let any = slot_list(|s| format!("sum({s}) <> 0")).replace(", ", " OR ");

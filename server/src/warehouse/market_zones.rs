@@ -96,6 +96,7 @@ impl Warehouse {
             if self.outbox_policy().is_some() {
                 let mut change = Change::new(ChangeKind::Redated, now);
                 (change.scores, change.topics) = changes.rows();
+                change.drivers = changes.driver_rows();
                 super::outbox::write_outbox(&tx, change, now)?;
             }
             tx.execute(

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("migrations/008_staging_in_memory.sql")),
     (9, include_str!("migrations/009_rewrite_after_erasure.sql")),
     (10, include_str!("migrations/010_market_days.sql")),
+    (11, include_str!("migrations/011_driver_counts.sql")),
 ];
 
 /// Where a batch waits inside its transaction before it moves into `records`: a temporary

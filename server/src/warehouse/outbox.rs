@@ -115,10 +115,11 @@ pub(super) fn scrub_records(
 
 /// The cubes' current sums (a snapshot), or `recount − kept` of the topic cube (what a
 /// retag changes), as signed rows.
-fn cube_rows(tx: &Transaction<'_>, sql: &str, topic: bool) -> Result<Vec<Row>, WarehouseError> {
+fn cube_rows(tx: &Transaction<'_>, sql: &str, cube: Cube) -> Result<Vec<Row>, WarehouseError> {
     let mut statement = tx.prepare(sql)?;
     let mut rows = statement.query([])?;
     let mut out = Vec::new();
+    let topic = cube != Cube::Scores;
     let first = if topic { 5 } else { 4 };
     while let Some(row) = rows.next()? {
         let mut slots = [0i64; SLOTS];
@@ -127,14 +128,19 @@ fn cube_rows(tx: &Transaction<'_>, sql: &str, topic: bool) -> Result<Vec<Row>, W
         }
         let day: NaiveDate = row.get(2)?;
         out.push(if topic {
-            Row::Topic((
+            let row = (
                 row.get(0)?,
                 row.get(1)?,
                 day,
                 row.get(3)?,
                 row.get(4)?,
                 slots,
-            ))
+            );
+            if cube == Cube::Drivers {
+                Row::Driver(row)
+            } else {
+                Row::Topic(row)
+            }
         } else {
             Row::Score((row.get(0)?, row.get(1)?, day, row.get(3)?, slots))
         });
@@ -142,9 +148,37 @@ fn cube_rows(tx: &Transaction<'_>, sql: &str, topic: bool) -> Result<Vec<Row>, W
     Ok(out)
 }
 
+/// Which cube rows come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cube {
+    Scores,
+    Topics,
+    Drivers,
+}
+
+/// The cubes with their key columns, as a snapshot ships them.
+const SHIPPED_CUBES: [(&str, &str, Cube); 3] = [
+    (
+        "score_counts",
+        "market, channel, day, measure",
+        Cube::Scores,
+    ),
+    (
+        "topic_counts",
+        "market, channel, day, topic, measure",
+        Cube::Topics,
+    ),
+    (
+        "driver_counts",
+        "market, channel, day, topic_set, measure",
+        Cube::Drivers,
+    ),
+];
+
 enum Row {
     Score(ScoreRow),
     Topic(TopicRow),
+    Driver(TopicRow),
 }
 
 fn add_rows(change: &mut Change, rows: Vec<Row>) {
@@ -152,24 +186,27 @@ fn add_rows(change: &mut Change, rows: Vec<Row>) {
         match row {
             Row::Score(r) => change.scores.push(r),
             Row::Topic(r) => change.topics.push(r),
+            Row::Driver(r) => change.drivers.push(r),
         }
     }
 }
 
-/// The topic cube's change when it is rebuilt from `records`: recount minus kept, per key.
+/// The change of the cubes that count topics (topics, driver topic sets) when they are
+/// rebuilt from `records`: recount minus kept, per key.
 pub(super) fn topic_rebuild_delta(tx: &Transaction<'_>) -> Result<Change, WarehouseError> {
-    let keys = "market, channel, day, topic, measure";
     let sums = slot_list(|s| format!("sum({s}) AS {s}"));
     let delta = slot_list(|s| format!("(coalesce(n.{s}, 0) - coalesce(o.{s}, 0))::BIGINT"));
     let any =
         slot_list(|s| format!("coalesce(n.{s}, 0) <> coalesce(o.{s}, 0)")).replace(", ", " OR ");
-    let sql = format!(
-        "SELECT {keys}, {delta} \
-         FROM (SELECT {keys}, {sums} FROM topic_counts GROUP BY ALL) o \
-         FULL OUTER JOIN topic_counts_recount n USING ({keys}) WHERE {any}"
-    );
     let mut change = Change::new(ChangeKind::Retag, chrono::Utc::now().naive_utc());
-    add_rows(&mut change, cube_rows(tx, &sql, true)?);
+    for (cube, keys, kind) in &SHIPPED_CUBES[1..] {
+        let sql = format!(
+            "SELECT {keys}, {delta} \
+             FROM (SELECT {keys}, {sums} FROM {cube} GROUP BY ALL) o \
+             FULL OUTER JOIN {cube}_recount n USING ({keys}) WHERE {any}"
+        );
+        add_rows(&mut change, cube_rows(tx, &sql, *kind)?);
+    }
     Ok(change)
 }
 
@@ -231,16 +268,13 @@ impl Warehouse {
             }
             if !joined {
                 let mut change = Change::new(ChangeKind::Snapshot, now);
-                for (cube, keys, topic) in [
-                    ("score_counts", "market, channel, day, measure", false),
-                    ("topic_counts", "market, channel, day, topic, measure", true),
-                ] {
+                for (cube, keys, kind) in SHIPPED_CUBES {
                     let sums = slot_list(|s| format!("sum({s})::BIGINT"));
                     let any = slot_list(|s| format!("sum({s}) <> 0")).replace(", ", " OR ");
                     let sql = format!(
                         "SELECT {keys}, {sums} FROM {cube} GROUP BY ALL HAVING {any} ORDER BY ALL"
                     );
-                    add_rows(&mut change, cube_rows(&tx, &sql, topic)?);
+                    add_rows(&mut change, cube_rows(&tx, &sql, kind)?);
                 }
                 let mut statement = tx.prepare(&format!(
                     "SELECT {replica_json} FROM records WHERE {replica_json} IS NOT NULL"

@@ -478,3 +478,56 @@ fn records_count_on_their_markets_days_and_move_when_the_zone_changes() {
     );
     assert!(warehouse.verify(&dates, false, |_| {}).unwrap().is_clean());
 }
+
+#[test]
+fn the_driver_cube_gives_the_patterns_the_records_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(&dir.path().join("w.duckdb")).unwrap();
+    let with = |id: &str, channel: &str, nps: u8, topics: &[&str]| NewRecord {
+        topics: topics.iter().map(|t| t.to_string()).collect(),
+        csat: Some(1 + nps % 5),
+        ..record(id, "DE", channel, nps)
+    };
+    let records = [
+        with("1", "s", 9, &["b", "a"]),
+        with("2", "s", 9, &["a", "b", "a"]),
+        with("3", "s", 2, &[]),
+        with("4", "t", 2, &["c"]),
+        with("5", "t", 7, &["zz", "a"]),
+        NewRecord {
+            text: None,
+            ..with("6", "t", 7, &[])
+        },
+    ];
+    let run = warehouse.start_run("de-survey", "api").unwrap();
+    warehouse.commit_batch(&batch(run, &records, "c1")).unwrap();
+    let topics: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    for measure in [Measure::Nps, Measure::Csat] {
+        let cells = CellQuery::all(measure);
+        let from_records = warehouse.driver_patterns(&cells, &topics, &[]).unwrap();
+        let from_counts = warehouse
+            .driver_patterns_from_counts(&cells, &topics)
+            .unwrap();
+        assert_eq!(from_counts, from_records, "{measure:?}");
+        assert_eq!(from_records.iter().map(|p| p.n).sum::<u64>(), 5);
+    }
+    // Erased, the record leaves the driver cube too.
+    warehouse
+        .erase(
+            &Erasure::ExternalId {
+                instance: Some("de-survey".into()),
+                external_id: "1".into(),
+            },
+            "test",
+        )
+        .unwrap();
+    let cells = CellQuery::all(Measure::Nps);
+    assert_eq!(
+        warehouse
+            .driver_patterns_from_counts(&cells, &topics)
+            .unwrap(),
+        warehouse.driver_patterns(&cells, &topics, &[]).unwrap()
+    );
+    let dates = crate::dates::DateRange::default();
+    assert!(warehouse.verify(&dates, false, |_| {}).unwrap().is_clean());
+}

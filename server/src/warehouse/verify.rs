@@ -141,6 +141,7 @@ impl Warehouse {
                     let now = chrono::Utc::now().naive_utc();
                     let mut change = Change::new(ChangeKind::Quarantine, now);
                     (change.scores, change.topics) = changes.rows();
+                    change.drivers = changes.driver_rows();
                     change.deleted = replicated_keys;
                     super::outbox::write_outbox(&tx, change, now)?;
                 }
