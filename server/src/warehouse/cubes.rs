@@ -231,8 +231,22 @@ impl CubeChanges {
             ])?;
         }
         appender.flush()?;
-        let mut appender = tx.appender("topic_counts")?;
-        for ((cell, day, topic, measure), s) in self.topic_rows.iter().filter(|(_, s)| nonzero(s)) {
+        self.append_topic_rows(tx, "topic_counts", &self.topic_rows)?;
+        self.append_topic_rows(tx, "driver_counts", &self.driver_rows)?;
+        Ok((self.scores.len() + self.topic_rows.len() + self.driver_rows.len()) as u64)
+    }
+}
+
+impl CubeChanges {
+    /// Appends `rows`, keyed by a topic (or a topic set), to `cube`.
+    fn append_topic_rows(
+        &self,
+        tx: &Transaction<'_>,
+        cube: &str,
+        rows: &HashMap<TopicKey, [i64; SLOTS]>,
+    ) -> Result<(), WarehouseError> {
+        let mut appender = tx.appender(cube)?;
+        for ((cell, day, topic, measure), s) in rows.iter().filter(|(_, s)| nonzero(s)) {
             let (market, channel) = &self.cells[*cell as usize];
             let topic = &self.topics[*topic as usize];
             let measure = MEASURES[usize::from(*measure)];
@@ -242,18 +256,7 @@ impl CubeChanges {
             ])?;
         }
         appender.flush()?;
-        let mut appender = tx.appender("driver_counts")?;
-        for ((cell, day, set, measure), s) in self.driver_rows.iter().filter(|(_, s)| nonzero(s)) {
-            let (market, channel) = &self.cells[*cell as usize];
-            let set = &self.topics[*set as usize];
-            let measure = MEASURES[usize::from(*measure)];
-            appender.append_row(params![
-                market, channel, day, set, measure, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
-                s[8], s[9], s[10]
-            ])?;
-        }
-        appender.flush()?;
-        Ok((self.scores.len() + self.topic_rows.len() + self.driver_rows.len()) as u64)
+        Ok(())
     }
 }
 

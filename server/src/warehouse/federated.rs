@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{Warehouse, WarehouseError};
 use crate::federation::message::{
-    parse_timestamp, Change, ChangeKind, InvalidMessage, ReplicaRecord,
+    parse_timestamp, Change, ChangeKind, InvalidMessage, ReplicaRecord, TopicRow,
 };
 use crate::market_days::MarketZones;
 
@@ -354,24 +354,8 @@ fn apply_change(
     }
     appender.flush()?;
     drop(appender);
-    let mut appender = tx.appender("topic_counts")?;
-    for (market, channel, day, topic, measure, s) in &change.topics {
-        appender.append_row(params![
-            market, channel, day, topic, measure, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
-            s[8], s[9], s[10]
-        ])?;
-    }
-    appender.flush()?;
-    drop(appender);
-    let mut appender = tx.appender("driver_counts")?;
-    for (market, channel, day, set, measure, s) in &change.drivers {
-        appender.append_row(params![
-            market, channel, day, set, measure, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
-            s[8], s[9], s[10]
-        ])?;
-    }
-    appender.flush()?;
-    drop(appender);
+    append_topic_rows(tx, "topic_counts", &change.topics)?;
+    append_topic_rows(tx, "driver_counts", &change.drivers)?;
     let mut delete =
         tx.prepare("DELETE FROM records WHERE source_instance = ? AND external_id = ?")?;
     let replaced = change
@@ -394,6 +378,23 @@ fn apply_change(
         store_replicas(tx, &change.records, zones)?;
     }
     Ok((change.scores.len() + change.topics.len() + change.drivers.len()) as u64)
+}
+
+/// Appends rows keyed by a topic (or a topic set) to `cube`.
+fn append_topic_rows(
+    tx: &Transaction<'_>,
+    cube: &str,
+    rows: &[TopicRow],
+) -> Result<(), WarehouseError> {
+    let mut appender = tx.appender(cube)?;
+    for (market, channel, day, topic, measure, s) in rows {
+        appender.append_row(params![
+            market, channel, day, topic, measure, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
+            s[8], s[9], s[10]
+        ])?;
+    }
+    appender.flush()?;
+    Ok(())
 }
 
 /// The `run_id` of records replicated from a region: headquarters counts them through the
