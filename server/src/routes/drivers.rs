@@ -232,26 +232,7 @@ pub async fn drivers(
     let warehouse = warehouse.get_ref().clone();
     let (wanted, attributes) = (topics.clone(), numeric.clone());
     let patterns = spawn_blocking_with_tracing(move || {
-        let mut patterns = warehouse.driver_patterns(&query, &wanted, &attributes)?;
-        let shipped = warehouse.driver_patterns_from_counts(&from_counts, &wanted)?;
-        if !shipped.is_empty() {
-            patterns.extend(shipped);
-            // In the records' order (theirs is SQL's ORDER BY ALL), so that sums over
-            // markets add up in the same order as on a node holding every record.
-            patterns.sort_by(|a, b| {
-                (&a.market, &a.channel, a.score, a.mentions, a.n)
-                    .cmp(&(&b.market, &b.channel, b.score, b.mentions, b.n))
-                    .then_with(|| {
-                        a.values
-                            .iter()
-                            .zip(&b.values)
-                            .map(|(x, y)| x.total_cmp(y))
-                            .find(|o| o.is_ne())
-                            .unwrap_or(std::cmp::Ordering::Equal)
-                    })
-            });
-        }
-        Ok::<_, crate::warehouse::WarehouseError>(patterns)
+        warehouse.driver_patterns_and_counts(&query, &from_counts, &wanted, &attributes)
     })
     .await??;
     let bootstrap = params.bootstrap.unwrap_or(DEFAULT_BOOTSTRAP);

@@ -114,6 +114,37 @@ pub fn driver_patterns_sql(
 }
 
 impl Warehouse {
+    /// The patterns of `records`' cells from the records and those of `counted`'s from the
+    /// driver cube, in the records' order (SQL's `ORDER BY ALL`), so that sums over markets
+    /// add up in the same order as on a node holding every record.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn driver_patterns_and_counts(
+        &self,
+        records: &CellQuery,
+        counted: &CellQuery,
+        topics: &[String],
+        numeric: &[String],
+    ) -> Result<Vec<DriverPattern>, WarehouseError> {
+        let mut patterns = self.driver_patterns(records, topics, numeric)?;
+        let shipped = self.driver_patterns_from_counts(counted, topics)?;
+        if !shipped.is_empty() {
+            patterns.extend(shipped);
+            patterns.sort_by(|a, b| {
+                (&a.market, &a.channel, a.score, a.mentions, a.n)
+                    .cmp(&(&b.market, &b.channel, b.score, b.mentions, b.n))
+                    .then_with(|| {
+                        let mut values = a.values.iter().zip(&b.values);
+                        values
+                            .find_map(|(x, y)| Some(x.total_cmp(y)).filter(|o| o.is_ne()))
+                            .unwrap_or(std::cmp::Ordering::Equal)
+                    })
+            });
+        }
+        Ok(patterns)
+    }
+
     /// The same patterns as [`Warehouse::driver_patterns`], from the driver cube instead of
     /// the records: what headquarters models regional markets on, whose records stay in their
     /// region. The cube holds no numeric driver answers, so `values` is empty.
