@@ -33,6 +33,14 @@ async fn malformed_requests_get_a_json_error_with_a_stable_code() {
             400,
             "invalid_group_by",
         ),
+        (
+            "/api/v1/drivers?min_mentions=1000001",
+            400,
+            "invalid_min_mentions",
+        ),
+        ("/api/v1/drivers?bootstrap=1001", 400, "invalid_bootstrap"),
+        // White space other than spaces and tabs is not forgiven (the document's pattern).
+        ("/api/v1/nps?markets=%E2%80%83DE", 400, "invalid_market"),
         ("/api/v1/nps?markets=Germany", 400, "invalid_market"),
         // Values nobody configured are mistakes to name, not empty answers.
         ("/api/v1/nps?markets=DE,XX", 400, "unknown_market"),
