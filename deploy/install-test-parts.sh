@@ -9,6 +9,9 @@
 # every time. Debian/Ubuntu packages and PyPI only.
 set -euo pipefail
 
+# DuckDB's shared library, pinned (the build links it; some tests install it elsewhere).
+bash "$(dirname "$0")/fetch-duckdb.sh"
+
 # Python tools, pinned; pip reaches PyPI.
 python_tools=("openapi-spec-validator==0.9.0" "openapi-python-client==0.29.1" "tomli-w==1.2.0" "schemathesis==4.32.5")
 if ! python3 -c "import openapi_spec_validator, openapi_python_client, tomli_w, schemathesis" >/dev/null 2>&1; then

@@ -384,6 +384,8 @@ pub fn start_server(config: &Path, env: &[(&str, String)]) -> (Child, String) {
         .env("CHORUS_JWT_SECRET", std::str::from_utf8(SECRET).unwrap())
         .env("CHORUS_METRICS_TOKEN", METRICS_TOKEN)
         .env("RUST_LOG", "warn")
+        // A machine far from UTC: no figure may depend on the machine's time zone.
+        .env("TZ", "Pacific/Kiritimati")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -484,6 +486,7 @@ impl DemoFiles {
             .arg(&self.config)
             .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("RUST_LOG", "warn")
+            .env("TZ", "Pacific/Kiritimati")
             .output()
             .unwrap()
     }

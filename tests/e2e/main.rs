@@ -13,6 +13,7 @@ mod compare;
 mod crash_recovery;
 mod dashboard;
 mod drivers;
+mod duckdb_library;
 mod erasure;
 mod errors;
 mod export;

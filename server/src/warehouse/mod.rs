@@ -19,6 +19,7 @@ mod inspection;
 mod market_zones;
 mod migrations;
 mod notify;
+mod open;
 mod outbox;
 pub mod queries;
 pub mod records;
@@ -191,12 +192,7 @@ impl Warehouse {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(parent);
         }
-        let open = || {
-            Connection::open(path).map_err(|source| WarehouseError::Open {
-                path: path.display().to_string(),
-                source,
-            })
-        };
+        let open = || open::open(path);
         let mut writer = open()?;
         migrations::apply(&mut writer)?;
         if rewrite::is_pending(&writer)? {

@@ -81,10 +81,7 @@ pub fn rewrite_file(path: &Path, force: bool) -> Result<Option<Rewritten>, Wareh
         .len();
     let fresh = sibling(path, "rewrite");
     {
-        let connection = Connection::open(path).map_err(|source| WarehouseError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let connection = super::open::open(path)?;
         if !force && !is_pending(&connection)? {
             return Ok(None);
         }

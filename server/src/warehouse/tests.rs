@@ -531,3 +531,42 @@ fn the_driver_cube_gives_the_patterns_the_records_give() {
     let dates = crate::dates::DateRange::default();
     assert!(warehouse.verify(&dates, false, |_| {}).unwrap().is_clean());
 }
+
+#[test]
+fn duckdb_reads_and_writes_parquet_and_json_without_fetching_extensions() {
+    // Both builds (the official shared library and `--features bundled`) must have Parquet
+    // (export) and JSON (stored attributes) linked in: there is no network to fetch them.
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(&dir.path().join("w.duckdb")).unwrap();
+    let loaded: Vec<String> = warehouse
+        .read(|c| {
+            let mut statement = c.prepare(
+                "SELECT extension_name FROM duckdb_extensions() WHERE loaded ORDER BY 1",
+            )?;
+            let names = statement.query_map([], |row| row.get(0))?;
+            Ok(names.collect::<Result<_, _>>()?)
+        })
+        .unwrap();
+    assert!(
+        loaded.contains(&"parquet".to_owned()) && loaded.contains(&"json".to_owned()),
+        "{loaded:?}"
+    );
+}
+
+#[test]
+fn the_warehouse_dates_in_utc_whatever_the_machines_time_zone() {
+    // 23:30 UTC is the next day east of Greenwich: a session in the machine's zone (ICU's
+    // default) would move it.
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(&dir.path().join("w.duckdb")).unwrap();
+    let day: String = warehouse
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT strftime(CAST(TIMESTAMPTZ '2026-01-01 23:30:00+00' AS TIMESTAMP), '%Y-%m-%d %H:%M')",
+                [],
+                |row| row.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(day, "2026-01-01 23:30");
+}
