@@ -54,7 +54,7 @@ impl<'de> Deserialize<'de> for MarketCode {
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
-// The command line names roles as the API and README do (`regional_lead`); the kebab-case
+// The command line names roles as the API and its documentation (server/docs/api.md) do (`regional_lead`); the kebab-case
 // spelling is accepted too.
 #[value(rename_all = "snake_case")]
 pub enum Role {

@@ -237,7 +237,7 @@ pub fn house_format<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandle
         ),
         StatusCode::NOT_FOUND => (
             "not_found",
-            "no such endpoint; see README.md for the API".into(),
+            "no such endpoint; GET /api/v1/openapi.json lists every route".into(),
         ),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is too large".into()),
         StatusCode::REQUEST_TIMEOUT => ("request_timeout", crate::body_deadline::TIMED_OUT.into()),
@@ -286,7 +286,7 @@ pub fn house_format<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandle
 /// The answer for unknown routes.
 pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound(
-        "no such endpoint; see README.md for the API".into(),
+        "no such endpoint; GET /api/v1/openapi.json lists every route".into(),
     ))
 }
 

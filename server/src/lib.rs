@@ -7,8 +7,9 @@
 //!   (time zone) each market counts its days in.
 //! - [`domain`]: small validated types (`MarketCode`, `Role`, `Programme`); [`catalog`]: markets, regions
 //!   and channels indexed from the config.
-//! - [`analysis`]: pure math and text functions (NPS, CSAT/CES/stars, intervals, direct
-//!   standardisation, Holm, monthly windows, language). No I/O.
+//! - [`analysis`] (the crate `chorus-analysis`, `server/analysis/`): pure math and text
+//!   functions (NPS, CSAT/CES/stars, intervals, direct standardisation, Holm, monthly windows,
+//!   language, topics, drivers). No I/O.
 //! - [`plugins`]: loading connector libraries and calling the C ABI (the only host-side unsafe);
 //!   [`operations`]: `connectors check` and `plugin inspect`.
 //! - [`ingest`]: runs an instance through its plugin, validates, normalises, commits; and the
@@ -28,7 +29,7 @@
 //!   [`eval`]: accuracy of language detection and tagging behind `chorus eval`.
 
 pub mod alerting;
-pub mod analysis;
+pub use chorus_analysis as analysis;
 pub mod auth;
 pub mod bench;
 pub mod body_deadline;
@@ -44,7 +45,7 @@ pub mod eval;
 pub mod events;
 pub mod federation;
 #[cfg(test)]
-mod fuzz;
+use chorus_analysis::fuzz;
 pub mod ingest;
 pub mod login;
 pub mod market_days;

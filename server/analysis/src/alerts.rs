@@ -198,7 +198,7 @@ pub fn detect(scores: &[ScoreCell], topics: &[TopicCell], thresholds: Thresholds
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::testing::Lcg;
+    use crate::testing::Lcg;
 
     const THRESHOLDS: Thresholds = Thresholds {
         privacy_floor: 5,

@@ -87,8 +87,8 @@ impl NpsCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::estimate::{difference, weighted_sum, Z_95};
-    use crate::analysis::testing::Lcg;
+    use crate::estimate::{difference, weighted_sum, Z_95};
+    use crate::testing::Lcg;
 
     /// Σ w·NPS over channels, as the comparison computes it.
     fn standardised(cells: &[(f64, NpsCounts)]) -> Option<Estimate> {

@@ -167,8 +167,8 @@ pub fn standardise(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::nps::NpsCounts;
-    use crate::analysis::testing::Lcg;
+    use crate::nps::NpsCounts;
+    use crate::testing::Lcg;
 
     fn mix(pairs: &[(&str, f64)]) -> ReferenceMix {
         ReferenceMix::new(pairs.iter().map(|(c, w)| (c.to_string(), *w)).collect()).unwrap()

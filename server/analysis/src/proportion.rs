@@ -41,7 +41,7 @@ pub fn wilson_interval(successes: u64, n: u64, z: f64) -> Option<Interval> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::estimate::Z_95;
+    use crate::estimate::Z_95;
 
     #[test]
     fn wilson_matches_the_textbook_value_for_8_of_10() {

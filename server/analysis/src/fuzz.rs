@@ -1,4 +1,5 @@
-//! Shared settings of the property tests over the parsers that take outside input.
+//! Shared settings of the property tests over the parsers that take outside input (this
+//! crate's and, with the `fuzz` feature, the server's).
 
 use proptest::test_runner::Config;
 
