@@ -16,7 +16,11 @@
 //!   scheduler.
 //! - [`warehouse`]: the DuckDB file: migrations, batch commits with cursors, read queries
 //!   (counts per score value), Parquet export.
-//! - [`auth`]: JWT validation, scopes, development tokens.
+//! - [`auth`]: JWT validation, scopes, development tokens; [`sso`]: tokens of the company's
+//!   identity providers (OIDC keys); [`login`]: the dashboard's one-time sign-in codes;
+//!   [`permission`]: what each role may do, as types routes take.
+//! - [`federation`]: regions feeding headquarters through NATS JetStream (messages, publishing,
+//!   applying); [`events`]: the server-sent event stream of commits and runs.
 //! - [`routes`] and [`error`]: the HTTP API and the one mapping of errors to responses;
 //!   [`body_deadline`]: every request body arrives in bounded time.
 //! - [`cases`]: rules that open cases for unhappy customers, and a case's lifecycle (pure);
